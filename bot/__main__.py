@@ -1,0 +1,25 @@
+"""`python -m bot`: load settings, set up logging, run until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bot.app import run
+from bot.logs import setup_logging
+from bot.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.secrets())
+    asyncio.run(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

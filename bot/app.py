@@ -1,0 +1,160 @@
+"""Wiring: build the Bot, the services and the Dispatcher from settings, and run them.
+
+Everything is created here and injected (dispatcher workflow data), so tests build the very
+same app pointed at fake servers through the settings alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+
+import handlers
+from bot.art_service import ArtService
+from bot.chat_actions import ChatActions
+from bot.delivery import Delivery
+from bot.prompt import Limits
+from bot.schedule import PollSchedule
+from bot.settings import Settings
+from bot.store import JobStore, MemoryJobStore
+from bot.texts import Texts
+from bot.tracker import Tracker
+from bot.yandex_art import ImageBackend, YandexArtClient
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_LOCALE = "en"
+COMMANDS = ("art", "help", "privacy", "start")
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_backend(settings: Settings) -> ImageBackend:
+    return YandexArtClient(
+        base_url=str(settings.yandex_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=settings.yandex_folder_id,
+        model_uri=settings.model_uri,
+        timeout=settings.http_timeout,
+        retries=settings.http_retries,
+    )
+
+
+def create_store(settings: Settings) -> JobStore:
+    return MemoryJobStore()
+
+
+class Lifecycle:
+    """Starts the background loops after the bot is up and stops them without losing jobs."""
+
+    def __init__(
+        self,
+        *,
+        tracker: Tracker,
+        actions: ChatActions,
+        backend: ImageBackend,
+        store: JobStore,
+        texts: Texts,
+    ) -> None:
+        self._tracker = tracker
+        self._actions = actions
+        self._backend = backend
+        self._store = store
+        self._texts = texts
+        self._actions_task: asyncio.Task[None] | None = None
+
+    async def startup(self, bot: Bot) -> None:
+        await self._register_commands(bot)
+        self._tracker.start()
+        self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
+        log.info("bot started")
+
+    async def shutdown(self) -> None:
+        await self._tracker.stop()
+        if self._actions_task is not None:
+            self._actions_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._actions_task
+        await self._backend.close()
+        await self._store.close()
+        log.info("bot stopped")
+
+    async def _register_commands(self, bot: Bot) -> None:
+        for locale in self._texts.locales:
+            commands = [
+                BotCommand(command=name, description=self._texts.get(locale, f"cmd.{name}"))
+                for name in COMMANDS
+            ]
+            language = None if locale == DEFAULT_LOCALE else locale
+            await bot.set_my_commands(commands, language_code=language)
+
+
+def create_dispatcher(
+    settings: Settings,
+    bot: Bot,
+    *,
+    backend: ImageBackend | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Dispatcher:
+    i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+    limits = Limits(
+        max_length=settings.prompt_max_length,
+        max_side=settings.ratio_max_side,
+        max_elongation=settings.ratio_max_elongation,
+    )
+    texts = Texts(i18n, limits, settings.generation_deadline)
+    backend = backend or create_backend(settings)
+    store = create_store(settings)
+    actions = ChatActions(bot)
+    tracker = Tracker(
+        store=store,
+        backend=backend,
+        delivery=Delivery(bot, texts),
+        actions=actions,
+        schedule=PollSchedule(
+            first_delay=settings.poll_first_delay,
+            growth=settings.poll_growth,
+            max_interval=settings.poll_max_interval,
+        ),
+        poll_rate=settings.poll_rate_limit,
+        submit_patience=settings.submit_patience,
+        clock=clock,
+    )
+    service = ArtService(
+        tracker=tracker, limits=limits, deadline=settings.generation_deadline, clock=clock
+    )
+    dispatcher = Dispatcher(art_service=service, texts=texts, store=store)
+    dispatcher.include_routers(*handlers.routers())
+    SimpleI18nMiddleware(i18n).setup(dispatcher)
+    lifecycle = Lifecycle(
+        tracker=tracker, actions=actions, backend=backend, store=store, texts=texts
+    )
+    dispatcher.startup.register(lifecycle.startup)
+    dispatcher.shutdown.register(lifecycle.shutdown)
+    return dispatcher
+
+
+async def run(settings: Settings) -> None:
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, bot)
+    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())

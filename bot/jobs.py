@@ -1,0 +1,70 @@
+"""A generation job and its state machine.
+
+submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
+→ done | failed | expired. Times are wall-clock seconds so that a job can outlive the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.errors import ErrorKind
+from bot.prompt import ArtRequest
+
+
+class JobState(StrEnum):
+    SUBMITTED = "submitted"
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
+
+_ALLOWED: dict[JobState, frozenset[JobState]] = {
+    JobState.SUBMITTED: frozenset({JobState.PENDING, JobState.FAILED, JobState.EXPIRED}),
+    JobState.PENDING: frozenset({JobState.DONE, JobState.FAILED, JobState.EXPIRED}),
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    chat_id: int
+    user_id: int
+    locale: str
+    request: ArtRequest
+    seed: int
+    idempotency_key: str
+    created_at: float
+    deadline_at: float
+    next_poll_at: float
+    reply_to_message_id: int | None = None
+    status_message_id: int | None = None
+    state: JobState = JobState.SUBMITTED
+    operation_id: str | None = None
+    attempts: int = 0
+    last_error: ErrorKind | None = None
+    # A failure the user has not been told about yet (Telegram was unreachable).
+    untold_failure: ErrorKind | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def moved_to(self, state: JobState, **changes: object) -> Job:
+        """The job in its next state; refuses moves the state machine does not allow."""
+        if state not in _ALLOWED.get(self.state, frozenset()):
+            raise InvalidTransition(f"{self.state} -> {state}")
+        return dataclasses.replace(self, state=state, **changes)  # type: ignore[arg-type]
+
+    def but(self, **changes: object) -> Job:
+        """The job with some fields changed, state untouched."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,170 @@
+"""Parse the text after `/art` into a generation request.
+
+Pure functions only: the handler turns a `PromptError` into a localized answer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+MAX_SEED = 2**63 - 1
+KNOWN_FLAGS = ("seed", "ratio")
+# iOS and macOS turn a typed "--" into an em dash; accept both spellings.
+_FLAG = re.compile(r"^(?:--|\u2014)([^\s=]+)(?:=(.*))?$", re.DOTALL)
+_RATIO = re.compile(r"^(\d{1,6})\s*[:xх×]\s*(\d{1,6})$", re.IGNORECASE)
+_INTEGER = re.compile(r"^[+]?\d+$")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}:{self.height}"
+
+
+SQUARE = Ratio(1, 1)
+
+
+@dataclass(frozen=True)
+class PromptPart:
+    text: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ArtRequest:
+    """What the user asked for. `seed` is None when the bot must pick one."""
+
+    parts: tuple[PromptPart, ...]
+    seed: int | None = None
+    ratio: Ratio = SQUARE
+
+    @property
+    def text(self) -> str:
+        """The prompt as the user would read it back, weights included when they matter."""
+        if len(self.parts) == 1 and self.parts[0].weight == 1.0:
+            return self.parts[0].text
+        return " | ".join(f"{p.text} :: {_format_weight(p.weight)}" for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int = 500
+    max_side: int = 32
+    max_elongation: float = 4.0
+
+
+@dataclass
+class PromptError(Exception):
+    """A user mistake. `code` names the locale message; `params` fill its placeholders."""
+
+    code: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def _format_weight(weight: float) -> str:
+    return f"{weight:g}"
+
+
+def parse_art_args(args: str | None, limits: Limits) -> ArtRequest:
+    """Split flags from the prompt, validate both, and build the request."""
+    flags, words = _split_flags(args or "")
+    seed = _parse_seed(flags["seed"]) if "seed" in flags else None
+    ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else SQUARE
+    parts = _parse_parts(" ".join(words), limits)
+    return ArtRequest(parts=parts, seed=seed, ratio=ratio)
+
+
+def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
+    flags: dict[str, str] = {}
+    words: list[str] = []
+    tokens = text.split()
+    i = 0
+    while i < len(tokens):
+        match = _FLAG.match(tokens[i])
+        if match is None:
+            words.append(tokens[i])
+            i += 1
+            continue
+        name, value = match.group(1).lower(), match.group(2)
+        if name not in KNOWN_FLAGS:
+            raise PromptError(
+                "unknown_flag",
+                {"flag": "--" + name, "known": ", ".join("--" + f for f in KNOWN_FLAGS)},
+            )
+        if name in flags:
+            raise PromptError("duplicate_flag", {"flag": "--" + name})
+        i += 1
+        if value is None:
+            if i >= len(tokens) or _FLAG.match(tokens[i]):
+                raise PromptError("missing_value", {"flag": "--" + name})
+            value = tokens[i]
+            i += 1
+        flags[name] = value
+    return flags, words
+
+
+def _parse_seed(value: str) -> int | None:
+    """A seed of 0 means "random" to YandexART, so the bot treats it as no seed."""
+    if not _INTEGER.match(value) or int(value) > MAX_SEED:
+        raise PromptError("bad_seed", {"value": value[:40], "max": MAX_SEED})
+    seed = int(value)
+    return seed or None
+
+
+def _parse_ratio(value: str, limits: Limits) -> Ratio:
+    match = _RATIO.match(value)
+    params: dict[str, str | int] = {
+        "value": value[:40],
+        "max_side": limits.max_side,
+        "max_elongation": _format_weight(limits.max_elongation),
+    }
+    if match is None:
+        raise PromptError("bad_ratio", params)
+    width, height = int(match.group(1)), int(match.group(2))
+    if width == 0 or height == 0:
+        raise PromptError("bad_ratio", params)
+    divisor = math.gcd(width, height)
+    width, height = width // divisor, height // divisor
+    too_long = max(width, height) / min(width, height) > limits.max_elongation
+    if max(width, height) > limits.max_side or too_long:
+        raise PromptError("bad_ratio", params)
+    return Ratio(width, height)
+
+
+def _parse_parts(text: str, limits: Limits) -> tuple[PromptPart, ...]:
+    """`misty forest :: 2 | small red fox :: 1` → weighted parts; plain text → one part."""
+    if not text.strip():
+        raise PromptError("empty_prompt")
+    parts = []
+    for raw in text.split("|"):
+        body, sep, weight_text = raw.rpartition("::")
+        if not sep:
+            body, weight = raw, 1.0
+        else:
+            weight = _parse_weight(weight_text.strip())
+        body = body.strip()
+        if not body:
+            raise PromptError("empty_part")
+        parts.append(PromptPart(body, weight))
+    length = sum(len(p.text) for p in parts)
+    if length > limits.max_length:
+        raise PromptError("prompt_too_long", {"length": length, "limit": limits.max_length})
+    return tuple(parts)
+
+
+def _parse_weight(text: str) -> float:
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = math.nan
+    if not math.isfinite(weight) or weight <= 0 or weight > 1000:
+        raise PromptError("bad_weight", {"value": text[:40]})
+    return weight

@@ -1,0 +1,114 @@
+"""All configuration, read from the environment or `.env` when the app starts.
+
+Settings are never read at import time: `load_settings()` is called by `python -m bot`
+(and by tests with their own values), so a bad value stops start-up with one clear line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import (
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
+_TOKEN = re.compile(r"^\d+:[\w-]+$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and never shows its value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    bot_token: SecretStr = Field(min_length=1)
+    yandex_folder_id: str = Field(min_length=1)
+    yandex_api_key: SecretStr | None = None
+    yandex_iam_token: SecretStr | None = None
+
+    telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
+    yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
+    redis_url: str | None = None
+    log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
+
+    # Adaptive poll schedule: first poll after `poll_first_delay`, then each gap grows by
+    # `poll_growth` up to `poll_max_interval`; all in seconds.
+    poll_first_delay: float = Field(default=5.0, gt=0)
+    poll_growth: float = Field(default=1.5, ge=1)
+    poll_max_interval: float = Field(default=30.0, gt=0)
+    poll_rate_limit: float = Field(default=50.0, gt=0, description="Operation polls per second")
+    generation_deadline: float = Field(default=1800.0, gt=0, description="Seconds")
+    # How long to keep retrying a submit that Yandex refuses with 429/5xx before telling the user.
+    submit_patience: float = Field(default=300.0, gt=0)
+
+    prompt_max_length: int = Field(default=500, gt=0)
+    ratio_max_side: int = Field(default=32, ge=1)
+    ratio_max_elongation: float = Field(default=4.0, ge=1)
+
+    http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
+    http_retries: int = Field(default=4, ge=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN.match(value.get_secret_value()):
+            raise ValueError("must look like 123456789:AAE..., as @BotFather gives it")
+        return value
+
+    @model_validator(mode="after")
+    def _one_yandex_credential(self) -> Settings:
+        if self.yandex_api_key is None and self.yandex_iam_token is None:
+            raise ValueError("set YANDEX_API_KEY or YANDEX_IAM_TOKEN")
+        if "{folder}" not in self.art_model_uri:
+            raise ValueError("ART_MODEL_URI must contain {folder}")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in logs."""
+        values = [self.bot_token, self.yandex_api_key, self.yandex_iam_token]
+        return [v.get_secret_value() for v in values if v is not None]
+
+    @property
+    def model_uri(self) -> str:
+        return self.art_model_uri.format(folder=self.yandex_folder_id)
+
+    @property
+    def yandex_auth_header(self) -> str:
+        """The Authorization header value: an API key wins over an IAM token."""
+        if self.yandex_api_key is not None:
+            return f"Api-Key {self.yandex_api_key.get_secret_value()}"
+        assert self.yandex_iam_token is not None
+        return f"Bearer {self.yandex_iam_token.get_secret_value()}"
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming each bad setting; pydantic's own text would echo the values."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(p) for p in error["loc"]).upper()
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {reason}" if name else reason)
+    return "invalid settings: " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc)) from None

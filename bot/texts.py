@@ -1,0 +1,88 @@
+"""Every user-visible sentence, looked up in `locales/` for a given locale.
+
+Handlers and services ask this class for finished texts, so formatting rules
+(HTML escaping, caption length) live in one place.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram.utils.i18n import I18n
+
+from bot.errors import MISCONFIGURED, ErrorKind
+from bot.jobs import Job
+from bot.prompt import MAX_SEED, Limits, PromptError
+
+CAPTION_LIMIT = 1024
+ELLIPSIS = "…"
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures text in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-16 units, marked with an ellipsis when cut."""
+    if utf16_len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    cut = text[: limit - 1]
+    while utf16_len(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + ELLIPSIS
+
+
+def caption(prompt: str, meta: str, limit: int = CAPTION_LIMIT) -> str:
+    """HTML caption: the prompt (escaped, shortened so the whole caption fits) and a meta line.
+
+    The limit counts visible characters, so the prompt is shortened before escaping.
+    """
+    separator = "\n\n"
+    budget = limit - utf16_len(separator) - utf16_len(meta)
+    return html.escape(shorten(prompt, budget)) + separator + html.escape(meta)
+
+
+class Texts:
+    def __init__(self, i18n: I18n, limits: Limits, deadline_seconds: float) -> None:
+        self._i18n = i18n
+        self._limits = limits
+        self._deadline_minutes = max(1, round(deadline_seconds / 60))
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return self._i18n.available_locales
+
+    def get(self, locale: str, key: str, **params: object) -> str:
+        return self._i18n.gettext(key, locale=locale).format(**params)
+
+    def help(self, locale: str) -> str:
+        return self.get(
+            locale,
+            "help",
+            max_seed=MAX_SEED,
+            max_side=self._limits.max_side,
+            max_elongation=f"{self._limits.max_elongation:g}",
+            max_length=self._limits.max_length,
+        )
+
+    def privacy(self, locale: str) -> str:
+        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes)
+
+    def prompt_error(self, locale: str, error: PromptError) -> str:
+        params = {k: html.escape(str(v)) for k, v in error.params.items()}
+        return self.get(locale, f"error.{error.code}", **params)
+
+    def status(self, job: Job) -> str:
+        return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+
+    def caption(self, job: Job) -> str:
+        meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
+        return caption(job.request.text, meta)
+
+    def failure(self, job: Job, kind: ErrorKind) -> str:
+        if kind in MISCONFIGURED:
+            return self.get(job.locale, "fail.misconfigured")
+        return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)

@@ -1,0 +1,217 @@
+"""YandexART over REST: submit a generation, poll its operation, cancel it.
+
+One aiohttp session per client; every call has a timeout. Only a submit is retried here
+(with an idempotency key, so a retry never starts a second generation); a failed poll is
+simply polled again later by the tracker's schedule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot.errors import (
+    BadRequest,
+    ServiceUnavailable,
+    TransientError,
+    YandexArtError,
+    classify_error,
+)
+from bot.prompt import ArtRequest
+
+log = logging.getLogger(__name__)
+
+SUBMIT_PATH = "/foundationModels/v1/imageGenerationAsync"
+OPERATION_PATH = "/operations/{id}"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_AFTER_CAP = 60.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The operation is still running."""
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    image: bytes
+
+
+@dataclass(frozen=True)
+class OperationFailed:
+    error: YandexArtError
+
+
+OperationState = Pending | ImageReady | OperationFailed
+
+
+class ImageBackend(Protocol):
+    """What the tracker needs from an image service; a second backend implements this."""
+
+    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str: ...
+
+    async def get_operation(self, operation_id: str) -> OperationState: ...
+
+    async def cancel(self, operation_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def build_request_body(model_uri: str, request: ArtRequest, seed: int) -> dict[str, Any]:
+    """The JSON YandexART expects: proto JSON, so int64 fields are strings."""
+    return {
+        "modelUri": model_uri,
+        "generationOptions": {
+            "mimeType": "image/jpeg",
+            "seed": str(seed),
+            "aspectRatio": {
+                "widthRatio": str(request.ratio.width),
+                "heightRatio": str(request.ratio.height),
+            },
+        },
+        "messages": [{"weight": part.weight, "text": part.text} for part in request.parts],
+    }
+
+
+def parse_operation(payload: Mapping[str, Any]) -> OperationState:
+    """Read an Operation; an `error` with a non-zero code is a failure even without `done`."""
+    error = payload.get("error")
+    if isinstance(error, Mapping) and error.get("code"):
+        return OperationFailed(
+            classify_error(grpc_code=int(error["code"]), message=str(error.get("message", "")))
+        )
+    if not payload.get("done"):
+        return Pending()
+    response = payload.get("response")
+    image = response.get("image") if isinstance(response, Mapping) else None
+    if not isinstance(image, str):
+        return OperationFailed(BadRequest("operation finished without an image"))
+    try:
+        return ImageReady(base64.b64decode(image, validate=True))
+    except (binascii.Error, ValueError):
+        return OperationFailed(BadRequest("operation returned an undecodable image"))
+
+
+def _retry_after_or_backoff(backoff: wait_exponential_jitter) -> Any:
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return min(exc.retry_after, RETRY_AFTER_CAP)
+        return float(backoff(state))
+
+    return wait
+
+
+class YandexArtClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth_header: str,
+        folder_id: str,
+        model_uri: str,
+        timeout: float,
+        retries: int,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._model_uri = model_uri
+        self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._retries = retries
+        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str:
+        body = build_request_body(self._model_uri, request, seed)
+        headers = {IDEMPOTENCY_HEADER: idempotency_key}
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self._retries + 1),
+            wait=_retry_after_or_backoff(self._backoff),
+            reraise=True,
+        ):
+            with attempt:
+                payload = await self._call("POST", SUBMIT_PATH, json=body, headers=headers)
+        operation_id = payload.get("id")
+        if not isinstance(operation_id, str) or not operation_id:
+            raise ServiceUnavailable("submit answered without an operation id")
+        return operation_id
+
+    async def get_operation(self, operation_id: str) -> OperationState:
+        payload = await self._call("GET", OPERATION_PATH.format(id=operation_id))
+        return parse_operation(payload)
+
+    async def cancel(self, operation_id: str) -> None:
+        await self._call("POST", OPERATION_PATH.format(id=operation_id) + ":cancel")
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+        try:
+            async with self._http().request(method, self._base_url + path, **kwargs) as resp:
+                payload = await _read_json(resp)
+                if resp.status >= 400:
+                    raise classify_error(
+                        http_status=resp.status,
+                        grpc_code=_int_or_none(payload.get("code")),
+                        message=_error_message(payload),
+                        retry_after=_retry_after(resp.headers.get("Retry-After")),
+                    )
+                return payload
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The exception text may carry URLs; log only its type.
+            raise ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+
+
+async def _read_json(resp: aiohttp.ClientResponse) -> Mapping[str, Any]:
+    try:
+        payload = await resp.json(content_type=None)
+    except ValueError:
+        payload = None
+    return payload if isinstance(payload, Mapping) else {}
+
+
+def _error_message(payload: Mapping[str, Any]) -> str:
+    for key in ("message", "error"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+            return str(value["message"])
+    return ""
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
