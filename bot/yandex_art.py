@@ -25,6 +25,7 @@ from tenacity import (
 
 from bot.errors import (
     BadRequest,
+    GenerationFailed,
     ServiceUnavailable,
     TransientError,
     YandexArtError,
@@ -90,9 +91,12 @@ def parse_operation(payload: Mapping[str, Any]) -> OperationState:
     """Read an Operation; an `error` with a non-zero code is a failure even without `done`."""
     error = payload.get("error")
     if isinstance(error, Mapping) and error.get("code"):
-        return OperationFailed(
-            classify_error(grpc_code=int(error["code"]), message=str(error.get("message", "")))
-        )
+        message = str(error.get("message", ""))
+        failure = classify_error(grpc_code=_int_or_none(error["code"]), message=message)
+        # The operation is over: polling again cannot turn a "transient" code into a picture.
+        if isinstance(failure, TransientError):
+            failure = GenerationFailed(message)
+        return OperationFailed(failure)
     if not payload.get("done"):
         return Pending()
     response = payload.get("response")
@@ -133,7 +137,9 @@ class YandexArtClient:
         self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._retries = retries
-        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._backoff = wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:

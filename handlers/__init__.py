@@ -1,4 +1,8 @@
-"""aiogram routers, one per feature; each handler parses, calls a service and answers."""
+"""aiogram routers, one per feature; each handler parses, calls a service and answers.
+
+Routers are built per Dispatcher (a Router can belong to one parent only), so several
+dispatchers, e.g. in tests, can live in one process.
+"""
 
 from aiogram import Router
 
@@ -6,4 +10,4 @@ from handlers import art, info
 
 
 def routers() -> list[Router]:
-    return [info.router, art.router]
+    return [info.create_router(), art.create_router()]

@@ -9,10 +9,7 @@ from bot.art_service import ArtService
 from bot.prompt import PromptError
 from bot.texts import Texts
 
-router = Router(name="art")
 
-
-@router.message(Command("art"))
 async def art(
     message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
 ) -> None:
@@ -31,3 +28,9 @@ async def art(
     )
     status = await message.reply(texts.status(job))
     await art_service.start(job, status.message_id)
+
+
+def create_router() -> Router:
+    router = Router(name="art")
+    router.message.register(art, Command("art"))
+    return router

@@ -1,0 +1,107 @@
+"""Fixtures: the fake Bot API and YandexART servers, and the real bot wired to them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+
+from bot.app import create_bot, create_dispatcher
+from bot.settings import Settings, load_settings
+from tests.fake_telegram import FakeTelegram
+from tests.fake_yandex import FakeYandex
+
+BOT_TOKEN = "123456:TEST-token_value"
+API_KEY = "test-api-key"
+FOLDER = "b1gfolder"
+
+# Fast schedules so a whole generation takes a fraction of a second.
+FAST = {
+    "poll_first_delay": 0.05,
+    "poll_growth": 1.5,
+    "poll_max_interval": 0.2,
+    "poll_rate_limit": 200.0,
+    "generation_deadline": 30.0,
+    "submit_patience": 10.0,
+    "http_timeout": 5.0,
+}
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def yandex() -> AsyncIterator[FakeYandex]:
+    server = FakeYandex(api_key=API_KEY)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def make_settings(telegram: FakeTelegram, yandex: FakeYandex) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "bot_token": BOT_TOKEN,
+            "yandex_folder_id": FOLDER,
+            "yandex_api_key": API_KEY,
+            "telegram_api_url": telegram.url,
+            "yandex_api_url": yandex.url,
+            **FAST,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return make
+
+
+@dataclass
+class RunningBot:
+    bot: Bot
+    dispatcher: Dispatcher
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        if not self.task.done():
+            await self.dispatcher.stop_polling()
+        await self.task
+
+
+@pytest.fixture
+async def start_bot(
+    telegram: FakeTelegram, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Callable[..., Any]]:
+    """Start the real dispatcher (polling the fake Bot API); stopped after the test."""
+    running: list[RunningBot] = []
+
+    async def start(**overrides: Any) -> RunningBot:
+        settings = make_settings(**overrides)
+        bot = create_bot(settings)
+        dispatcher = create_dispatcher(settings, bot)
+        task = asyncio.create_task(
+            dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
+        )
+        instance = RunningBot(bot, dispatcher, task)
+        running.append(instance)
+        await telegram.wait_for("setMyCommands", 2)
+        return instance
+
+    yield start
+    for instance in running:
+        await instance.stop()
+
+
+@pytest.fixture
+async def running(start_bot: Callable[..., Any]) -> RunningBot:
+    result: RunningBot = await start_bot()
+    return result

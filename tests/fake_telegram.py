@@ -1,0 +1,260 @@
+"""A small fake Bot API server: enough of Telegram for the bot to run against it.
+
+It keeps the chats' messages, so replies to deleted messages, edits and deletions behave
+like Telegram's; tests push updates, inject faults and read back every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 100500
+BOT_USERNAME = "art_test_bot"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, str]
+    files: dict[str, bytes]
+    at: float = field(default_factory=time.monotonic)
+    result: Any = None
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.params[name])
+
+
+@dataclass
+class Fault:
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+class FakeTelegram:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.faults: dict[str, list[Fault]] = {}
+        self.blocked: set[int] = set()
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._new_update = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.app = web.Application()
+        self.app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- what tests do -------------------------------------------------------------------
+
+    def push_message(
+        self,
+        text: str,
+        *,
+        chat_id: int = 7001,
+        user_id: int | None = None,
+        language_code: str | None = "en",
+    ) -> int:
+        """A user's message as an update; returns its message id."""
+        message_id = next(self._message_ids)
+        user: dict[str, Any] = {"id": user_id or chat_id, "is_bot": False, "first_name": "Ann"}
+        if language_code is not None:
+            user["language_code"] = language_code
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+            "from": user,
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self.messages[(chat_id, message_id)] = message
+        self._updates.append({"update_id": next(self._update_ids), "message": message})
+        self._new_update.set()
+        return message_id
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        self.faults.setdefault(method, []).extend([Fault(status, description, retry_after)] * times)
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        self.messages.pop((chat_id, message_id), None)
+
+    def sent(self, method: str, chat_id: int | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method == method and (chat_id is None or c.params.get("chat_id") == str(chat_id))
+        ]
+
+    async def wait_for(
+        self, method: str, count: int = 1, *, chat_id: int | None = None, timeout: float = 10.0
+    ) -> list[Call]:
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.sent(method, chat_id)) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:
+            seen = [c.method for c in self.calls]
+            raise AssertionError(f"no {count}x {method} within {timeout}s; calls: {seen}") from None
+        return self.sent(method, chat_id)
+
+    # --- the Bot API ---------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                files[name] = value.file.read()
+            else:
+                params[name] = str(value)
+        call = Call(method, params, files)
+        if method != "getUpdates":
+            async with self._changed:
+                self.calls.append(call)
+                self._changed.notify_all()
+        queued = self.faults.get(method)
+        if queued:
+            fault = queued.pop(0)
+            return _error(fault.status, fault.description, fault.retry_after)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        try:
+            result = await handler(call)
+        except ApiError as exc:
+            return _error(exc.status, exc.description)
+        call.result = result
+        return web.json_response({"ok": True, "result": result})
+
+    async def _api_getMe(self, call: Call) -> Any:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Art", "username": BOT_USERNAME}
+
+    async def _api_getUpdates(self, call: Call) -> Any:
+        offset = int(call.params.get("offset", 0))
+        timeout = min(float(call.params.get("timeout", 0)), 1.0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates and timeout > 0:
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), timeout)
+        return self._updates
+
+    async def _api_setMyCommands(self, call: Call) -> Any:
+        return True
+
+    async def _api_deleteWebhook(self, call: Call) -> Any:
+        return True
+
+    async def _api_sendChatAction(self, call: Call) -> Any:
+        self._check_chat(call)
+        return True
+
+    async def _api_sendMessage(self, call: Call) -> Any:
+        return self._new_message(call, {"text": call.params["text"]})
+
+    async def _api_sendPhoto(self, call: Call) -> Any:
+        photo = call.params["photo"]
+        data = files_of(call, photo)
+        file_id = f"photo-{len(data)}-{next(self._message_ids)}"
+        sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
+        extra: dict[str, Any] = {"photo": sizes}
+        if "caption" in call.params:
+            extra["caption"] = call.params["caption"]
+        return self._new_message(call, extra)
+
+    async def _api_editMessageText(self, call: Call) -> Any:
+        key = (int(call.params["chat_id"]), int(call.params["message_id"]))
+        self._check_chat(call)
+        message = self.messages.get(key)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if message.get("text") == call.params["text"]:
+            raise ApiError(400, "Bad Request: message is not modified")
+        message["text"] = call.params["text"]
+        return message
+
+    async def _api_deleteMessage(self, call: Call) -> Any:
+        key = (int(call.params["chat_id"]), int(call.params["message_id"]))
+        if self.messages.pop(key, None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    def _check_chat(self, call: Call) -> int:
+        chat_id = int(call.params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    def _new_message(self, call: Call, content: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._check_chat(call)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Art"},
+            **content,
+        }
+        if "reply_parameters" in call.params:
+            reply = call.json("reply_parameters")
+            target = self.messages.get((chat_id, reply["message_id"]))
+            if target is None and not reply.get("allow_sending_without_reply"):
+                raise ApiError(400, "Bad Request: message to be replied not found")
+            if target is not None:
+                message["reply_to_message"] = target
+        self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def files_of(call: Call, reference: str) -> bytes:
+    """The bytes behind an `attach://name` reference."""
+    return call.files[reference.removeprefix("attach://")]
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=status)

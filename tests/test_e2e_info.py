@@ -1,0 +1,50 @@
+"""/start, /help, /privacy and the command menu, in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import RunningBot
+from tests.fake_telegram import FakeTelegram
+
+
+@pytest.mark.parametrize(
+    ("command", "language", "expected"),
+    [
+        ("/start", "en", ["/art a red fox in the snow", "Yandex Cloud", "logs it"]),
+        ("/start", "ru", ["/art рыжая лиса в снегу", "Yandex Cloud", "в логах"]),
+        (
+            "/help",
+            "en",
+            [
+                "--seed N",
+                "--ratio W:H",
+                "misty forest :: 2 | small red fox :: 1",
+                "up to 500 characters",
+                "Yandex Cloud",
+            ],
+        ),
+        ("/help", "ru", ["--seed N", "туманный лес :: 2", "до 500 символов", "Yandex Cloud"]),
+        ("/privacy", "en", ["Yandex Cloud", "logs prompts", "at most 30 minutes"]),
+        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут"]),
+    ],
+)
+async def test_info_commands(
+    start_bot: object, telegram: FakeTelegram, command: str, language: str, expected: list[str]
+) -> None:
+    await start_bot(generation_deadline=1800)  # type: ignore[operator]
+    telegram.push_message(command, language_code=language)
+    text = (await telegram.wait_for("sendMessage"))[0].params["text"]
+    for fragment in expected:
+        assert fragment in text
+
+
+async def test_commands_are_registered_in_english_and_russian(
+    running: RunningBot, telegram: FakeTelegram
+) -> None:
+    calls = telegram.sent("setMyCommands")
+    by_language = {c.params.get("language_code"): c.json("commands") for c in calls}
+    assert set(by_language) == {None, "ru"}
+    assert [c["command"] for c in by_language[None]] == ["art", "help", "privacy", "start"]
+    assert by_language[None][0]["description"].startswith("Draw a picture")
+    assert by_language["ru"][0]["description"].startswith("Нарисовать")
