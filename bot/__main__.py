@@ -7,17 +7,17 @@ import sys
 
 from bot.app import run
 from bot.logs import setup_logging
-from bot.settings import SettingsError, load_settings
+from bot.settings import StartupError, load_settings
 
 
 def main() -> int:
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        setup_logging(settings.log_level, settings.secrets())
+        asyncio.run(run(settings))
+    except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.secrets())
-    asyncio.run(run(settings))
     return 0
 
 

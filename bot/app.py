@@ -27,7 +27,7 @@ from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
 from bot.prompt import Limits
 from bot.schedule import PollSchedule
-from bot.settings import Settings
+from bot.settings import Settings, StartupError
 from bot.store import JobStore, MemoryJobStore
 from bot.texts import Texts
 from bot.tracker import Tracker
@@ -38,6 +38,18 @@ log = logging.getLogger(__name__)
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "help", "privacy", "start")
+
+
+def create_i18n() -> I18n:
+    """Texts from compiled catalogs; a missing or stale .mo would silently show old texts."""
+    stale = []
+    for po in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            stale.append(po.parent.parent.name)
+    if stale:
+        raise StartupError(f"locales not compiled: {', '.join(stale)}; run `make locales`")
+    return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -116,7 +128,7 @@ def create_dispatcher(
     backend: ImageBackend | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Dispatcher:
-    i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+    i18n = create_i18n()
     limits = Limits(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,

@@ -113,7 +113,8 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
 
 def _parse_seed(value: str) -> int | None:
     """A seed of 0 means "random" to YandexART, so the bot treats it as no seed."""
-    if not _INTEGER.match(value) or int(value) > MAX_SEED:
+    # Check the length first: int() refuses strings of thousands of digits.
+    if not _INTEGER.match(value) or len(value.lstrip("+0")) > 19 or int(value) > MAX_SEED:
         raise PromptError("bad_seed", {"value": value[:40], "max": MAX_SEED})
     seed = int(value)
     return seed or None

@@ -23,7 +23,11 @@ DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 
 
-class SettingsError(Exception):
+class StartupError(Exception):
+    """The bot cannot start as deployed; the message says what to fix, in one line."""
+
+
+class SettingsError(StartupError):
     """A setting is missing or invalid; the message names it and never shows its value."""
 
 

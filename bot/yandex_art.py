@@ -24,7 +24,6 @@ from tenacity import (
 )
 
 from bot.errors import (
-    BadRequest,
     GenerationFailed,
     ServiceUnavailable,
     TransientError,
@@ -101,12 +100,13 @@ def parse_operation(payload: Mapping[str, Any]) -> OperationState:
         return Pending()
     response = payload.get("response")
     image = response.get("image") if isinstance(response, Mapping) else None
-    if not isinstance(image, str):
-        return OperationFailed(BadRequest("operation finished without an image"))
     try:
-        return ImageReady(base64.b64decode(image, validate=True))
+        data = base64.b64decode(image, validate=True) if isinstance(image, str) else b""
     except (binascii.Error, ValueError):
-        return OperationFailed(BadRequest("operation returned an undecodable image"))
+        data = b""
+    if not data:
+        return OperationFailed(GenerationFailed("operation finished without a readable image"))
+    return ImageReady(data)
 
 
 def _retry_after_or_backoff(backoff: wait_exponential_jitter) -> Any:

@@ -1,0 +1,239 @@
+"""`JobStore` contract, run against every implementation listed in the `store` fixture."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.jobs import Job, JobState
+from bot.prompt import ArtRequest, PromptPart
+from bot.store import JobStore, MemoryJobStore
+
+FAR = 10.0**12
+
+
+def make_job(
+    job_id: str,
+    next_poll_at: float,
+    *,
+    state: JobState = JobState.PENDING,
+    created_at: float = 0.0,
+) -> Job:
+    return Job(
+        id=job_id,
+        chat_id=100,
+        user_id=200,
+        locale="en",
+        request=ArtRequest(parts=(PromptPart(f"prompt {job_id}"),)),
+        seed=12345,
+        idempotency_key=f"key-{job_id}",
+        created_at=created_at,
+        deadline_at=created_at + 1800.0,
+        next_poll_at=next_poll_at,
+        state=state,
+        operation_id=f"op-{job_id}" if state is not JobState.SUBMITTED else None,
+    )
+
+
+@pytest.fixture(params=["memory"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[JobStore]:
+    # A Redis implementation joins the params list; every test here then runs against it too.
+    assert request.param == "memory"
+    job_store = MemoryJobStore()
+    yield job_store
+    await job_store.close()
+
+
+def ids(jobs: list[Job]) -> list[str]:
+    return [job.id for job in jobs]
+
+
+class TestJobStore:
+    async def test_empty(self, store: JobStore) -> None:
+        assert await store.get("nope") is None
+        assert await store.claim_due(FAR, 10) == []
+        assert await store.next_due_at() is None
+        assert await store.active_count() == 0
+
+    async def test_add_and_get(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        assert await store.get("a") == job
+        assert await store.get("b") is None
+        assert await store.active_count() == 1
+
+    async def test_submitted_job_is_stored_too(self, store: JobStore) -> None:
+        job = make_job("a", 10.0, state=JobState.SUBMITTED)
+        await store.add(job)
+        assert await store.get("a") == job
+        assert await store.claim_due(10.0, 10) == [job]
+
+    async def test_claim_due_returns_only_due_jobs(self, store: JobStore) -> None:
+        for job_id, due in [("a", 10.0), ("b", 20.0), ("c", 30.0)]:
+            await store.add(make_job(job_id, due))
+        assert await store.claim_due(5.0, 10) == []
+        # Due exactly at `now` counts as due.
+        assert ids(await store.claim_due(20.0, 10)) == ["a", "b"]
+        assert await store.claim_due(29.9, 10) == []
+        assert ids(await store.claim_due(30.0, 10)) == ["c"]
+
+    async def test_claim_due_returns_the_stored_jobs(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        assert await store.claim_due(10.0, 1) == [job]
+
+    async def test_claim_due_earliest_first(self, store: JobStore) -> None:
+        for job_id, due in [("d", 40.0), ("b", 20.0), ("e", 50.0), ("a", 10.0), ("c", 30.0)]:
+            await store.add(make_job(job_id, due))
+        assert ids(await store.claim_due(FAR, 10)) == ["a", "b", "c", "d", "e"]
+
+    async def test_claim_due_respects_limit(self, store: JobStore) -> None:
+        for n in range(5):
+            await store.add(make_job(f"j{n}", 10.0 + n))
+        assert ids(await store.claim_due(FAR, 2)) == ["j0", "j1"]
+        assert ids(await store.claim_due(FAR, 2)) == ["j2", "j3"]
+        assert ids(await store.claim_due(FAR, 2)) == ["j4"]
+        assert await store.claim_due(FAR, 2) == []
+
+    async def test_claim_due_with_zero_limit(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        assert await store.claim_due(FAR, 0) == []
+        assert ids(await store.claim_due(FAR, 1)) == ["a"]
+
+    async def test_claimed_job_is_not_claimed_again(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        assert ids(await store.claim_due(10.0, 10)) == ["a"]
+        assert await store.claim_due(10.0, 10) == []
+        assert await store.claim_due(FAR, 10) == []
+
+    async def test_claimed_job_is_still_stored_and_counted(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        await store.claim_due(10.0, 10)
+        assert await store.get("a") == job
+        assert await store.active_count() == 1
+
+    async def test_save_active_job_reschedules_it(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        [claimed] = await store.claim_due(10.0, 10)
+        updated = claimed.but(next_poll_at=50.0, attempts=1)
+        await store.save(updated)
+        assert await store.get("a") == updated
+        assert await store.next_due_at() == 50.0
+        assert await store.claim_due(49.0, 10) == []
+        assert await store.claim_due(50.0, 10) == [updated]
+
+    async def test_save_with_same_due_time_makes_it_due_again(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        [claimed] = await store.claim_due(10.0, 10)
+        await store.save(claimed.but(attempts=1))
+        [again] = await store.claim_due(10.0, 10)
+        assert again.attempts == 1
+
+    async def test_save_earlier_reorders(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        await store.add(make_job("b", 20.0))
+        [a] = await store.claim_due(10.0, 10)
+        await store.save(a.but(next_poll_at=30.0))
+        assert ids(await store.claim_due(FAR, 10)) == ["b", "a"]
+
+    async def test_state_change_is_saved(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0, state=JobState.SUBMITTED))
+        [claimed] = await store.claim_due(10.0, 10)
+        pending = claimed.moved_to(JobState.PENDING, operation_id="op-1", next_poll_at=15.0)
+        await store.save(pending)
+        stored = await store.get("a")
+        assert stored is not None
+        assert stored.state is JobState.PENDING
+        assert stored.operation_id == "op-1"
+        assert await store.claim_due(15.0, 10) == [pending]
+
+    @pytest.mark.parametrize("final", [JobState.DONE, JobState.FAILED, JobState.EXPIRED])
+    async def test_save_finished_job_removes_it(self, store: JobStore, final: JobState) -> None:
+        await store.add(make_job("a", 10.0))
+        await store.add(make_job("b", 20.0))
+        [claimed] = await store.claim_due(10.0, 1)
+        await store.save(claimed.moved_to(final))
+        assert await store.get("a") is None
+        assert await store.active_count() == 1
+        assert ids(await store.claim_due(FAR, 10)) == ["b"]
+
+    async def test_save_finished_only_job_empties_the_schedule(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        [claimed] = await store.claim_due(10.0, 1)
+        await store.save(claimed.moved_to(JobState.DONE))
+        assert await store.next_due_at() is None
+        assert await store.claim_due(FAR, 10) == []
+        assert await store.active_count() == 0
+
+    async def test_release_returns_job_to_the_schedule(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        [claimed] = await store.claim_due(10.0, 10)
+        assert await store.next_due_at() is None
+        await store.release(claimed)
+        assert await store.next_due_at() == 10.0
+        assert await store.claim_due(10.0, 10) == [job]
+
+    async def test_release_keeps_the_stored_job_unchanged(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        [claimed] = await store.claim_due(10.0, 10)
+        await store.release(claimed)
+        assert await store.get("a") == job
+        assert await store.active_count() == 1
+
+    async def test_release_of_unclaimed_job_does_not_duplicate_it(self, store: JobStore) -> None:
+        job = make_job("a", 10.0)
+        await store.add(job)
+        await store.release(job)
+        assert await store.claim_due(FAR, 10) == [job]
+        assert await store.claim_due(FAR, 10) == []
+
+    async def test_next_due_at(self, store: JobStore) -> None:
+        await store.add(make_job("b", 20.0))
+        await store.add(make_job("a", 10.0))
+        await store.add(make_job("c", 30.0))
+        assert await store.next_due_at() == 10.0
+        # Asking does not claim.
+        assert await store.next_due_at() == 10.0
+        assert ids(await store.claim_due(10.0, 10)) == ["a"]
+        assert await store.next_due_at() == 20.0
+
+    async def test_next_due_at_skips_claimed_jobs(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        await store.add(make_job("b", 20.0))
+        await store.claim_due(FAR, 1)
+        assert await store.next_due_at() == 20.0
+        await store.claim_due(FAR, 1)
+        assert await store.next_due_at() is None
+
+    async def test_next_due_at_forgets_the_old_time_of_a_rescheduled_job(
+        self, store: JobStore
+    ) -> None:
+        await store.add(make_job("a", 10.0))
+        [claimed] = await store.claim_due(10.0, 10)
+        await store.save(claimed.but(next_poll_at=99.0))
+        assert await store.next_due_at() == 99.0
+
+    async def test_active_count(self, store: JobStore) -> None:
+        for n in range(4):
+            await store.add(make_job(f"j{n}", 10.0 + n))
+        assert await store.active_count() == 4
+        claimed = await store.claim_due(FAR, 2)
+        assert await store.active_count() == 4
+        await store.save(claimed[0].moved_to(JobState.DONE))
+        assert await store.active_count() == 3
+        await store.save(claimed[1].but(next_poll_at=100.0))
+        assert await store.active_count() == 3
+
+    async def test_many_jobs_claimed_in_order(self, store: JobStore) -> None:
+        dues = [(n * 7919) % 1000 + 0.5 for n in range(300)]
+        for n, due in enumerate(dues):
+            await store.add(make_job(f"j{n}", due))
+        claimed: list[Job] = []
+        while batch := await store.claim_due(FAR, 17):
+            claimed.extend(batch)
+        assert [job.next_poll_at for job in claimed] == sorted(dues)
+        assert len({job.id for job in claimed}) == 300
