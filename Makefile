@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MO := locales/en/LC_MESSAGES/messages.mo locales/ru/LC_MESSAGES/messages.mo
 
-.PHONY: run test lint unit locales clean
+.PHONY: run test lint unit locales redis-server clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.dev locales
+# The Redis tests start their own redis-server process; make sure the binary is there.
+redis-server:
+	./scripts/ensure-redis-server
+
+unit: $(VENV)/.dev locales redis-server
 	$(VENV)/bin/pytest -q
 
 test: lint unit

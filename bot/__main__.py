@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.app import run
 from bot.logs import setup_logging
+from bot.server import run
 from bot.settings import StartupError, load_settings
 
 

@@ -12,20 +12,28 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 import handlers
 from bot.art_service import ArtService
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
+from bot.fsm_storage import TolerantRedisStorage
+from bot.metrics import Metrics
 from bot.prompt import Limits
+from bot.redis_store import RedisJobStore
 from bot.schedule import PollSchedule
 from bot.settings import Settings, StartupError
 from bot.store import JobStore, MemoryJobStore
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "help", "privacy", "start")
+REDIS_TIMEOUT = 5.0
 
 
 def create_i18n() -> I18n:
@@ -72,8 +81,28 @@ def create_backend(settings: Settings) -> ImageBackend:
     )
 
 
-def create_store(settings: Settings) -> JobStore:
-    return MemoryJobStore()
+async def connect_redis(url: str) -> Redis:
+    """A client with timeouts, checked once: a wrong REDIS_URL stops start-up clearly."""
+    redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        where = urlsplit(url).hostname or url.split("://", 1)[0]
+        raise StartupError(
+            f"REDIS_URL: cannot connect to Redis at {where} ({type(exc).__name__})"
+        ) from None
+    return redis
+
+
+def create_store(settings: Settings, redis: Redis | None) -> JobStore:
+    if redis is None:
+        return MemoryJobStore(lease_seconds=settings.job_lease_seconds)
+    return RedisJobStore(
+        redis,
+        lease_seconds=settings.job_lease_seconds,
+        retention_seconds=settings.job_retention,
+    )
 
 
 class Lifecycle:
@@ -125,18 +154,22 @@ def create_dispatcher(
     settings: Settings,
     bot: Bot,
     *,
+    redis: Redis | None = None,
     backend: ImageBackend | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Dispatcher:
+    """The dispatcher with every service in its workflow data; Redis, when given, holds
+    both the jobs and aiogram's FSM storage."""
     i18n = create_i18n()
     limits = Limits(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,
         max_elongation=settings.ratio_max_elongation,
     )
-    texts = Texts(i18n, limits, settings.generation_deadline)
+    texts = Texts(i18n, limits, settings.generation_deadline, settings.job_retention)
     backend = backend or create_backend(settings)
-    store = create_store(settings)
+    store = create_store(settings, redis)
+    metrics = Metrics()
     actions = ChatActions(bot)
     tracker = Tracker(
         store=store,
@@ -148,6 +181,7 @@ def create_dispatcher(
             growth=settings.poll_growth,
             max_interval=settings.poll_max_interval,
         ),
+        metrics=metrics,
         poll_rate=settings.poll_rate_limit,
         submit_patience=settings.submit_patience,
         clock=clock,
@@ -155,7 +189,10 @@ def create_dispatcher(
     service = ArtService(
         tracker=tracker, limits=limits, deadline=settings.generation_deadline, clock=clock
     )
-    dispatcher = Dispatcher(art_service=service, texts=texts, store=store)
+    storage = TolerantRedisStorage(RedisStorage(redis)) if redis is not None else MemoryStorage()
+    dispatcher = Dispatcher(
+        storage=storage, art_service=service, texts=texts, store=store, metrics=metrics
+    )
     dispatcher.include_routers(*handlers.routers())
     SimpleI18nMiddleware(i18n).setup(dispatcher)
     lifecycle = Lifecycle(
@@ -164,9 +201,3 @@ def create_dispatcher(
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)
     return dispatcher
-
-
-async def run(settings: Settings) -> None:
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, bot)
-    await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())

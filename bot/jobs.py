@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from bot.errors import ErrorKind
-from bot.prompt import ArtRequest
+from bot.prompt import ArtRequest, PromptPart, Ratio
 
 
 class JobState(StrEnum):
@@ -68,3 +69,31 @@ class Job:
     def but(self, **changes: object) -> Job:
         """The job with some fields changed, state untouched."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """Plain JSON-able data, for stores outside the process."""
+    data = dataclasses.asdict(job)
+    data["request"]["ratio"] = str(job.request.ratio)
+    return data
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
+    request = data["request"]
+    width, height = (int(side) for side in request["ratio"].split(":"))
+    fields = {
+        **data,
+        "request": ArtRequest(
+            parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
+            seed=request["seed"],
+            ratio=Ratio(width, height),
+        ),
+        "state": JobState(data["state"]),
+        "last_error": _kind(data.get("last_error")),
+        "untold_failure": _kind(data.get("untold_failure")),
+    }
+    return Job(**fields)
+
+
+def _kind(value: str | None) -> ErrorKind | None:
+    return None if value is None else ErrorKind(value)

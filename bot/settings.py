@@ -7,6 +7,7 @@ Settings are never read at import time: `load_settings()` is called by `python -
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class StartupError(Exception):
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # `NAME=` in .env (as in .env.example) means "use the default".
+        env_ignore_empty=True,
     )
 
     bot_token: SecretStr = Field(min_length=1)
@@ -46,7 +50,17 @@ class Settings(BaseSettings):
 
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, pattern=r"^(rediss?|unix)://")
+    # A claim on a job lasts this long unless renewed; after a crash, others wait this long.
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    # Finished jobs (prompt included) stay in Redis this long; 0 deletes them at once.
+    job_retention: float = Field(default=0.0, ge=0)
+
+    webhook_url: HttpUrl | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    health_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
@@ -75,18 +89,31 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456789:AAE..., as @BotFather gives it")
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @model_validator(mode="after")
     def _one_yandex_credential(self) -> Settings:
         if self.yandex_api_key is None and self.yandex_iam_token is None:
             raise ValueError("set YANDEX_API_KEY or YANDEX_IAM_TOKEN")
         if "{folder}" not in self.art_model_uri:
             raise ValueError("ART_MODEL_URI must contain {folder}")
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
         return self
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs."""
-        values = [self.bot_token, self.yandex_api_key, self.yandex_iam_token]
-        return [v.get_secret_value() for v in values if v is not None]
+        values = [self.bot_token, self.yandex_api_key, self.yandex_iam_token, self.webhook_secret]
+        secrets = [v.get_secret_value() for v in values if v is not None]
+        if self.redis_url:
+            password = urlsplit(self.redis_url).password
+            secrets += [password] if password else []
+        return secrets
 
     @property
     def model_uri(self) -> str:

@@ -46,10 +46,13 @@ def caption(prompt: str, meta: str, limit: int = CAPTION_LIMIT) -> str:
 
 
 class Texts:
-    def __init__(self, i18n: I18n, limits: Limits, deadline_seconds: float) -> None:
+    def __init__(
+        self, i18n: I18n, limits: Limits, deadline_seconds: float, retention_seconds: float = 0
+    ) -> None:
         self._i18n = i18n
         self._limits = limits
-        self._deadline_minutes = max(1, round(deadline_seconds / 60))
+        self._deadline_minutes = _minutes(deadline_seconds)
+        self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -69,7 +72,11 @@ class Texts:
         )
 
     def privacy(self, locale: str) -> str:
-        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes)
+        if self._retention_minutes:
+            after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
+        else:
+            after = self.get(locale, "privacy.deleted")
+        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
 
     def prompt_error(self, locale: str, error: PromptError) -> str:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
@@ -86,3 +93,7 @@ class Texts:
         if kind in MISCONFIGURED:
             return self.get(job.locale, "fail.misconfigured")
         return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, round(seconds / 60))

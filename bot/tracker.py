@@ -1,8 +1,9 @@
 """The one scheduler that moves every job forward: submit, poll, deliver.
 
 A single loop claims the jobs that are due and runs each step as a tracked task, so thousands
-of waiting jobs cost a heap entry each, not a sleeping task each. Polls share one rate
+of waiting jobs cost a store entry each, not a sleeping task each. Polls share one rate
 limiter (the Yandex quota). Transient errors never lose a job: it is simply due again later.
+The same loop renews the leases of the jobs in flight and rides out store outages.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from bot.chat_actions import ChatActions
 from bot.delivery import Delivery, Outcome
 from bot.errors import ErrorKind, TransientError, YandexArtError
 from bot.jobs import Job, JobState
+from bot.metrics import Metrics
 from bot.schedule import PollSchedule
-from bot.store import JobStore
+from bot.store import JobStore, LeaseLost, StoreUnavailable
 from bot.yandex_art import ImageBackend, ImageReady, OperationFailed, OperationState
 
 log = logging.getLogger(__name__)
 
 # When the deadline passes while Yandex keeps failing, say why instead of "timed out".
 _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
+STORE_RETRY_MAX = 5.0
 
 
 def expiry_reason(job: Job) -> ErrorKind:
@@ -43,6 +46,7 @@ class Tracker:
         delivery: Delivery,
         actions: ChatActions,
         schedule: PollSchedule,
+        metrics: Metrics,
         poll_rate: float,
         submit_patience: float,
         clock: Callable[[], float] = time.time,
@@ -55,6 +59,7 @@ class Tracker:
         self._delivery = delivery
         self._actions = actions
         self._schedule = schedule
+        self._metrics = metrics
         # One poll per 1/rate seconds: never more than `poll_rate` in any second.
         self._limiter = AsyncLimiter(1, 1 / poll_rate)
         self._submit_patience = submit_patience
@@ -62,68 +67,111 @@ class Tracker:
         self._max_in_flight = max_in_flight
         self._idle_wait = idle_wait
         self._shutdown_grace = shutdown_grace
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], str] = {}
+        self._backlog: list[Job] = []  # accepted while the store was unreachable
+        self._renewed_at = 0.0
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
 
     async def enqueue(self, job: Job) -> None:
-        await self._store.add(job)
+        """Track a new job; if the store is down, keep it here until it is back."""
         self._actions.keep(job.id, job.chat_id)
+        try:
+            await self._store.add(job)
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, holding the job in memory", job.id)
+            self._backlog.append(job)
         self._wakeup.set()
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="tracker")
 
     async def stop(self) -> None:
-        """Stop claiming, let steps in flight finish, hand back the rest to the store."""
+        """Stop claiming, let steps in flight finish, hand the rest back to the store."""
         self._stopping = True
         self._wakeup.set()
         if self._runner is not None:
             await self._runner
-        if self._tasks:
-            _, unfinished = await asyncio.wait(set(self._tasks), timeout=self._shutdown_grace)
+        if self._in_flight:
+            _, unfinished = await asyncio.wait(set(self._in_flight), timeout=self._shutdown_grace)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._backlog:
+            with suppress(StoreUnavailable):
+                await self._flush_backlog()
+        if self._backlog:
+            log.error("%d new jobs could not be stored before shutdown", len(self._backlog))
 
     async def _run(self) -> None:
+        outage = 0
         while not self._stopping:
             self._wakeup.clear()
-            free = self._max_in_flight - len(self._tasks)
-            jobs = await self._store.claim_due(self._clock(), free) if free > 0 else []
-            for job in jobs:
-                self._spawn(self._step(job), name=f"job-{job.id}")
-            if not jobs:
-                await self._sleep_until_due()
+            try:
+                await self._flush_backlog()
+                await self._renew_leases()
+                jobs = await self._claim()
+                if not jobs:
+                    await self._sleep_until_due()
+                if outage:
+                    log.warning("store is back")
+                    outage = 0
+            except StoreUnavailable:
+                if not outage:
+                    log.warning("store unavailable, retrying")
+                outage += 1
+                await self._nap(min(0.1 * 2**outage, STORE_RETRY_MAX))
+
+    async def _claim(self) -> list[Job]:
+        free = self._max_in_flight - len(self._in_flight)
+        jobs = await self._store.claim_due(self._clock(), free) if free > 0 else []
+        for job in jobs:
+            self._spawn(self._step(job), job)
+        return jobs
+
+    async def _flush_backlog(self) -> None:
+        while self._backlog:
+            await self._store.add(self._backlog[0])
+            self._backlog.pop(0)
+
+    async def _renew_leases(self) -> None:
+        """Renew every third of a lease, so a long step (a flood wait) keeps its job."""
+        now = self._clock()
+        if self._in_flight and now - self._renewed_at >= self._store.lease_seconds / 3:
+            await self._store.renew(set(self._in_flight.values()), now)
+            self._renewed_at = now
 
     async def _sleep_until_due(self) -> None:
         due = await self._store.next_due_at()
         wait = self._idle_wait if due is None else due - self._clock()
         # Also wake up regularly: another instance may add jobs to a shared store.
-        wait = min(max(wait, 0.0), self._idle_wait)
-        if wait > 0:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait)
+        await self._nap(min(max(wait, 0.0), self._idle_wait, self._store.lease_seconds / 3))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
+    async def _nap(self, seconds: float) -> None:
+        if seconds > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), seconds)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], job: Job) -> None:
+        task = asyncio.create_task(coro, name=f"job-{job.id}")
+        self._in_flight[task] = job.id
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._in_flight.pop(task, None)
         self._wakeup.set()
 
     async def _step(self, job: Job) -> None:
         try:
             await self._advance(job)
         except asyncio.CancelledError:
-            await self._store.release(job)
+            with suppress(StoreUnavailable):
+                await self._store.release(job)
             raise
         except Exception:
             log.exception("job %s: unexpected error, will retry", job.id)
-            await self._store.save(job.but(next_poll_at=self._later()))
+            await self._save(job.but(next_poll_at=self._later()))
 
     async def _advance(self, job: Job) -> None:
         self._actions.keep(job.id, job.chat_id)
@@ -146,7 +194,7 @@ class Tracker:
                 await self._fail(job, exc.kind)
                 return
             log.info("job %s: submit failed (%s), will retry", job.id, exc.kind)
-            await self._store.save(
+            await self._save(
                 job.but(
                     attempts=job.attempts + 1,
                     last_error=exc.kind,
@@ -157,8 +205,9 @@ class Tracker:
         except YandexArtError as exc:
             await self._fail(job, exc.kind)
             return
+        self._metrics.submits.inc()
         log.info("job %s: submitted as operation %s", job.id, operation_id)
-        await self._store.save(
+        await self._save(
             job.moved_to(
                 JobState.PENDING,
                 operation_id=operation_id,
@@ -173,6 +222,7 @@ class Tracker:
         last_error = job.last_error
         state: OperationState | None = None
         async with self._limiter:
+            self._metrics.polls.inc()
             try:
                 state = await self._backend.get_operation(job.operation_id)
             except TransientError as exc:
@@ -180,7 +230,7 @@ class Tracker:
             except YandexArtError as exc:
                 state = OperationFailed(exc)
         if isinstance(state, ImageReady):
-            await self._deliver(job, state.image)
+            await self._deliver(job, state)
         elif isinstance(state, OperationFailed):
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
@@ -188,16 +238,19 @@ class Tracker:
         else:
             attempts = job.attempts + 1
             next_at = self._schedule.next_poll_at(self._clock(), attempts, job.deadline_at)
-            await self._store.save(
+            await self._save(
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )
 
-    async def _deliver(self, job: Job, image: bytes) -> None:
-        outcome = await self._delivery.photo(job, image)
+    async def _deliver(self, job: Job, ready: ImageReady) -> None:
+        outcome = await self._delivery.photo(job, ready.image)
         if outcome is Outcome.RETRY_LATER:
             # Yandex keeps the result for days: fetch it again on the next try.
-            await self._store.save(job.but(next_poll_at=self._later()))
+            await self._save(job.but(next_poll_at=self._later()))
             return
+        if outcome is Outcome.SENT and ready.finished_at is not None:
+            self._metrics.delivery_lag.observe(max(0.0, self._clock() - ready.finished_at))
+        self._metrics.deliveries.labels(outcome=outcome).inc()
         log.info("job %s: picture %s", job.id, outcome)
         await self._finish(job.moved_to(JobState.DONE))
 
@@ -205,13 +258,31 @@ class Tracker:
         log.info("job %s: %s (%s)", job.id, state, kind)
         outcome = await self._delivery.failure(job, kind)
         if outcome is Outcome.RETRY_LATER:
-            await self._store.save(job.but(untold_failure=kind, next_poll_at=self._later()))
+            await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
+        self._metrics.failures.labels(kind=kind).inc()
         await self._finish(job.moved_to(state, untold_failure=None))
 
     async def _finish(self, job: Job) -> None:
         self._actions.drop(job.id)
-        await self._store.save(job)
+        await self._save(job)
+
+    async def _save(self, job: Job) -> None:
+        """Write the step's result; wait out a store outage rather than lose it."""
+        delay = 0.1
+        while True:
+            try:
+                await self._store.save(job)
+                return
+            except LeaseLost:
+                log.warning("job %s: lease lost, another instance has it", job.id)
+                return
+            except StoreUnavailable:
+                if self._stopping:
+                    log.error("job %s: store unavailable at shutdown, step not saved", job.id)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
 
     def _later(self) -> float:
         return self._clock() + self._schedule.max_interval

@@ -12,6 +12,7 @@ import binascii
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -48,6 +49,8 @@ class Pending:
 @dataclass(frozen=True)
 class ImageReady:
     image: bytes
+    # When Yandex finished the operation (its `modifiedAt`), to measure delivery lag.
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def parse_operation(payload: Mapping[str, Any]) -> OperationState:
         data = b""
     if not data:
         return OperationFailed(GenerationFailed("operation finished without a readable image"))
-    return ImageReady(data)
+    return ImageReady(data, finished_at=_timestamp(payload.get("modifiedAt")))
 
 
 def _retry_after_or_backoff(backoff: wait_exponential_jitter) -> Any:
@@ -207,6 +210,15 @@ def _error_message(payload: Mapping[str, Any]) -> str:
         if isinstance(value, Mapping) and isinstance(value.get("message"), str):
             return str(value["message"])
     return ""
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def _int_or_none(value: object) -> int | None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from redis.asyncio import Redis
 
-from bot.app import create_bot, create_dispatcher
+from bot.app import connect_redis, create_bot, create_dispatcher
 from bot.settings import Settings, load_settings
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
+from tests.redis_server import RedisServer
 
 BOT_TOKEN = "123456:TEST-token_value"
 API_KEY = "test-api-key"
@@ -29,6 +32,29 @@ FAST = {
     "submit_patience": 10.0,
     "http_timeout": 5.0,
 }
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session; each test gets its own database via `redis_url`."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+    """A URL to an empty Redis database, flushed after the test."""
+    url = f"redis://127.0.0.1:{redis_server.port}/{next(_databases) % 16}"
+    client = Redis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
 
 
 @pytest.fixture
@@ -86,8 +112,9 @@ async def start_bot(
 
     async def start(**overrides: Any) -> RunningBot:
         settings = make_settings(**overrides)
+        redis = await connect_redis(settings.redis_url) if settings.redis_url else None
         bot = create_bot(settings)
-        dispatcher = create_dispatcher(settings, bot)
+        dispatcher = create_dispatcher(settings, bot, redis=redis)
         task = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
         )

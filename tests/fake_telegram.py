@@ -77,7 +77,23 @@ class FakeTelegram:
         user_id: int | None = None,
         language_code: str | None = "en",
     ) -> int:
-        """A user's message as an update; returns its message id."""
+        """A user's message, queued for getUpdates; returns its message id."""
+        update = self.new_update(
+            text, chat_id=chat_id, user_id=user_id, language_code=language_code
+        )
+        self._updates.append(update)
+        self._new_update.set()
+        return int(update["message"]["message_id"])
+
+    def new_update(
+        self,
+        text: str,
+        *,
+        chat_id: int = 7001,
+        user_id: int | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
+        """A user's message as an update (for a webhook), known to this fake's chats."""
         message_id = next(self._message_ids)
         user: dict[str, Any] = {"id": user_id or chat_id, "is_bot": False, "first_name": "Ann"}
         if language_code is not None:
@@ -93,9 +109,7 @@ class FakeTelegram:
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         self.messages[(chat_id, message_id)] = message
-        self._updates.append({"update_id": next(self._update_ids), "message": message})
-        self._new_update.set()
-        return message_id
+        return {"update_id": next(self._update_ids), "message": message}
 
     def fail(
         self,
@@ -179,6 +193,9 @@ class FakeTelegram:
         return True
 
     async def _api_deleteWebhook(self, call: Call) -> Any:
+        return True
+
+    async def _api_setWebhook(self, call: Call) -> Any:
         return True
 
     async def _api_sendChatAction(self, call: Call) -> Any:

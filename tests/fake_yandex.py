@@ -10,7 +10,9 @@ import base64
 import itertools
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +32,7 @@ class Operation:
     polls_to_finish: int = 1
     error: dict[str, Any] | None = None
     cancelled: bool = False
+    finished_at: float | None = None
 
 
 @dataclass
@@ -51,6 +54,8 @@ class FakeYandex:
         self.banned_words: set[str] = {"forbidden"}
         self.operation_error: dict[str, Any] | None = None
         self.cancels: list[str] = []
+        # While held, no operation finishes (e.g. while a test kills the bot).
+        self.hold = False
         self._ids = itertools.count(1)
         self.app = web.Application()
         self.app.router.add_post("/foundationModels/v1/imageGenerationAsync", self._submit)
@@ -140,9 +145,12 @@ class FakeYandex:
             "done": False,
             "metadata": None,
         }
-        if op.polls < op.polls_to_finish:
+        if self.hold or op.polls < op.polls_to_finish:
             return answer
+        if op.finished_at is None:
+            op.finished_at = time.time()
         answer["done"] = True
+        answer["modifiedAt"] = datetime.fromtimestamp(op.finished_at, UTC).isoformat()
         if op.error is not None:
             answer["error"] = op.error
         else:

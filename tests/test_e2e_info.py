@@ -25,8 +25,8 @@ from tests.fake_telegram import FakeTelegram
             ],
         ),
         ("/help", "ru", ["--seed N", "туманный лес :: 2", "до 500 символов", "Yandex Cloud"]),
-        ("/privacy", "en", ["Yandex Cloud", "logs prompts", "at most 30 minutes"]),
-        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут"]),
+        ("/privacy", "en", ["Yandex Cloud", "logs prompts", "at most 30 minutes. It is deleted"]),
+        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут. Запрос удаляется"]),
     ],
 )
 async def test_info_commands(
@@ -48,3 +48,12 @@ async def test_commands_are_registered_in_english_and_russian(
     assert [c["command"] for c in by_language[None]] == ["art", "help", "privacy", "start"]
     assert by_language[None][0]["description"].startswith("Draw a picture")
     assert by_language["ru"][0]["description"].startswith("Нарисовать")
+
+
+async def test_privacy_tells_how_long_finished_requests_are_kept(
+    start_bot: object, telegram: FakeTelegram
+) -> None:
+    await start_bot(job_retention=7200)  # type: ignore[operator]
+    telegram.push_message("/privacy")
+    text = (await telegram.wait_for("sendMessage"))[0].params["text"]
+    assert "it is kept 120 more minutes, then deleted" in text

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_process import ROOT, bot_env
 from tests.conftest import API_KEY, BOT_TOKEN, FOLDER
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
 
-ROOT = Path(__file__).resolve().parent.parent
 GOOD_ENV = {
     "BOT_TOKEN": BOT_TOKEN,
     "YANDEX_FOLDER_ID": FOLDER,
@@ -23,17 +23,12 @@ GOOD_ENV = {
 }
 
 
-def _env(values: dict[str, str]) -> dict[str, str]:
-    """A clean environment: none of the developer's own settings leak in."""
-    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **values}
-
-
 async def _run_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        env=_env(env),
+        env=bot_env(env),
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.jobs import Job, JobState
 from bot.prompt import ArtRequest, PromptPart
+from bot.redis_store import RedisJobStore
 from bot.store import JobStore, MemoryJobStore
 
 FAR = 10.0**12
+LEASE = 60.0
 
 
 def make_job(
@@ -36,11 +39,16 @@ def make_job(
     )
 
 
-@pytest.fixture(params=["memory"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[JobStore]:
-    # A Redis implementation joins the params list; every test here then runs against it too.
-    assert request.param == "memory"
-    job_store = MemoryJobStore()
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[JobStore]:
+    """Every test in this file runs against both implementations."""
+    job_store: JobStore
+    if request.param == "memory":
+        job_store = MemoryJobStore(lease_seconds=LEASE)
+    else:
+        job_store = RedisJobStore(
+            Redis.from_url(redis_url), lease_seconds=LEASE, retention_seconds=0
+        )
     yield job_store
     await job_store.close()
 
@@ -101,11 +109,26 @@ class TestJobStore:
         assert await store.claim_due(FAR, 0) == []
         assert ids(await store.claim_due(FAR, 1)) == ["a"]
 
-    async def test_claimed_job_is_not_claimed_again(self, store: JobStore) -> None:
+    async def test_claimed_job_is_not_claimed_again_while_leased(self, store: JobStore) -> None:
         await store.add(make_job("a", 10.0))
         assert ids(await store.claim_due(10.0, 10)) == ["a"]
         assert await store.claim_due(10.0, 10) == []
-        assert await store.claim_due(FAR, 10) == []
+        assert await store.claim_due(10.0 + LEASE - 0.5, 10) == []
+
+    async def test_expired_lease_makes_the_job_due_again(self, store: JobStore) -> None:
+        """The instance that claimed it died: another one picks the job up."""
+        job = make_job("a", 10.0)
+        await store.add(job)
+        await store.claim_due(10.0, 10)
+        assert await store.claim_due(10.0 + LEASE, 10) == [job]
+
+    async def test_renewed_lease_keeps_the_claim(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        await store.claim_due(10.0, 10)
+        await store.renew(["a", "unknown"], now=50.0)
+        assert await store.claim_due(10.0 + LEASE, 10) == []
+        assert await store.next_due_at() == 50.0 + LEASE
+        assert ids(await store.claim_due(50.0 + LEASE, 10)) == ["a"]
 
     async def test_claimed_job_is_still_stored_and_counted(self, store: JobStore) -> None:
         job = make_job("a", 10.0)
@@ -171,7 +194,7 @@ class TestJobStore:
         job = make_job("a", 10.0)
         await store.add(job)
         [claimed] = await store.claim_due(10.0, 10)
-        assert await store.next_due_at() is None
+        assert await store.next_due_at() == 10.0 + LEASE
         await store.release(claimed)
         assert await store.next_due_at() == 10.0
         assert await store.claim_due(10.0, 10) == [job]
@@ -204,10 +227,10 @@ class TestJobStore:
     async def test_next_due_at_skips_claimed_jobs(self, store: JobStore) -> None:
         await store.add(make_job("a", 10.0))
         await store.add(make_job("b", 20.0))
-        await store.claim_due(FAR, 1)
+        await store.claim_due(100.0, 1)
         assert await store.next_due_at() == 20.0
-        await store.claim_due(FAR, 1)
-        assert await store.next_due_at() is None
+        await store.claim_due(100.0, 1)
+        assert await store.next_due_at() == 100.0 + LEASE
 
     async def test_next_due_at_forgets_the_old_time_of_a_rescheduled_job(
         self, store: JobStore

@@ -1,0 +1,32 @@
+"""Prometheus metrics of one bot instance, in its own registry (tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LAG_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.submits = Counter(
+            "art_submits", "Generations submitted to YandexART", registry=self.registry
+        )
+        self.polls = Counter("art_polls", "Operation polls", registry=self.registry)
+        self.failures = Counter(
+            "art_failures", "Jobs that ended without a picture", ["kind"], registry=self.registry
+        )
+        self.deliveries = Counter(
+            "art_deliveries", "Finished pictures by outcome", ["outcome"], registry=self.registry
+        )
+        self.delivery_lag = Histogram(
+            "art_delivery_lag_seconds",
+            "From the operation finishing at Yandex to the photo sent",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

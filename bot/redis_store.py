@@ -1,0 +1,185 @@
+"""`JobStore` in Redis: restart-safe, shared by several bot instances.
+
+Layout (all keys under one prefix):
+- `job:<id>`: hash with `data` (the job as JSON) and, while someone works on it, `lease`
+  (the owning instance's id);
+- `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
+  the lease's expiry, so a job whose instance died becomes due again by itself.
+
+Every change is one Lua script, so there is no read-modify-write race between instances,
+and a save by an instance that lost its lease is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.jobs import Job, job_from_dict, job_to_dict
+from bot.store import JobStore, LeaseLost, StoreUnavailable
+
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[5] .. id
+  local data = redis.call('HGET', key, 'data')
+  if data then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    redis.call('HSET', key, 'lease', ARGV[4])
+    table.insert(out, data)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"""
+
+_SAVE = """
+if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'data', ARGV[2])
+redis.call('HDEL', KEYS[2], 'lease')
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[5])
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  else
+    redis.call('DEL', KEYS[2])
+  end
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+end
+return 1
+"""
+
+_RELEASE = """
+if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[2], 'lease')
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+_RENEW = """
+local renewed = 0
+for i, id in ipairs(ARGV) do
+  if i > 3 and redis.call('HGET', ARGV[2] .. id, 'lease') == ARGV[1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisJobStore(JobStore):
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "art:",
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 3600.0,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._job_prefix = f"{prefix}job:"
+        self._due = f"{prefix}due"
+        self.lease_seconds = lease_seconds
+        self._retention_ms = int(retention_seconds * 1000)
+        self.instance = secrets.token_hex(8)
+        self._claim = redis.register_script(_CLAIM)
+        self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
+
+    def _key(self, job_id: str) -> str:
+        return self._job_prefix + job_id
+
+    async def add(self, job: Job) -> None:
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(job.id), "data", _dump(job))
+            pipe.zadd(self._due, {job.id: job.next_poll_at})
+            await pipe.execute()
+
+    async def get(self, job_id: str) -> Job | None:
+        async with _available():
+            data = await self._redis.hget(self._key(job_id), "data")
+        return None if data is None else _load(data)
+
+    async def claim_due(self, now: float, limit: int) -> list[Job]:
+        async with _available():
+            rows = await self._claim(
+                keys=[self._due],
+                args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
+            )
+        return [_load(row) for row in rows]
+
+    async def save(self, job: Job) -> None:
+        score = job.next_poll_at if job.active else ""
+        async with _available():
+            saved = await self._save(
+                keys=[self._due, self._key(job.id)],
+                args=[self.instance, _dump(job), score, self._retention_ms, job.id],
+            )
+        if not saved:
+            raise LeaseLost(job.id)
+
+    async def release(self, job: Job) -> None:
+        async with _available():
+            await self._release(
+                keys=[self._due, self._key(job.id)],
+                args=[self.instance, job.next_poll_at, job.id],
+            )
+
+    async def renew(self, job_ids: Iterable[str], now: float) -> None:
+        ids = list(job_ids)
+        if not ids:
+            return
+        async with _available():
+            await self._renew(
+                keys=[self._due],
+                args=[self.instance, self._job_prefix, now + self.lease_seconds, *ids],
+            )
+
+    async def next_due_at(self) -> float | None:
+        async with _available():
+            first = await self._redis.zrange(self._due, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def active_count(self) -> int:
+        async with _available():
+            return int(await self._redis.zcard(self._due))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except _ERRORS:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _dump(job: Job) -> str:
+    return json.dumps(job_to_dict(job), separators=(",", ":"))
+
+
+def _load(data: bytes | str) -> Job:
+    return job_from_dict(json.loads(data))
+
+
+@asynccontextmanager
+async def _available() -> AsyncIterator[None]:
+    """Turn a lost Redis connection into `StoreUnavailable`, which callers retry."""
+    try:
+        yield
+    except _ERRORS as exc:
+        raise StoreUnavailable(type(exc).__name__) from None

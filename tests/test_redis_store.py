@@ -1,0 +1,107 @@
+"""What only the Redis store does: leases between instances, retention, survival of restarts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.jobs import JobState
+from bot.redis_store import RedisJobStore
+from bot.store import LeaseLost, StoreUnavailable
+from tests.redis_server import free_port
+from tests.test_store import make_job
+
+
+@pytest.fixture
+async def stores(redis_url: str) -> AsyncIterator[Callable[..., RedisJobStore]]:
+    made: list[RedisJobStore] = []
+
+    def make(lease_seconds: float = 60.0, retention_seconds: float = 0.0) -> RedisJobStore:
+        store = RedisJobStore(
+            Redis.from_url(redis_url),
+            lease_seconds=lease_seconds,
+            retention_seconds=retention_seconds,
+        )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        await store.close()
+
+
+async def test_two_instances_claim_disjoint_jobs(stores: Callable[..., RedisJobStore]) -> None:
+    first, second = stores(), stores()
+    for n in range(20):
+        await first.add(make_job(f"j{n}", float(n)))
+    a = await first.claim_due(100.0, 7)
+    b = await second.claim_due(100.0, 100)
+    assert len(a) == 7
+    assert len(b) == 13
+    assert not {j.id for j in a} & {j.id for j in b}
+
+
+async def test_a_save_after_losing_the_lease_is_refused(
+    stores: Callable[..., RedisJobStore],
+) -> None:
+    slow, other = stores(lease_seconds=10), stores(lease_seconds=10)
+    await slow.add(make_job("a", 0.0))
+    [mine] = await slow.claim_due(0.0, 1)
+    [taken] = await other.claim_due(10.0, 1)  # our lease ran out; the other instance took over
+    with pytest.raises(LeaseLost):
+        await slow.save(mine.moved_to(JobState.DONE))
+    await other.save(taken.moved_to(JobState.DONE))
+    assert await other.active_count() == 0
+
+
+async def test_renewal_by_another_instance_does_not_steal_the_lease(
+    stores: Callable[..., RedisJobStore],
+) -> None:
+    owner, other = stores(lease_seconds=10), stores(lease_seconds=10)
+    await owner.add(make_job("a", 0.0))
+    await owner.claim_due(0.0, 1)
+    await other.renew(["a"], now=100.0)
+    assert await owner.next_due_at() == 10.0
+
+
+async def test_finished_jobs_are_kept_for_the_retention_only(
+    stores: Callable[..., RedisJobStore], redis_url: str
+) -> None:
+    store = stores(retention_seconds=30)
+    await store.add(make_job("a", 0.0))
+    [job] = await store.claim_due(0.0, 1)
+    await store.save(job.moved_to(JobState.DONE))
+    assert (await store.get("a")) == job.moved_to(JobState.DONE)
+    redis = Redis.from_url(redis_url)
+    ttl = await redis.pttl("art:job:a")
+    await redis.aclose()
+    assert 0 < ttl <= 30_000
+
+
+async def test_finished_jobs_are_deleted_at_once_without_retention(
+    stores: Callable[..., RedisJobStore],
+) -> None:
+    store = stores(retention_seconds=0)
+    await store.add(make_job("a", 0.0))
+    [job] = await store.claim_due(0.0, 1)
+    await store.save(job.moved_to(JobState.FAILED))
+    assert await store.get("a") is None
+
+
+async def test_jobs_survive_a_new_connection(stores: Callable[..., RedisJobStore]) -> None:
+    job = make_job("a", 5.0).but(status_message_id=77)
+    await stores().add(job)
+    assert await stores().get("a") == job
+    assert await stores().claim_due(5.0, 1) == [job]
+
+
+async def test_unreachable_redis_is_store_unavailable() -> None:
+    store = RedisJobStore(Redis.from_url(f"redis://127.0.0.1:{free_port()}/0"))
+    assert not await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.claim_due(0.0, 1)
+    with pytest.raises(StoreUnavailable):
+        await store.add(make_job("a", 0.0))
+    await store.close()

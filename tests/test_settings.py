@@ -1,0 +1,94 @@
+"""The settings contract: .env.example and the README document every setting and its default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / ".env.example"
+
+
+def example_values() -> dict[str, str]:
+    values = {}
+    for line in EXAMPLE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+def test_every_setting_is_in_env_example_and_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = {name.upper() for name in Settings.model_fields}
+    assert names == set(example_values())
+    for name in names:
+        assert f"`{name}`" in readme, name
+
+
+def test_env_example_loads_and_its_values_are_the_defaults(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text(EXAMPLE.read_text().replace("YANDEX_API_KEY=\n", "YANDEX_API_KEY=k\n"))
+    settings = load_settings(_env_file=env)
+    for name, value in example_values().items():
+        field = name.lower()
+        if not value or field in {"bot_token", "yandex_folder_id"}:
+            continue
+        assert getattr(settings, field) == Settings.model_fields[field].default, name
+
+
+def test_empty_values_mean_defaults(tmp_path: Path) -> None:
+    settings = load_settings(
+        _env_file=None, bot_token="1:a", yandex_folder_id="f", yandex_api_key="k"
+    )
+    assert settings.redis_url is None
+    assert settings.webhook_url is None
+    assert settings.yandex_auth_header == "Api-Key k"
+
+
+def test_iam_token_is_a_bearer() -> None:
+    settings = load_settings(
+        _env_file=None, bot_token="1:a", yandex_folder_id="f", yandex_iam_token="t1"
+    )
+    assert settings.yandex_auth_header == "Bearer t1"
+    assert settings.model_uri == "art://f/yandex-art/latest"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"webhook_url": "https://example.org/hook"}, "WEBHOOK_SECRET is required"),
+        (
+            {"webhook_url": "https://example.org/hook", "webhook_secret": "bad secret!"},
+            "WEBHOOK_SECRET: must be 1-256 characters",
+        ),
+        ({"redis_url": "http://localhost"}, "REDIS_URL"),
+        ({"art_model_uri": "art://fixed/yandex-art/latest"}, "must contain {folder}"),
+        ({"webhook_port": 0}, "WEBHOOK_PORT"),
+    ],
+)
+def test_invalid_combinations_name_the_setting(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)) as caught:
+        load_settings(
+            _env_file=None,
+            bot_token="1:a",
+            yandex_folder_id="f",
+            yandex_api_key="k",
+            **overrides,
+        )
+    assert "bad secret!" not in str(caught.value)
+
+
+def test_redis_password_counts_as_a_secret() -> None:
+    settings = load_settings(
+        _env_file=None,
+        bot_token="1:a",
+        yandex_folder_id="f",
+        yandex_api_key="k",
+        redis_url="redis://:pa55word@redis:6379/0",
+    )
+    assert "pa55word" in settings.secrets()

@@ -1,0 +1,112 @@
+"""Webhook mode and the ops endpoints, served by the real aiohttp app on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import connect_redis, create_bot, create_dispatcher
+from bot.server import build_webhook_app, start_server
+from bot.settings import Settings
+from tests.fake_telegram import FakeTelegram
+from tests.redis_server import free_port
+
+SECRET = "s3cret_Value-1"
+
+
+@pytest.fixture
+async def webhook(make_settings: Callable[..., Settings], redis_url: str) -> AsyncIterator[str]:
+    """The webhook server of a bot with the Redis store; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = make_settings(
+        webhook_url=f"{base}/telegram/hook", webhook_secret=SECRET, redis_url=redis_url
+    )
+    redis = await connect_redis(redis_url)
+    bot = create_bot(settings)
+    app = build_webhook_app(settings, bot, create_dispatcher(settings, bot, redis=redis))
+    runner = await start_server(app, "127.0.0.1", port)
+    yield base
+    await runner.cleanup()
+
+
+def update(text: str, update_id: int = 1) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "is_bot": False, "first_name": "Ann", "language_code": "en"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+        },
+    }
+
+
+async def test_set_webhook_registers_url_secret_and_updates(
+    webhook: str, telegram: FakeTelegram
+) -> None:
+    [call] = await telegram.wait_for("setWebhook")
+    assert call.params["url"] == f"{webhook}/telegram/hook"
+    assert call.params["secret_token"] == SECRET
+    assert call.json("allowed_updates") == ["message"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}])
+async def test_wrong_or_missing_secret_is_forbidden(
+    webhook: str, telegram: FakeTelegram, headers: dict[str, str]
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{webhook}/telegram/hook", json=update("/help"), headers=headers) as resp,
+    ):
+        assert resp.status == 403
+    await telegram.wait_for("setWebhook")
+    assert not telegram.sent("sendMessage")
+
+
+async def test_right_secret_is_handled(webhook: str, telegram: FakeTelegram) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{webhook}/telegram/hook",
+            json=update("/help"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        ) as resp,
+    ):
+        assert resp.status == 200
+    [answer] = await telegram.wait_for("sendMessage")
+    assert "--seed N" in answer.params["text"]
+
+
+async def test_health_and_metrics(webhook: str, telegram: FakeTelegram) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{webhook}/healthz") as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"store": "ok", "telegram": "ok"}
+        telegram.fail("getMe", 502, "Bad Gateway")
+        async with http.get(f"{webhook}/healthz") as resp:
+            assert resp.status == 503
+            assert await resp.json() == {"store": "ok", "telegram": "down"}
+        async with http.get(f"{webhook}/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+    for name in (
+        "art_pending_jobs 0.0",
+        "art_submits_total",
+        "art_polls_total",
+        "art_delivery_lag_seconds_bucket",
+    ):
+        assert name in text
+
+
+async def test_webhook_app_answers_nothing_else(webhook: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{webhook}/telegram/hook") as resp:
+            assert resp.status == 405
+        async with http.post(f"{webhook}/other", json={}) as resp:
+            assert resp.status == 404
