@@ -195,3 +195,27 @@ async def test_redis_lost_while_running_keeps_answering_and_recovers(
         assert yandex.generations == 2
     finally:
         server.stop()
+
+
+async def test_sigterm_hands_pending_jobs_back_at_once(
+    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    """A graceful stop releases its leases: the next process resumes without waiting them out."""
+    yandex.hold = True
+    env = env_for(telegram, yandex, redis_url, JOB_LEASE_SECONDS="300")
+    first = BotProcess(env, tmp_path, "first")
+    await first.start()
+    await telegram.wait_for("setMyCommands", 2, timeout=30)
+    telegram.push_message("/art a fox that restarts politely --seed 8")
+    await telegram.wait_for("sendMessage", timeout=30)
+    await eventually(lambda: yandex.polls >= 2)
+    assert await first.stop() == 0
+    assert "Traceback" not in first.log
+
+    yandex.hold = False
+    second = BotProcess(env, tmp_path, "second")
+    await second.start()
+    photo = (await telegram.wait_for("sendPhoto", timeout=20))[0]
+    assert photo.params["caption"].startswith("a fox that restarts politely")
+    assert len(yandex.submits) == 1
+    assert await second.stop() == 0
