@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_server import LocalServer
+
 BOT_ID = 100500
 BOT_USERNAME = "art_test_bot"
 
@@ -39,8 +41,9 @@ class Fault:
     retry_after: int | None = None
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.blocked: set[int] = set()
@@ -50,37 +53,14 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
         self._changed = asyncio.Condition()
-        self.app = web.Application()
         self.app.router.add_post("/bot{token}/{method}", self._handle)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- what tests do -------------------------------------------------------------------
 
-    def push_message(
-        self,
-        text: str,
-        *,
-        chat_id: int = 7001,
-        user_id: int | None = None,
-        language_code: str | None = "en",
-    ) -> int:
-        """A user's message, queued for getUpdates; returns its message id."""
-        update = self.new_update(
-            text, chat_id=chat_id, user_id=user_id, language_code=language_code
-        )
+    def push_message(self, text: str, **user: Any) -> int:
+        """A user's message, queued for getUpdates; returns its message id.
+        `user` takes the keyword arguments of `new_update`."""
+        update = self.new_update(text, **user)
         self._updates.append(update)
         self._new_update.set()
         return int(update["message"]["message_id"])

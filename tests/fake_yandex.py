@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_server import LocalServer
+
 MODERATION_MESSAGE = (
     "it is not possible to generate an image from this request "
     "because it may violate the terms of use"
@@ -42,8 +44,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeYandex:
+class FakeYandex(LocalServer):
     def __init__(self, *, api_key: str = "test-api-key", polls_to_finish: int = 1) -> None:
+        super().__init__()
         self.api_key = api_key
         self.polls_to_finish = polls_to_finish
         self.submits: list[tuple[dict[str, str], dict[str, Any]]] = []
@@ -57,24 +60,9 @@ class FakeYandex:
         # While held, no operation finishes (e.g. while a test kills the bot).
         self.hold = False
         self._ids = itertools.count(1)
-        self.app = web.Application()
         self.app.router.add_post("/foundationModels/v1/imageGenerationAsync", self._submit)
         self.app.router.add_get("/operations/{id}", self._get)
         self.app.router.add_post("/operations/{id}:cancel", self._cancel)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def generations(self) -> int:
