@@ -30,8 +30,10 @@ import handlers
 from bot.art_service import ArtService
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
+from bot.flood import FloodControl, FloodLimits
 from bot.fsm_storage import TolerantRedisStorage
 from bot.metrics import Metrics
+from bot.picture_cache import PictureCache
 from bot.prompt import Limits
 from bot.redis_store import RedisJobStore
 from bot.schedule import PollSchedule
@@ -63,6 +65,15 @@ def create_i18n() -> I18n:
 
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    session.middleware(
+        FloodControl(
+            FloodLimits(
+                group_per_minute=settings.group_messages_per_minute,
+                private_per_second=settings.chat_messages_per_second,
+                global_per_second=settings.messages_per_second,
+            )
+        )
+    )
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -97,7 +108,9 @@ async def connect_redis(url: str) -> Redis:
 
 def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     if redis is None:
-        return MemoryJobStore(lease_seconds=settings.job_lease_seconds)
+        return MemoryJobStore(
+            lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
+        )
     return RedisJobStore(
         redis,
         lease_seconds=settings.job_lease_seconds,
@@ -171,10 +184,12 @@ def create_dispatcher(
     store = create_store(settings, redis)
     metrics = Metrics()
     actions = ChatActions(bot)
+    cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
+    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
     tracker = Tracker(
         store=store,
         backend=backend,
-        delivery=Delivery(bot, texts),
+        delivery=delivery,
         actions=actions,
         schedule=PollSchedule(
             first_delay=settings.poll_first_delay,
@@ -182,12 +197,19 @@ def create_dispatcher(
             max_interval=settings.poll_max_interval,
         ),
         metrics=metrics,
+        cache=cache,
         poll_rate=settings.poll_rate_limit,
         submit_patience=settings.submit_patience,
         clock=clock,
     )
     service = ArtService(
-        tracker=tracker, limits=limits, deadline=settings.generation_deadline, clock=clock
+        tracker=tracker,
+        store=store,
+        cache=cache,
+        limits=limits,
+        deadline=settings.generation_deadline,
+        upload_chat=delivery.upload_chat,
+        clock=clock,
     )
     storage = TolerantRedisStorage(RedisStorage(redis)) if redis is not None else MemoryStorage()
     dispatcher = Dispatcher(

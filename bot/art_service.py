@@ -1,4 +1,5 @@
-"""What `/art` does once the text is parsed: turn a request into a tracked job."""
+"""What the bot does for a request once it is parsed: jobs for /art, inline results and
+the buttons under pictures. Handlers call this and only talk to Telegram."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ import random
 import secrets
 import time
 from collections.abc import Callable
+from enum import StrEnum
 
-from bot.jobs import Job
+from bot.jobs import Job, JobState
+from bot.picture_cache import PictureCache
 from bot.prompt import ArtRequest, Limits, parse_art_args
+from bot.store import JobStore
 from bot.tracker import Tracker
 
 # Seeds the bot picks are short enough to retype, yet give 4 billion pictures per prompt.
 PICKED_SEED_MAX = 2**32 - 1
+
+
+class CancelResult(StrEnum):
+    CANCELLING = "cancelling"
+    NOT_YOURS = "not_yours"
+    STALE = "stale"
 
 
 class ArtService:
@@ -20,19 +30,28 @@ class ArtService:
         self,
         *,
         tracker: Tracker,
+        store: JobStore,
+        cache: PictureCache,
         limits: Limits,
         deadline: float,
+        upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self._tracker = tracker
+        self._store = store
+        self._cache = cache
         self.limits = limits
         self._deadline = deadline
+        self._upload_chat = upload_chat
         self._clock = clock
         self._rng = rng or random.SystemRandom()
 
-    def parse(self, args: str | None) -> ArtRequest:
-        return parse_art_args(args, self.limits)
+    def parse(self, args: str | None, replied_text: str | None = None) -> ArtRequest:
+        return parse_art_args(args, self.limits, replied_text)
+
+    def pick_seed(self, request: ArtRequest) -> int:
+        return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
 
     def new_job(
         self,
@@ -41,17 +60,19 @@ class ArtService:
         chat_id: int,
         user_id: int,
         locale: str,
-        reply_to_message_id: int | None,
+        reply_to_message_id: int | None = None,
+        seed: int | None = None,
+        job_id: str | None = None,
     ) -> Job:
         """A job ready to show to the user; the seed is fixed now so the status can name it."""
         now = self._clock()
         return Job(
-            id=secrets.token_urlsafe(9),
+            id=job_id or new_job_id(),
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,
             request=request,
-            seed=self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed,
+            seed=self.pick_seed(request) if seed is None else seed,
             idempotency_key=secrets.token_hex(16),
             created_at=now,
             deadline_at=now + self._deadline,
@@ -59,5 +80,96 @@ class ArtService:
             reply_to_message_id=reply_to_message_id,
         )
 
-    async def start(self, job: Job, status_message_id: int) -> None:
-        await self._tracker.enqueue(job.but(status_message_id=status_message_id))
+    async def start(self, job: Job, status_message_id: int | None = None) -> None:
+        """Track the job; a request with the user's own seed that was drawn before is
+        answered from Telegram's copy, without Yandex."""
+        job = job.but(status_message_id=status_message_id)
+        if job.request.seed is not None:
+            cached = await self._cache.lookup(job.request, job.seed)
+            if cached is not None:
+                job = job.moved_to(
+                    JobState.PENDING,
+                    cached_file_id=cached.file_id,
+                    operation_id=cached.operation_id,
+                )
+        await self._tracker.enqueue(job)
+
+    async def start_inline(
+        self,
+        request: ArtRequest,
+        *,
+        job_id: str,
+        seed: int,
+        user_id: int,
+        locale: str,
+        inline_message_id: str,
+    ) -> None:
+        job = self.new_job(
+            request,
+            chat_id=self._upload_chat(user_id),
+            user_id=user_id,
+            locale=locale,
+            seed=seed,
+            job_id=job_id,
+        )
+        await self.start(job.but(inline_message_id=inline_message_id))
+
+    async def finished_job(self, job_id: str) -> Job | None:
+        job = await self._store.get(job_id)
+        return job if job is not None and job.state is JobState.DONE else None
+
+    def again(
+        self,
+        source: Job,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+    ) -> Job:
+        """The same prompt and ratio with a new random seed."""
+        request = ArtRequest(parts=source.request.parts, seed=None, ratio=source.request.ratio)
+        return self.new_job(
+            request,
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+        )
+
+    async def original(
+        self,
+        source: Job,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+    ) -> None:
+        """The picture's JPEG as a document: fetched again from Yandex (which keeps results
+        for days) or, when it is gone, generated again with the same seed."""
+        job = self.new_job(
+            source.request,
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+            seed=source.seed,
+        ).but(as_document=True)
+        if source.operation_id is not None:
+            job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
+        await self._tracker.enqueue(job)
+
+    async def cancel(self, job_id: str, user_id: int) -> CancelResult:
+        job = await self._store.get(job_id)
+        if job is None or not job.active:
+            return CancelResult.STALE
+        if job.user_id != user_id:
+            return CancelResult.NOT_YOURS
+        flagged = await self._store.request_cancel(job_id)
+        return CancelResult.CANCELLING if flagged is not None else CancelResult.STALE
+
+
+def new_job_id() -> str:
+    """12 URL-safe characters: short enough for callback data and inline result ids."""
+    return secrets.token_urlsafe(9)

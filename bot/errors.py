@@ -18,6 +18,9 @@ class ErrorKind(StrEnum):
     BAD_REQUEST = "bad_request"
     FAILED = "failed"
     TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    # Inline mode: nowhere to upload the picture (no storage chat, user never started the bot).
+    NO_UPLOAD_CHAT = "no_upload_chat"
 
 
 # Kinds the user cannot fix: the operator must look at the bot's credentials or config.

@@ -1,7 +1,9 @@
 """A generation job and its state machine.
 
 submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
-→ done | failed | expired. Times are wall-clock seconds so that a job can outlive the process.
+→ done | failed | expired | cancelled. A pending job whose operation is gone (an "Original"
+asked for after Yandex dropped the result) goes back to submitted to draw it again with the
+same seed. Times are wall-clock seconds so that a job can outlive the process.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ class JobState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
 
+_ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
-    JobState.SUBMITTED: frozenset({JobState.PENDING, JobState.FAILED, JobState.EXPIRED}),
-    JobState.PENDING: frozenset({JobState.DONE, JobState.FAILED, JobState.EXPIRED}),
+    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING},
+    JobState.PENDING: _ENDINGS | {JobState.DONE, JobState.SUBMITTED},
 }
 
 
@@ -55,6 +59,13 @@ class Job:
     last_error: ErrorKind | None = None
     # A failure the user has not been told about yet (Telegram was unreachable).
     untold_failure: ErrorKind | None = None
+    # Where the result goes: an inline message to edit instead of a chat message.
+    inline_message_id: str | None = None
+    # "Original" button: the JPEG as a document rather than a (recompressed) photo.
+    as_document: bool = False
+    # A cache hit: send this Telegram file instead of asking Yandex.
+    cached_file_id: str | None = None
+    cancel_requested: bool = False
 
     @property
     def active(self) -> bool:

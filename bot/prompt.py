@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MAX_SEED = 2**63 - 1
@@ -73,12 +74,20 @@ def _format_weight(weight: float) -> str:
     return f"{weight:g}"
 
 
-def parse_art_args(args: str | None, limits: Limits) -> ArtRequest:
-    """Split flags from the prompt, validate both, and build the request."""
+def parse_art_args(args: str | None, limits: Limits, replied_text: str | None = None) -> ArtRequest:
+    """Split flags from the prompt, validate both, and build the request.
+
+    `replied_text` is the message `/art` answers to: when the command itself has no prompt,
+    that text is drawn, taken literally (someone else's `|` or `--` is not syntax).
+    """
     flags, words = _split_flags(args or "")
     seed = _parse_seed(flags["seed"]) if "seed" in flags else None
     ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else SQUARE
-    parts = _parse_parts(" ".join(words), limits)
+    if not words and replied_text and replied_text.strip():
+        parts: tuple[PromptPart, ...] = (PromptPart(" ".join(replied_text.split())),)
+        _check_length(parts, limits)
+    else:
+        parts = _parse_parts(" ".join(words), limits)
     return ArtRequest(parts=parts, seed=seed, ratio=ratio)
 
 
@@ -155,10 +164,14 @@ def _parse_parts(text: str, limits: Limits) -> tuple[PromptPart, ...]:
         if not body:
             raise PromptError("empty_part")
         parts.append(PromptPart(body, weight))
+    _check_length(parts, limits)
+    return tuple(parts)
+
+
+def _check_length(parts: Sequence[PromptPart], limits: Limits) -> None:
     length = sum(len(p.text) for p in parts)
     if length > limits.max_length:
         raise PromptError("prompt_too_long", {"length": length, "limit": limits.max_length})
-    return tuple(parts)
 
 
 def _parse_weight(text: str) -> float:

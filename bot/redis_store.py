@@ -1,10 +1,11 @@
 """`JobStore` in Redis: restart-safe, shared by several bot instances.
 
 Layout (all keys under one prefix):
-- `job:<id>`: hash with `data` (the job as JSON) and, while someone works on it, `lease`
-  (the owning instance's id);
+- `job:<id>`: hash with `data` (the job as JSON), while someone works on it `lease` (the
+  owning instance's id), and `cancel` once the user asked to cancel;
 - `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
-  the lease's expiry, so a job whose instance died becomes due again by itself.
+  the lease's expiry, so a job whose instance died becomes due again by itself;
+- `cache:<key>`: small values with a TTL (file_ids of delivered pictures).
 
 Every change is one Lua script, so there is no read-modify-write race between instances,
 and a save by an instance that lost its lease is refused.
@@ -34,6 +35,7 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[1], ARGV[3], id)
     redis.call('HSET', key, 'lease', ARGV[4])
     table.insert(out, data)
+    table.insert(out, redis.call('HEXISTS', key, 'cancel'))
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -52,10 +54,21 @@ if ARGV[3] == '' then
   else
     redis.call('DEL', KEYS[2])
   end
+elseif redis.call('HEXISTS', KEYS[2], 'cancel') == 1 then
+  redis.call('ZADD', KEYS[1], 0, ARGV[5])
 else
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
 end
 return 1
+"""
+
+_CANCEL = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+redis.call('HSET', KEYS[2], 'cancel', '1')
+if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
+  redis.call('ZADD', KEYS[1], 0, ARGV[1])
+end
+return redis.call('HGET', KEYS[2], 'data')
 """
 
 _RELEASE = """
@@ -99,6 +112,7 @@ class RedisJobStore(JobStore):
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
+        self._cancel = redis.register_script(_CANCEL)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -111,8 +125,8 @@ class RedisJobStore(JobStore):
 
     async def get(self, job_id: str) -> Job | None:
         async with _available():
-            data = await self._redis.hget(self._key(job_id), "data")
-        return None if data is None else _load(data)
+            data, cancel = await self._redis.hmget(self._key(job_id), ["data", "cancel"])
+        return None if data is None else _load(data, cancel is not None)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
         async with _available():
@@ -120,7 +134,9 @@ class RedisJobStore(JobStore):
                 keys=[self._due],
                 args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
             )
-        return [_load(row) for row in rows]
+        return [
+            _load(data, bool(cancel)) for data, cancel in zip(rows[::2], rows[1::2], strict=True)
+        ]
 
     async def save(self, job: Job) -> None:
         score = job.next_poll_at if job.active else ""
@@ -138,6 +154,22 @@ class RedisJobStore(JobStore):
                 keys=[self._due, self._key(job.id)],
                 args=[self.instance, job.next_poll_at, job.id],
             )
+
+    async def request_cancel(self, job_id: str) -> Job | None:
+        async with _available():
+            data = await self._cancel(keys=[self._due, self._key(job_id)], args=[job_id])
+        return None if data is None else _load(data, cancelled=True)
+
+    async def cache_get(self, key: str) -> str | None:
+        async with _available():
+            value = await self._redis.get(self._prefix + "cache:" + key)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+        async with _available():
+            await self._redis.set(self._prefix + "cache:" + key, value, px=int(ttl * 1000))
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
@@ -172,8 +204,9 @@ def _dump(job: Job) -> str:
     return json.dumps(job_to_dict(job), separators=(",", ":"))
 
 
-def _load(data: bytes | str) -> Job:
-    return job_from_dict(json.loads(data))
+def _load(data: bytes | str, cancelled: bool) -> Job:
+    job = job_from_dict(json.loads(data))
+    return job.but(cancel_requested=True) if cancelled else job
 
 
 @asynccontextmanager

@@ -53,8 +53,18 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, pattern=r"^(rediss?|unix)://")
     # A claim on a job lasts this long unless renewed; after a crash, others wait this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
-    # Finished jobs (prompt included) stay in Redis this long; 0 deletes them at once.
-    job_retention: float = Field(default=0.0, ge=0)
+    # Finished jobs (prompt included) are kept this long for the buttons under a picture;
+    # 0 deletes them at once (the buttons then answer that they are out of date).
+    job_retention: float = Field(default=86400.0, ge=0)
+    # Delivered pictures' file_ids, by a hash of the request, to answer repeats at once.
+    cache_ttl: float = Field(default=604800.0, ge=0)
+    # Inline mode uploads pictures here to get a file_id; unset: the user's private chat.
+    inline_storage_chat_id: int | None = None
+
+    # Telegram flood limits the bot keeps to (messages).
+    group_messages_per_minute: float = Field(default=20.0, gt=0)
+    chat_messages_per_second: float = Field(default=1.0, gt=0)
+    messages_per_second: float = Field(default=30.0, gt=0)
 
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None

@@ -8,8 +8,10 @@ shared (Redis) store split the work between several bot instances.
 from __future__ import annotations
 
 import heapq
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 from bot.jobs import Job
 
@@ -49,6 +51,18 @@ class JobStore(ABC):
         """Hand back a claimed job unchanged, e.g. on shutdown."""
 
     @abstractmethod
+    async def request_cancel(self, job_id: str) -> Job | None:
+        """Flag an active job for cancelling and make it due at once (the tracker does the
+        cancelling, as it may hold the job right now); None if the job is not active."""
+
+    @abstractmethod
+    async def cache_get(self, key: str) -> str | None:
+        """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
+
+    @abstractmethod
+    async def cache_put(self, key: str, value: str, ttl: float) -> None: ...
+
+    @abstractmethod
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         """Keep the claims on jobs still being worked on."""
 
@@ -73,20 +87,33 @@ class MemoryJobStore(JobStore):
     time it is due (its next poll, or the end of its claim), and a heap orders those times.
 
     Heap entries are never removed in place: an entry whose time no longer matches `_due`
-    is skipped when it surfaces, so every operation is O(log n).
+    is skipped when it surfaces, so every operation is O(log n). Finished jobs and cache
+    entries expire in insertion order, which is also expiry order (a fixed retention).
     """
 
-    def __init__(self, *, lease_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.lease_seconds = lease_seconds
+        self._retention = retention_seconds
+        self._clock = clock
         self._jobs: dict[str, Job] = {}
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._leased: set[str] = set()
+        self._finished: OrderedDict[str, float] = OrderedDict()
+        self._cache: dict[str, tuple[str, float]] = {}
 
     async def add(self, job: Job) -> None:
         self._jobs[job.id] = job
         self._schedule(job.id, job.next_poll_at)
 
     async def get(self, job_id: str) -> Job | None:
+        self._expire()
         return self._jobs.get(job_id)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
@@ -100,19 +127,49 @@ class MemoryJobStore(JobStore):
                 break
             heapq.heappop(self._heap)
             self._schedule(job_id, now + self.lease_seconds)
+            self._leased.add(job_id)
             claimed.append(self._jobs[job_id])
         return claimed
 
     async def save(self, job: Job) -> None:
+        self._leased.discard(job.id)
+        stored = self._jobs.get(job.id)
+        if stored is not None and stored.cancel_requested and job.active:
+            job = job.but(cancel_requested=True)
+        self._jobs[job.id] = job
         if job.active:
-            await self.add(job)
+            self._schedule(job.id, 0.0 if job.cancel_requested else job.next_poll_at)
+            return
+        self._due.pop(job.id, None)
+        if self._retention > 0:
+            self._finished[job.id] = self._clock() + self._retention
         else:
-            self._jobs.pop(job.id, None)
-            self._due.pop(job.id, None)
+            del self._jobs[job.id]
+        self._expire()
 
     async def release(self, job: Job) -> None:
+        self._leased.discard(job.id)
         if job.id in self._due:
             self._schedule(job.id, self._jobs[job.id].next_poll_at)
+
+    async def request_cancel(self, job_id: str) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job_id not in self._due:
+            return None
+        job = self._jobs[job_id] = job.but(cancel_requested=True)
+        if job_id not in self._leased:  # the holder of a claim sees the flag when it saves
+            self._schedule(job_id, 0.0)
+        return job
+
+    async def cache_get(self, key: str) -> str | None:
+        value, expires_at = self._cache.get(key, ("", 0.0))
+        if expires_at <= self._clock():
+            self._cache.pop(key, None)
+            return None
+        return value
+
+    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+        self._cache[key] = (value, self._clock() + ttl)
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         for job_id in job_ids:
@@ -136,3 +193,12 @@ class MemoryJobStore(JobStore):
     def _schedule(self, job_id: str, due: float) -> None:
         self._due[job_id] = due
         heapq.heappush(self._heap, (due, job_id))
+
+    def _expire(self) -> None:
+        now = self._clock()
+        while self._finished:
+            job_id, expires_at = next(iter(self._finished.items()))
+            if expires_at > now:
+                break
+            del self._finished[job_id]
+            self._jobs.pop(job_id, None)

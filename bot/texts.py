@@ -7,6 +7,7 @@ Handlers and services ask this class for finished texts, so formatting rules
 from __future__ import annotations
 
 import html
+import re
 
 from aiogram.utils.i18n import I18n
 
@@ -16,6 +17,7 @@ from bot.prompt import MAX_SEED, Limits, PromptError
 
 CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
+_TAG = re.compile(r"<[^>]+>")
 
 
 def utf16_len(text: str) -> int:
@@ -61,6 +63,11 @@ class Texts:
     def get(self, locale: str, key: str, **params: object) -> str:
         return self._i18n.gettext(key, locale=locale).format(**params)
 
+    @staticmethod
+    def plain(text: str) -> str:
+        """Telegram HTML made plain, for places without markup (inline descriptions)."""
+        return html.unescape(_TAG.sub("", text))
+
     def help(self, locale: str) -> str:
         return self.get(
             locale,
@@ -72,7 +79,10 @@ class Texts:
         )
 
     def privacy(self, locale: str) -> str:
-        if self._retention_minutes:
+        if self._retention_minutes >= 120:
+            hours = round(self._retention_minutes / 60)
+            after = self.get(locale, "privacy.retention_hours", hours=hours)
+        elif self._retention_minutes:
             after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
         else:
             after = self.get(locale, "privacy.deleted")

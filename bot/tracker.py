@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
@@ -22,6 +23,7 @@ from bot.delivery import Delivery, Outcome
 from bot.errors import ErrorKind, TransientError, YandexArtError
 from bot.jobs import Job, JobState
 from bot.metrics import Metrics
+from bot.picture_cache import PictureCache
 from bot.schedule import PollSchedule
 from bot.store import JobStore, LeaseLost, StoreUnavailable
 from bot.yandex_art import ImageBackend, ImageReady, OperationFailed, OperationState
@@ -47,6 +49,7 @@ class Tracker:
         actions: ChatActions,
         schedule: PollSchedule,
         metrics: Metrics,
+        cache: PictureCache,
         poll_rate: float,
         submit_patience: float,
         clock: Callable[[], float] = time.time,
@@ -60,6 +63,7 @@ class Tracker:
         self._actions = actions
         self._schedule = schedule
         self._metrics = metrics
+        self._cache = cache
         # One poll per 1/rate seconds: never more than `poll_rate` in any second.
         self._limiter = AsyncLimiter(1, 1 / poll_rate)
         self._submit_patience = submit_patience
@@ -175,8 +179,12 @@ class Tracker:
 
     async def _advance(self, job: Job) -> None:
         self._actions.keep(job.id, job.chat_id)
-        if job.untold_failure is not None:
+        if job.cancel_requested:
+            await self._cancel(job)
+        elif job.untold_failure is not None:
             await self._fail(job, job.untold_failure)
+        elif job.cached_file_id is not None:
+            await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
             await self._submit(job)
         else:
@@ -230,7 +238,19 @@ class Tracker:
             except YandexArtError as exc:
                 state = OperationFailed(exc)
         if isinstance(state, ImageReady):
-            await self._deliver(job, state)
+            await self._deliver(job, state.image, state.finished_at)
+        elif isinstance(state, OperationFailed) and job.as_document:
+            # The original was asked for after Yandex dropped the result: draw it again.
+            log.info("job %s: operation gone, generating the original again", job.id)
+            await self._save(
+                job.moved_to(
+                    JobState.SUBMITTED,
+                    operation_id=None,
+                    idempotency_key=secrets.token_hex(16),
+                    attempts=0,
+                    next_poll_at=self._clock(),
+                )
+            )
         elif isinstance(state, OperationFailed):
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
@@ -242,17 +262,27 @@ class Tracker:
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )
 
-    async def _deliver(self, job: Job, ready: ImageReady) -> None:
-        outcome = await self._delivery.photo(job, ready.image)
-        if outcome is Outcome.RETRY_LATER:
+    async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
+        delivered = await self._delivery.picture(job, image)
+        if delivered.outcome is Outcome.RETRY_LATER:
             # Yandex keeps the result for days: fetch it again on the next try.
             await self._save(job.but(next_poll_at=self._later()))
             return
-        if outcome is Outcome.SENT and ready.finished_at is not None:
-            self._metrics.delivery_lag.observe(max(0.0, self._clock() - ready.finished_at))
-        self._metrics.deliveries.labels(outcome=outcome).inc()
-        log.info("job %s: picture %s", job.id, outcome)
+        if delivered.outcome is Outcome.SENT and finished_at is not None:
+            self._metrics.delivery_lag.observe(max(0.0, self._clock() - finished_at))
+        if delivered.file_id is not None and job.cached_file_id is None:
+            await self._cache.remember(job, delivered.file_id)
+        self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
+        log.info("job %s: picture %s", job.id, delivered.outcome)
         await self._finish(job.moved_to(JobState.DONE))
+
+    async def _cancel(self, job: Job) -> None:
+        if job.operation_id is not None:
+            try:
+                await self._backend.cancel(job.operation_id)
+            except YandexArtError as exc:
+                log.info("job %s: cancelling the operation failed (%s)", job.id, exc.kind)
+        await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
 
     async def _fail(self, job: Job, kind: ErrorKind, state: JobState = JobState.FAILED) -> None:
         log.info("job %s: %s (%s)", job.id, state, kind)

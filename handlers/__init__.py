@@ -6,8 +6,13 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, info
+from handlers import art, buttons, info, inline
 
 
 def routers() -> list[Router]:
-    return [info.create_router(), art.create_router()]
+    return [
+        info.create_router(),
+        art.create_router(),
+        buttons.create_router(),
+        inline.create_router(),
+    ]

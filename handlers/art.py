@@ -1,4 +1,8 @@
-"""/art: parse the request, show a status message at once, hand the job to the tracker."""
+"""/art: parse the request, show a status message at once, hand the job to the service.
+
+In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' commands),
+and `/art` sent as a reply draws the replied message's text or caption.
+"""
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -6,6 +10,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.art_service import ArtService
+from bot.keyboards import status_keyboard
 from bot.prompt import PromptError
 from bot.texts import Texts
 
@@ -14,8 +19,10 @@ async def art(
     message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
 ) -> None:
     locale = i18n.current_locale
+    replied = message.reply_to_message
+    replied_text = (replied.text or replied.caption) if replied else None
     try:
-        request = art_service.parse(command.args)
+        request = art_service.parse(command.args, replied_text)
     except PromptError as error:
         await message.reply(texts.prompt_error(locale, error))
         return
@@ -26,7 +33,9 @@ async def art(
         locale=locale,
         reply_to_message_id=message.message_id,
     )
-    status = await message.reply(texts.status(job))
+    status = await message.reply(
+        texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
+    )
     await art_service.start(job, status.message_id)
 
 

@@ -31,6 +31,9 @@ FAST = {
     "generation_deadline": 30.0,
     "submit_patience": 10.0,
     "http_timeout": 5.0,
+    # Pacing is tested on its own; elsewhere it would only slow the tests down.
+    "chat_messages_per_second": 100.0,
+    "group_messages_per_minute": 6000.0,
 }
 
 

@@ -25,8 +25,12 @@ from tests.fake_telegram import FakeTelegram
             ],
         ),
         ("/help", "ru", ["--seed N", "туманный лес :: 2", "до 500 символов", "Yandex Cloud"]),
-        ("/privacy", "en", ["Yandex Cloud", "logs prompts", "at most 30 minutes. It is deleted"]),
-        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут. Запрос удаляется"]),
+        (
+            "/privacy",
+            "en",
+            ["Yandex Cloud", "logs prompts", "at most 30 minutes. After", "24 more hours"],
+        ),
+        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут. После", "ещё 24 ч."]),
     ],
 )
 async def test_info_commands(
@@ -53,7 +57,15 @@ async def test_commands_are_registered_in_english_and_russian(
 async def test_privacy_tells_how_long_finished_requests_are_kept(
     start_bot: object, telegram: FakeTelegram
 ) -> None:
-    await start_bot(job_retention=7200)  # type: ignore[operator]
+    await start_bot(job_retention=600)  # type: ignore[operator]
     telegram.push_message("/privacy")
     text = (await telegram.wait_for("sendMessage"))[0].params["text"]
-    assert "it is kept 120 more minutes, then deleted" in text
+    assert "it is kept 10 more minutes, then deleted" in text
+    assert "delete" in text
+
+
+async def test_privacy_without_retention(start_bot: object, telegram: FakeTelegram) -> None:
+    await start_bot(job_retention=0)  # type: ignore[operator]
+    telegram.push_message("/privacy")
+    text = (await telegram.wait_for("sendMessage"))[0].params["text"]
+    assert "It is deleted as soon as the picture or an error is sent." in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -260,3 +261,37 @@ class TestJobStore:
             claimed.extend(batch)
         assert [job.next_poll_at for job in claimed] == sorted(dues)
         assert len({job.id for job in claimed}) == 300
+
+
+class TestCancelAndCache:
+    async def test_cancel_of_a_waiting_job_makes_it_due_at_once(self, store: JobStore) -> None:
+        await store.add(make_job("a", 500.0))
+        flagged = await store.request_cancel("a")
+        assert flagged is not None
+        assert flagged.cancel_requested
+        [claimed] = await store.claim_due(1.0, 10)
+        assert claimed.cancel_requested
+
+    async def test_cancel_of_a_claimed_job_survives_the_holders_save(self, store: JobStore) -> None:
+        await store.add(make_job("a", 10.0))
+        [held] = await store.claim_due(10.0, 10)
+        assert await store.request_cancel("a") is not None
+        assert await store.claim_due(20.0, 10) == []  # still leased: the holder goes on
+        await store.save(held.but(next_poll_at=500.0))  # the holder did not see the flag
+        [again] = await store.claim_due(20.0, 10)
+        assert again.cancel_requested
+
+    async def test_cancel_of_an_unknown_or_finished_job_is_refused(self, store: JobStore) -> None:
+        assert await store.request_cancel("nope") is None
+        await store.add(make_job("a", 10.0))
+        [held] = await store.claim_due(10.0, 10)
+        await store.save(held.moved_to(JobState.DONE))
+        assert await store.request_cancel("a") is None
+
+    async def test_cache_values_expire(self, store: JobStore) -> None:
+        assert await store.cache_get("k") is None
+        await store.cache_put("k", "file-1", ttl=60)
+        assert await store.cache_get("k") == "file-1"
+        await store.cache_put("short", "x", ttl=0.05)
+        await asyncio.sleep(0.1)
+        assert await store.cache_get("short") is None

@@ -1,0 +1,101 @@
+"""Buttons under pictures (Again, Original) and under status messages (Cancel).
+
+Every press is answered at once; the work goes to the service.
+"""
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+
+from bot.art_service import ArtService
+from bot.keyboards import Action, JobAction, status_keyboard
+from bot.texts import Texts
+
+
+async def cancel(
+    query: CallbackQuery,
+    callback_data: JobAction,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+) -> None:
+    result = await art_service.cancel(callback_data.job_id, query.from_user.id)
+    await query.answer(texts.get(i18n.current_locale, f"callback.{result}"))
+
+
+async def again(
+    query: CallbackQuery,
+    callback_data: JobAction,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
+    locale = i18n.current_locale
+    source = await art_service.finished_job(callback_data.job_id)
+    if source is None:
+        await query.answer(texts.get(locale, "callback.stale"))
+        return
+    await query.answer(texts.get(locale, "callback.again"))
+    user_id = query.from_user.id
+    if query.inline_message_id is not None:
+        job = art_service.again(
+            source, chat_id=source.chat_id, user_id=user_id, locale=locale, reply_to_message_id=None
+        )
+        job = job.but(inline_message_id=query.inline_message_id)
+        await bot.edit_message_text(
+            texts.status(job),
+            inline_message_id=query.inline_message_id,
+            reply_markup=status_keyboard(texts, locale, job.id),
+        )
+        await art_service.start(job)
+        return
+    picture = query.message
+    if not isinstance(picture, Message):
+        return
+    job = art_service.again(
+        source,
+        chat_id=picture.chat.id,
+        user_id=user_id,
+        locale=locale,
+        reply_to_message_id=picture.message_id,
+    )
+    status = await picture.reply(
+        texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
+    )
+    await art_service.start(job, status.message_id)
+
+
+async def original(
+    query: CallbackQuery,
+    callback_data: JobAction,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+) -> None:
+    locale = i18n.current_locale
+    source = await art_service.finished_job(callback_data.job_id)
+    if source is None:
+        await query.answer(texts.get(locale, "callback.stale"))
+        return
+    await query.answer(texts.get(locale, "callback.original"))
+    picture = query.message
+    if isinstance(picture, Message):
+        chat_id, reply_to = picture.chat.id, picture.message_id
+    else:  # an inline message: the document goes to the presser's private chat
+        chat_id, reply_to = query.from_user.id, None
+    await art_service.original(
+        source,
+        chat_id=chat_id,
+        user_id=query.from_user.id,
+        locale=locale,
+        reply_to_message_id=reply_to,
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="buttons")
+    router.callback_query.register(cancel, JobAction.filter(F.action == Action.CANCEL))
+    router.callback_query.register(again, JobAction.filter(F.action == Action.AGAIN))
+    router.callback_query.register(original, JobAction.filter(F.action == Action.ORIGINAL))
+    return router
