@@ -19,6 +19,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -218,7 +219,7 @@ class Delivery:
             except (TelegramForbiddenError, TelegramNotFound):
                 log.info("job %s: chat %s is gone, dropping the result", job.id, chat_id)
                 return Outcome.GONE, None
-            except (TelegramNetworkError, TelegramServerError) as exc:
+            except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
                 delay = self._backoff * 2**attempt * random.uniform(0.5, 1.5)
                 log.info("job %s: %s, retrying in %.1fs", job.id, type(exc).__name__, delay)
                 await self._sleep(delay)

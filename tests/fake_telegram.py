@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,12 @@ class FakeTelegram(LocalServer):
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.blocked: set[int] = set()
+        self.inline_messages: dict[str, dict[str, Any]] = {}
+        # Flood limit per group: at most `group_limit` messages per `group_window` seconds.
+        self.group_limit: int | None = None
+        self.group_window = 60.0
+        self.flood_refusals = 0
+        self._group_sends: dict[int, list[float]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -57,13 +64,71 @@ class FakeTelegram(LocalServer):
 
     # --- what tests do -------------------------------------------------------------------
 
-    def push_message(self, text: str, **user: Any) -> int:
-        """A user's message, queued for getUpdates; returns its message id.
-        `user` takes the keyword arguments of `new_update`."""
-        update = self.new_update(text, **user)
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update for getUpdates."""
         self._updates.append(update)
         self._new_update.set()
-        return int(update["message"]["message_id"])
+        return update
+
+    def push_message(self, text: str, **options: Any) -> int:
+        """A user's message, queued for getUpdates; returns its message id.
+        `options` takes the keyword arguments of `new_update`."""
+        return int(self.push(self.new_update(text, **options))["message"]["message_id"])
+
+    def push_callback(
+        self,
+        data: str,
+        *,
+        message: dict[str, Any] | None = None,
+        inline_message_id: str | None = None,
+        user_id: int = 7001,
+    ) -> str:
+        """A button press on `message` (or an inline message); returns the query id."""
+        query_id = f"cb{next(self._update_ids)}"
+        query: dict[str, Any] = {
+            "id": query_id,
+            "from": _user(user_id, "en"),
+            "chat_instance": "ci",
+            "data": data,
+        }
+        if message is not None:
+            query["message"] = message
+        if inline_message_id is not None:
+            query["inline_message_id"] = inline_message_id
+        self.push({"update_id": next(self._update_ids), "callback_query": query})
+        return query_id
+
+    def push_inline_query(self, text: str, *, user_id: int = 7001) -> str:
+        query_id = f"iq{next(self._update_ids)}"
+        self.push(
+            {
+                "update_id": next(self._update_ids),
+                "inline_query": {
+                    "id": query_id,
+                    "from": _user(user_id, "en"),
+                    "query": text,
+                    "offset": "",
+                },
+            }
+        )
+        return query_id
+
+    def push_chosen_inline_result(self, result_id: str, query: str, *, user_id: int = 7001) -> str:
+        """The user picked an inline result; Telegram created an inline message."""
+        inline_message_id = f"inline-{next(self._message_ids)}"
+        self.inline_messages[inline_message_id] = {"text": ""}
+        self.push(
+            {
+                "update_id": next(self._update_ids),
+                "chosen_inline_result": {
+                    "result_id": result_id,
+                    "from": _user(user_id, "en"),
+                    "query": query,
+                    "inline_message_id": inline_message_id,
+                },
+            }
+        )
+        return inline_message_id
 
     def new_update(
         self,
@@ -72,19 +137,20 @@ class FakeTelegram(LocalServer):
         chat_id: int = 7001,
         user_id: int | None = None,
         language_code: str | None = "en",
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A user's message as an update (for a webhook), known to this fake's chats."""
+        """A user's message as an update (for a webhook), known to this fake's chats.
+        Negative chat ids are groups, as in Telegram."""
         message_id = next(self._message_ids)
-        user: dict[str, Any] = {"id": user_id or chat_id, "is_bot": False, "first_name": "Ann"}
-        if language_code is not None:
-            user["language_code"] = language_code
-        message = {
+        message: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
-            "from": user,
+            "chat": _chat(chat_id),
+            "from": _user(user_id or abs(chat_id), language_code),
             "text": text,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -105,26 +171,38 @@ class FakeTelegram(LocalServer):
     def delete(self, chat_id: int, message_id: int) -> None:
         self.messages.pop((chat_id, message_id), None)
 
-    def sent(self, method: str, chat_id: int | None = None) -> list[Call]:
+    def sent(self, method: str, chat_id: int | None = None, *, ok: bool = False) -> list[Call]:
+        """Calls of `method` (to `chat_id`); with `ok`, only those Telegram accepted."""
         return [
             c
             for c in self.calls
-            if c.method == method and (chat_id is None or c.params.get("chat_id") == str(chat_id))
+            if c.method == method
+            and (chat_id is None or c.params.get("chat_id") == str(chat_id))
+            and (not ok or c.result is not None)
         ]
 
     async def wait_for(
-        self, method: str, count: int = 1, *, chat_id: int | None = None, timeout: float = 10.0
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        chat_id: int | None = None,
+        ok: bool = False,
+        timeout: float = 10.0,
     ) -> list[Call]:
-        async def enough() -> None:
+        def enough() -> bool:
+            return len(self.sent(method, chat_id, ok=ok)) >= count
+
+        async def wait() -> None:
             async with self._changed:
-                await self._changed.wait_for(lambda: len(self.sent(method, chat_id)) >= count)
+                await self._changed.wait_for(enough)
 
         try:
-            await asyncio.wait_for(enough(), timeout)
+            await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
             seen = [c.method for c in self.calls]
             raise AssertionError(f"no {count}x {method} within {timeout}s; calls: {seen}") from None
-        return self.sent(method, chat_id)
+        return self.sent(method, chat_id, ok=ok)
 
     # --- the Bot API ---------------------------------------------------------------------
 
@@ -138,21 +216,26 @@ class FakeTelegram(LocalServer):
             else:
                 params[name] = str(value)
         call = Call(method, params, files)
+        queued = self.faults.get(method)
+        if queued:
+            fault = queued.pop(0)
+            response = _error(fault.status, fault.description, fault.retry_after)
+        else:
+            response = await self._answer(method, call)
         if method != "getUpdates":
             async with self._changed:
                 self.calls.append(call)
                 self._changed.notify_all()
-        queued = self.faults.get(method)
-        if queued:
-            fault = queued.pop(0)
-            return _error(fault.status, fault.description, fault.retry_after)
+        return response
+
+    async def _answer(self, method: str, call: Call) -> web.Response:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
         try:
             result = await handler(call)
         except ApiError as exc:
-            return _error(exc.status, exc.description)
+            return _error(exc.status, exc.description, exc.retry_after)
         call.result = result
         return web.json_response({"ok": True, "result": result})
 
@@ -187,15 +270,44 @@ class FakeTelegram(LocalServer):
 
     async def _api_sendPhoto(self, call: Call) -> Any:
         photo = call.params["photo"]
-        data = files_of(call, photo)
-        file_id = f"photo-{len(data)}-{next(self._message_ids)}"
+        if photo.startswith("attach://"):
+            data = files_of(call, photo)
+            file_id = f"photo-{len(data)}-{next(self._message_ids)}"
+        elif photo.startswith("photo-"):
+            file_id = photo  # sent again by file_id: no upload
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
         extra: dict[str, Any] = {"photo": sizes}
         if "caption" in call.params:
             extra["caption"] = call.params["caption"]
         return self._new_message(call, extra)
 
+    async def _api_sendDocument(self, call: Call) -> Any:
+        data = files_of(call, call.params["document"])
+        document = {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
+        return self._new_message(call, {"document": document})
+
+    async def _api_answerCallbackQuery(self, call: Call) -> Any:
+        return True
+
+    async def _api_answerInlineQuery(self, call: Call) -> Any:
+        return True
+
+    async def _api_editMessageMedia(self, call: Call) -> Any:
+        inline_id = call.params.get("inline_message_id")
+        if inline_id is None or inline_id not in self.inline_messages:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        self.inline_messages[inline_id] = {"media": call.json("media")}
+        return True
+
     async def _api_editMessageText(self, call: Call) -> Any:
+        inline_id = call.params.get("inline_message_id")
+        if inline_id is not None:
+            if inline_id not in self.inline_messages:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            self.inline_messages[inline_id] = {"text": call.params["text"]}
+            return True
         key = (int(call.params["chat_id"]), int(call.params["message_id"]))
         self._check_chat(call)
         message = self.messages.get(key)
@@ -220,10 +332,11 @@ class FakeTelegram(LocalServer):
 
     def _new_message(self, call: Call, content: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._check_chat(call)
+        self._check_flood(chat_id)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+            "chat": _chat(chat_id),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Art"},
             **content,
         }
@@ -237,12 +350,39 @@ class FakeTelegram(LocalServer):
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
+    def _check_flood(self, chat_id: int) -> None:
+        """Telegram's per-group limit: over it, 429 with the wait until a slot frees up."""
+        if chat_id >= 0 or self.group_limit is None:
+            return
+        now = time.monotonic()
+        recent = [t for t in self._group_sends.get(chat_id, []) if now - t < self.group_window]
+        if len(recent) >= self.group_limit:
+            self.flood_refusals += 1
+            self._group_sends[chat_id] = recent
+            retry_after = max(1, math.ceil(self.group_window - (now - recent[0])))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        self._group_sends[chat_id] = [*recent, now]
+
+
+def _user(user_id: int, language_code: str | None) -> dict[str, Any]:
+    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Ann"}
+    if language_code is not None:
+        user["language_code"] = language_code
+    return user
+
+
+def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id < 0:
+        return {"id": chat_id, "type": "supergroup", "title": "Artists"}
+    return {"id": chat_id, "type": "private", "first_name": "Ann"}
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after = retry_after
 
 
 def files_of(call: Call, reference: str) -> bytes:
