@@ -80,7 +80,7 @@ class Tracker:
 
     async def enqueue(self, job: Job) -> None:
         """Track a new job; if the store is down, keep it here until it is back."""
-        self._actions.keep(job.id, job.chat_id)
+        self._show_progress(job)
         try:
             await self._store.add(job)
         except StoreUnavailable:
@@ -178,7 +178,7 @@ class Tracker:
             await self._save(job.but(next_poll_at=self._later()))
 
     async def _advance(self, job: Job) -> None:
-        self._actions.keep(job.id, job.chat_id)
+        self._show_progress(job)
         if job.cancel_requested:
             await self._cancel(job)
         elif job.untold_failure is not None:
@@ -313,6 +313,11 @@ class Tracker:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX)
+
+    def _show_progress(self, job: Job) -> None:
+        """"Sending a photo…" in the chat that waits; an inline message has its own text."""
+        if job.inline_message_id is None:
+            self._actions.keep(job.id, job.chat_id)
 
     def _later(self) -> float:
         return self._clock() + self._schedule.max_interval

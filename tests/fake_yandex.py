@@ -60,6 +60,11 @@ class FakeYandex(LocalServer):
         # While held, no operation finishes (e.g. while a test kills the bot).
         self.hold = False
         self._ids = itertools.count(1)
+        # YandexGPT completion (prompt enhancement): each request, and what to answer.
+        self.completions: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.completion_faults: list[Reply] = []
+        self.completion_text: str | None = None  # None: "vivid " + the user's text
+        self.app.router.add_post("/foundationModels/v1/completion", self._complete)
         self.app.router.add_post("/foundationModels/v1/imageGenerationAsync", self._submit)
         self.app.router.add_get("/operations/{id}", self._get)
         self.app.router.add_post("/operations/{id}:cancel", self._cancel)
@@ -103,6 +108,35 @@ class FakeYandex(LocalServer):
         if key:
             self.by_idempotency_key[key] = op.id
         return web.json_response(self._operation_json(op))
+
+    async def _complete(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.completions.append((dict(request.headers), body))
+        if not self._authorized(request):
+            return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
+        if self.completion_faults:
+            fault = self.completion_faults.pop(0)
+            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        user_text = body["messages"][-1]["text"]
+        text = self.completion_text if self.completion_text is not None else f"vivid {user_text}"
+        return web.json_response(
+            {
+                "result": {
+                    "alternatives": [
+                        {
+                            "message": {"role": "assistant", "text": text},
+                            "status": "ALTERNATIVE_STATUS_FINAL",
+                        }
+                    ],
+                    "usage": {
+                        "inputTextTokens": "10",
+                        "completionTokens": "10",
+                        "totalTokens": "20",
+                    },
+                    "modelVersion": "test",
+                }
+            }
+        )
 
     async def _get(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
