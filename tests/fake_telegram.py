@@ -1,7 +1,10 @@
 """A small fake Bot API server: enough of Telegram for the bot to run against it.
 
 It keeps the chats' messages, so replies to deleted messages, edits and deletions behave
-like Telegram's; tests push updates, inject faults and read back every call.
+like Telegram's; tests push updates, inject faults and read back every call. Optional knobs
+for benchmarks and the fault suite (off by default): flood limits per private chat and
+overall besides the per-group one, random faults (`chaos`), answers lost after the work is
+done (`lose_response`) and a hook around each call (`on_call`, e.g. to kill the bot there).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import contextlib
 import itertools
 import json
 import math
+import random
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +48,41 @@ class Fault:
     retry_after: int | None = None
 
 
+@dataclass
+class TelegramChaos:
+    """Random faults for calls of `methods`: each draws at most one, before any work is done
+    (a refused or lost request; see `FakeTelegram.lose_response` for a lost answer)."""
+
+    rng: random.Random
+    methods: frozenset[str] = frozenset(
+        {"sendMessage", "sendPhoto", "editMessageText", "deleteMessage", "sendChatAction"}
+    )
+    rate_limit: float = 0.0  # 429 with retry_after
+    server_error: float = 0.0  # 500/502
+    timeout: float = 0.0  # no answer for `timeout_delay` (longer than the client waits)
+    drop: float = 0.0  # connection closed without an answer
+    retry_after: int = 1
+    timeout_delay: float = 1.0
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def pick(self, method: str) -> str | None:
+        if method not in self.methods:
+            return None
+        roll = self.rng.random()
+        odds = [
+            ("rate_limit", self.rate_limit),
+            ("server_error", self.server_error),
+            ("timeout", self.timeout),
+            ("drop", self.drop),
+        ]
+        for name, p in odds:
+            if roll < p:
+                self.injected[f"{method}:{name}"] += 1
+                return name
+            roll -= p
+        return None
+
+
 class FakeTelegram(LocalServer):
     def __init__(self) -> None:
         super().__init__()
@@ -54,6 +95,21 @@ class FakeTelegram(LocalServer):
         self.group_window = 60.0
         self.flood_refusals = 0
         self._group_sends: dict[int, list[float]] = {}
+        # The same per private chat (Telegram: about 1 a second) and over all chats (30/s).
+        self.chat_limit: int | None = None
+        self.chat_window = 1.0
+        self.global_limit: int | None = None
+        self.global_window = 1.0
+        self._chat_sends: dict[int, list[float]] = {}
+        self._all_sends: list[float] = []
+        self.chaos: TelegramChaos | None = None
+        self.lost_responses: dict[str, int] = {}
+        # Awaited "before" and "after" each call (not getUpdates) is answered; True drops
+        # the connection there (the bot never hears back).
+        self.on_call: Callable[[str, Call], Awaitable[bool]] | None = None
+        # At most this many updates per getUpdates (Telegram: 100); None: all queued.
+        self.get_updates_limit: int | None = None
+        self.get_updates_calls = 0
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -168,6 +224,10 @@ class FakeTelegram(LocalServer):
     ) -> None:
         self.faults.setdefault(method, []).extend([Fault(status, description, retry_after)] * times)
 
+    def lose_response(self, method: str, *, times: int = 1) -> None:
+        """The next calls of `method` are carried out, but their answer never arrives."""
+        self.lost_responses[method] = self.lost_responses.get(method, 0) + times
+
     def delete(self, chat_id: int, message_id: int) -> None:
         self.messages.pop((chat_id, message_id), None)
 
@@ -217,11 +277,22 @@ class FakeTelegram(LocalServer):
                 params[name] = str(value)
         call = Call(method, params, files)
         queued = self.faults.get(method)
+        hooked = self.on_call is not None and method != "getUpdates"
+        if hooked and self.on_call is not None and await self.on_call("before", call):
+            return _drop(request)
+        chaos = self.chaos.pick(method) if self.chaos is not None else None
         if queued:
             fault = queued.pop(0)
             response = _error(fault.status, fault.description, fault.retry_after)
+        elif self.chaos is not None and chaos is not None:
+            response = await _chaos_answer(self.chaos, chaos, request)
         else:
             response = await self._answer(method, call)
+        if self.lost_responses.get(method, 0) > 0 and call.result is not None:
+            self.lost_responses[method] -= 1
+            response = _drop(request)
+        if hooked and self.on_call is not None and await self.on_call("after", call):
+            response = _drop(request)
         if method != "getUpdates":
             async with self._changed:
                 self.calls.append(call)
@@ -243,6 +314,7 @@ class FakeTelegram(LocalServer):
         return {"id": BOT_ID, "is_bot": True, "first_name": "Art", "username": BOT_USERNAME}
 
     async def _api_getUpdates(self, call: Call) -> Any:
+        self.get_updates_calls += 1
         offset = int(call.params.get("offset", 0))
         timeout = min(float(call.params.get("timeout", 0)), 1.0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -250,6 +322,8 @@ class FakeTelegram(LocalServer):
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), timeout)
+        if self.get_updates_limit is not None:
+            return self._updates[: self.get_updates_limit]
         return self._updates
 
     async def _api_setMyCommands(self, call: Call) -> Any:
@@ -352,7 +426,9 @@ class FakeTelegram(LocalServer):
 
     def _check_flood(self, chat_id: int) -> None:
         """Telegram's per-group limit: over it, 429 with the wait until a slot frees up."""
+        self._check_other_floods(chat_id)
         if chat_id >= 0 or self.group_limit is None:
+            self._note_other_sends(chat_id)
             return
         now = time.monotonic()
         recent = [t for t in self._group_sends.get(chat_id, []) if now - t < self.group_window]
@@ -362,6 +438,32 @@ class FakeTelegram(LocalServer):
             retry_after = max(1, math.ceil(self.group_window - (now - recent[0])))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         self._group_sends[chat_id] = [*recent, now]
+        self._note_other_sends(chat_id)
+
+    def _check_other_floods(self, chat_id: int) -> None:
+        """The per-private-chat and global limits, when set: 429 like the group limit."""
+        now = time.monotonic()
+        waits = []
+        if self.global_limit is not None:
+            self._all_sends = [t for t in self._all_sends if now - t < self.global_window]
+            if len(self._all_sends) >= self.global_limit:
+                waits.append(self.global_window - (now - self._all_sends[0]))
+        if chat_id >= 0 and self.chat_limit is not None:
+            sends = self._chat_sends.get(chat_id, [])
+            recent = self._chat_sends[chat_id] = [t for t in sends if now - t < self.chat_window]
+            if len(recent) >= self.chat_limit:
+                waits.append(self.chat_window - (now - recent[0]))
+        if waits:
+            self.flood_refusals += 1
+            retry_after = max(1, math.ceil(max(waits)))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+
+    def _note_other_sends(self, chat_id: int) -> None:
+        now = time.monotonic()
+        if self.global_limit is not None:
+            self._all_sends.append(now)
+        if chat_id >= 0 and self.chat_limit is not None:
+            self._chat_sends.setdefault(chat_id, []).append(now)
 
 
 def _user(user_id: int, language_code: str | None) -> dict[str, Any]:
@@ -395,3 +497,22 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=status)
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without an answer (the returned response goes nowhere)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=599)
+
+
+async def _chaos_answer(chaos: TelegramChaos, fault: str, request: web.Request) -> web.Response:
+    """A fault instead of the call; nothing is done in the chat."""
+    if fault == "rate_limit":
+        description = f"Too Many Requests: retry after {chaos.retry_after}"
+        return _error(429, description, chaos.retry_after)
+    if fault == "server_error":
+        return _error(chaos.rng.choice((500, 502)), "Internal Server Error")
+    if fault == "timeout":
+        await asyncio.sleep(chaos.timeout_delay)
+    return _drop(request)

@@ -2,15 +2,22 @@
 
 Every operation finishes after `polls_to_finish` polls with a distinct JPEG-like payload;
 idempotency keys are honoured like a real API would, so a retried submit creates nothing new.
+Optional knobs for benchmarks and the fault suite (all off by default): operations that take
+a given time (`duration`), images of a realistic size (`image_padding`), random faults
+(`chaos`) and a hook around each submit and poll (`on_request`, e.g. to kill the bot there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
+import random
 import secrets
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +42,10 @@ class Operation:
     error: dict[str, Any] | None = None
     cancelled: bool = False
     finished_at: float | None = None
+    # Time-based mode (`FakeYandex.duration`): when it finishes, on the monotonic clock.
+    finishes_at: float | None = None
+    # Monotonic time of the first poll answered "done" (how late the bot noticed).
+    seen_done_at: float | None = None
 
 
 @dataclass
@@ -42,6 +53,46 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class YandexChaos:
+    """Random faults: each submit and poll draws at most one, with these odds.
+
+    Timeouts and dropped connections hit before or after the request is processed, so a
+    submit may create its operation and still look failed to the bot (the idempotency key
+    must then prevent a second generation); a slow body trickles in over `slow_delay`."""
+
+    rng: random.Random
+    rate_limit: float = 0.0  # 429 with Retry-After
+    server_error: float = 0.0  # 500/503, gRPC UNAVAILABLE
+    timeout: float = 0.0  # no answer for `timeout_delay` (longer than the client waits)
+    drop: float = 0.0  # connection closed without an answer
+    slow_body: float = 0.0  # the answer's body arrives in pieces over `slow_delay`
+    failed_operation: float = 0.0  # an operation that ends with an internal error
+    timeout_delay: float = 1.0
+    slow_delay: float = 0.2
+    retry_after: float = 0.1
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def pick(self, kind: str) -> str | None:
+        """The fault for one request of `kind` ("submit" or "poll"), counted; or None."""
+        roll = self.rng.random()
+        odds = [
+            ("rate_limit", self.rate_limit),
+            ("server_error", self.server_error),
+            ("timeout", self.timeout),
+            ("drop", self.drop),
+            ("slow_body", self.slow_body),
+        ]
+        for name, p in odds:
+            if roll < p:
+                if name in ("timeout", "drop"):
+                    name += self.rng.choice(("_before", "_after"))
+                self.injected[f"{kind}:{name}"] += 1
+                return name
+            roll -= p
+        return None
 
 
 class FakeYandex(LocalServer):
@@ -59,6 +110,17 @@ class FakeYandex(LocalServer):
         self.cancels: list[str] = []
         # While held, no operation finishes (e.g. while a test kills the bot).
         self.hold = False
+        # Time-based operations: one finishes `duration(body)` seconds after its submit
+        # (None: after `polls_to_finish` polls).
+        self.duration: Callable[[dict[str, Any]], float] | None = None
+        # Bytes appended to every image on the wire (a realistic JPEG size; not stored).
+        self.image_padding = 0
+        self.chaos: YandexChaos | None = None
+        # Awaited "before" and "after" each submit/poll is answered, with its kind; True
+        # drops the connection there (the bot never hears back).
+        self.on_request: Callable[[str, str], Awaitable[bool]] | None = None
+        self.poll_times: list[float] = []  # monotonic time of every poll request
+        self.app.middlewares.append(self._faults)
         self._ids = itertools.count(1)
         # YandexGPT completion (prompt enhancement): each request, and what to answer.
         self.completions: list[tuple[dict[str, str], dict[str, Any]]] = []
@@ -105,6 +167,11 @@ class FakeYandex(LocalServer):
             error=self.operation_error,
         )
         self.operations[op.id] = op
+        if self.duration is not None:
+            op.finishes_at = time.monotonic() + self.duration(body)
+        if self.chaos is not None and self.chaos.rng.random() < self.chaos.failed_operation:
+            self.chaos.injected["operation:failed"] += 1
+            op.error = {"code": 13, "message": "internal error", "details": []}
         if key:
             self.by_idempotency_key[key] = op.id
         return web.json_response(self._operation_json(op))
@@ -167,10 +234,13 @@ class FakeYandex(LocalServer):
             "done": False,
             "metadata": None,
         }
-        if self.hold or op.polls < op.polls_to_finish:
+        if not self._finished(op):
             return answer
         if op.finished_at is None:
+            op.seen_done_at = time.monotonic()
             op.finished_at = time.time()
+            if op.finishes_at is not None:  # when it really finished, not when first seen
+                op.finished_at -= max(0.0, time.monotonic() - op.finishes_at)
         answer["done"] = True
         answer["modifiedAt"] = datetime.fromtimestamp(op.finished_at, UTC).isoformat()
         if op.error is not None:
@@ -179,7 +249,93 @@ class FakeYandex(LocalServer):
             answer["response"] = {
                 "@type": "type.googleapis.com/yandex.cloud.ai.foundation_models.v1."
                 "image_generation.ImageGenerationResponse",
-                "image": base64.b64encode(op.image).decode(),
+                "image": base64.b64encode(op.image + bytes(self.image_padding)).decode(),
                 "modelVersion": "",
             }
         return answer
+
+    def _finished(self, op: Operation) -> bool:
+        if self.hold:
+            return False
+        if op.finishes_at is not None:
+            return time.monotonic() >= op.finishes_at
+        return op.polls >= op.polls_to_finish
+
+    @web.middleware
+    async def _faults(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Middleware for `chaos` and `on_request` around submits and polls."""
+        if request.path == "/foundationModels/v1/imageGenerationAsync":
+            kind = "submit"
+        elif request.method == "GET" and request.path.startswith("/operations/"):
+            kind = "poll"
+            self.poll_times.append(time.monotonic())
+        else:
+            return await handler(request)
+        if self.on_request is not None and await self.on_request("before", kind):
+            return _drop(request)
+        chaos = self.chaos
+        fault = chaos.pick(kind) if chaos is not None else None
+        if chaos is None or fault is None:
+            response = await handler(request)
+        else:
+            response = await _with_fault(chaos, fault, request, handler)
+        if self.on_request is not None and await self.on_request("after", kind):
+            return _drop(request)
+        return response
+
+
+async def _with_fault(
+    chaos: YandexChaos,
+    fault: str,
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    if fault == "rate_limit":
+        retry_after = {"Retry-After": f"{chaos.retry_after:g}"}
+        body = {"code": 8, "message": "rate exceeded"}
+        return web.json_response(body, status=429, headers=retry_after)
+    if fault == "server_error":
+        status = chaos.rng.choice((500, 503))
+        return web.json_response({"code": 14, "message": "unavailable"}, status=status)
+    if fault.endswith("_before"):
+        if fault == "timeout_before":
+            await asyncio.sleep(chaos.timeout_delay)
+        return _drop(request)
+    response = await handler(request)
+    if fault.endswith("_after"):
+        if fault == "timeout_after":
+            await asyncio.sleep(chaos.timeout_delay)
+        return _drop(request)
+    if fault == "slow_body" and isinstance(response, web.Response):
+        return await _slowly(request, response, chaos.slow_delay)
+    return response
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without an answer (the returned response goes nowhere)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=599)
+
+
+async def _slowly(
+    request: web.Request, response: web.Response, seconds: float
+) -> web.StreamResponse:
+    """The same answer, its body written in a few pieces spread over `seconds`."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    slow = web.StreamResponse(status=response.status)
+    slow.content_type = response.content_type
+    slow.content_length = len(body)
+    pieces = 4
+    size = max(1, -(-len(body) // pieces))
+    try:
+        await slow.prepare(request)
+        for start in range(0, len(body), size):
+            await asyncio.sleep(seconds / pieces)
+            await slow.write(body[start : start + size])
+        await slow.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass  # the client gave up waiting
+    return slow
