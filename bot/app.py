@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,32 +23,39 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
-from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 import handlers
+from bot.access import AccessMiddleware
 from bot.art_service import ArtService
+from bot.budget import Budget, MemoryBudget, RedisBudget
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
+from bot.enhancer import PromptEnhancer
 from bot.flood import FloodControl, FloodLimits
 from bot.fsm_storage import TolerantRedisStorage
+from bot.limits import AccessRules, Quotas
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
+from bot.prefs import PrefsI18nMiddleware, PrefsService
 from bot.prompt import Limits
 from bot.redis_store import RedisJobStore
 from bot.schedule import PollSchedule
 from bot.settings import Settings, StartupError
+from bot.stats import StatsService
 from bot.store import JobStore, MemoryJobStore
 from bot.texts import Texts
 from bot.tracker import Tracker
 from bot.yandex_art import ImageBackend, YandexArtClient
+from bot.yandex_http import YandexHttp
 
 log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LOCALE = "en"
-COMMANDS = ("art", "help", "privacy", "start")
+COMMANDS = ("art", "settings", "help", "privacy", "start")
 REDIS_TIMEOUT = 5.0
 
 
@@ -81,14 +89,12 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_backend(settings: Settings) -> ImageBackend:
-    return YandexArtClient(
+def create_yandex_http(settings: Settings) -> YandexHttp:
+    return YandexHttp(
         base_url=str(settings.yandex_api_url),
         auth_header=settings.yandex_auth_header,
         folder_id=settings.yandex_folder_id,
-        model_uri=settings.model_uri,
         timeout=settings.http_timeout,
-        retries=settings.http_retries,
     )
 
 
@@ -163,25 +169,62 @@ class Lifecycle:
             await bot.set_my_commands(commands, language_code=language)
 
 
-def create_dispatcher(
+def create_budget(redis: Redis | None, name: str, per_second: float, burst: int) -> Budget:
+    """A Yandex quota: per process in memory, shared by all instances in Redis."""
+    if redis is None:
+        return MemoryBudget(per_second, burst)
+    return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the handlers and the lifecycle need, built once from the settings."""
+
+    texts: Texts
+    store: JobStore
+    metrics: Metrics
+    tracker: Tracker
+    art_service: ArtService
+    prefs: PrefsService
+    rules: AccessRules
+    stats: StatsService
+    backend: ImageBackend
+    actions: ChatActions
+
+
+def create_services(
     settings: Settings,
     bot: Bot,
+    i18n: I18n,
     *,
     redis: Redis | None = None,
     backend: ImageBackend | None = None,
     clock: Callable[[], float] = time.time,
-) -> Dispatcher:
-    """The dispatcher with every service in its workflow data; Redis, when given, holds
-    both the jobs and aiogram's FSM storage."""
-    i18n = create_i18n()
+) -> Services:
     limits = Limits(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,
         max_elongation=settings.ratio_max_elongation,
     )
-    texts = Texts(i18n, limits, settings.generation_deadline, settings.job_retention)
-    backend = backend or create_backend(settings)
+    texts = Texts(
+        i18n,
+        limits,
+        settings.generation_deadline,
+        settings.job_retention,
+        settings.yandex_daily_quota,
+    )
     store = create_store(settings, redis)
+    http = create_yandex_http(settings)
+    backend = backend or YandexArtClient(
+        http, model_uri=settings.model_uri, retries=settings.http_retries
+    )
+    enhancer = PromptEnhancer(
+        http,
+        create_budget(redis, "completion", settings.completion_rate_per_minute / 60, 5),
+        model_uri=settings.gpt_model_uri_resolved,
+        texts=texts,
+        max_length=limits.max_length,
+    )
     metrics = Metrics()
     actions = ChatActions(bot)
     cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
@@ -198,27 +241,93 @@ def create_dispatcher(
         ),
         metrics=metrics,
         cache=cache,
-        poll_rate=settings.poll_rate_limit,
+        enhancer=enhancer,
+        # Polls: one at a time at the rate (never above it in any second); submits may
+        # come in small bursts, as users do.
+        poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
+        submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
         clock=clock,
     )
-    service = ArtService(
+    rules = AccessRules(
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        admins=settings.admin_ids,
+    )
+    quotas = Quotas(
+        store,
+        rules,
+        max_concurrent=settings.max_concurrent_per_user,
+        daily_quota=settings.daily_quota_per_user,
+        slot_ttl=settings.generation_deadline * 2,
+        clock=clock,
+    )
+    prefs = PrefsService(store)
+    art_service = ArtService(
         tracker=tracker,
         store=store,
         cache=cache,
+        quotas=quotas,
+        prefs=prefs,
         limits=limits,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
     )
+    stats = StatsService(store, clock=clock)
+    return Services(
+        texts=texts,
+        store=store,
+        metrics=metrics,
+        tracker=tracker,
+        art_service=art_service,
+        prefs=prefs,
+        rules=rules,
+        stats=stats,
+        backend=backend,
+        actions=actions,
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    bot: Bot,
+    *,
+    redis: Redis | None = None,
+    backend: ImageBackend | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Dispatcher:
+    """The dispatcher with every service in its workflow data; Redis, when given, holds
+    the jobs, the counters and aiogram's FSM storage."""
+    i18n = create_i18n()
+    services = create_services(settings, bot, i18n, redis=redis, backend=backend, clock=clock)
     storage = TolerantRedisStorage(RedisStorage(redis)) if redis is not None else MemoryStorage()
     dispatcher = Dispatcher(
-        storage=storage, art_service=service, texts=texts, store=store, metrics=metrics
+        storage=storage,
+        art_service=services.art_service,
+        texts=services.texts,
+        store=services.store,
+        metrics=services.metrics,
+        prefs=services.prefs,
+        rules=services.rules,
+        stats=services.stats,
     )
     dispatcher.include_routers(*handlers.routers())
-    SimpleI18nMiddleware(i18n).setup(dispatcher)
+    PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
+    access = AccessMiddleware(services.rules, services.texts)
+    for observer in (
+        dispatcher.message,
+        dispatcher.callback_query,
+        dispatcher.inline_query,
+        dispatcher.chosen_inline_result,
+    ):
+        observer.outer_middleware(access)
     lifecycle = Lifecycle(
-        tracker=tracker, actions=actions, backend=backend, store=store, texts=texts
+        tracker=services.tracker,
+        actions=services.actions,
+        backend=services.backend,
+        store=services.store,
+        texts=services.texts,
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from bot.jobs import Job, JobState
+from bot.limits import Quotas, Refusal
 from bot.picture_cache import PictureCache
+from bot.prefs import PrefsService
 from bot.prompt import ArtRequest, Limits, parse_art_args
 from bot.store import JobStore
 from bot.tracker import Tracker
@@ -32,6 +34,8 @@ class ArtService:
         tracker: Tracker,
         store: JobStore,
         cache: PictureCache,
+        quotas: Quotas,
+        prefs: PrefsService,
         limits: Limits,
         deadline: float,
         upload_chat: Callable[[int], int],
@@ -41,14 +45,24 @@ class ArtService:
         self._tracker = tracker
         self._store = store
         self._cache = cache
+        self._quotas = quotas
+        self._prefs = prefs
         self.limits = limits
         self._deadline = deadline
         self._upload_chat = upload_chat
         self._clock = clock
         self._rng = rng or random.SystemRandom()
 
-    def parse(self, args: str | None, replied_text: str | None = None) -> ArtRequest:
-        return parse_art_args(args, self.limits, replied_text)
+    async def parse(
+        self, user_id: int, args: str | None, replied_text: str | None = None
+    ) -> ArtRequest:
+        """The request, with the user's /settings where no flag says otherwise."""
+        defaults = (await self._prefs.get(user_id)).defaults
+        return parse_art_args(args, self.limits, replied_text, defaults)
+
+    async def admit(self, job: Job) -> Refusal | None:
+        """Count the job against its user's limits; a refusal says which and until when."""
+        return await self._quotas.admit(job.user_id, job.id)
 
     def pick_seed(self, request: ArtRequest) -> int:
         return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
@@ -84,7 +98,7 @@ class ArtService:
         """Track the job; a request with the user's own seed that was drawn before is
         answered from Telegram's copy, without Yandex."""
         job = job.but(status_message_id=status_message_id)
-        if job.request.seed is not None:
+        if job.request.seed is not None and not job.request.enhance:
             cached = await self._cache.lookup(job.request, job.seed)
             if cached is not None:
                 job = job.moved_to(
@@ -94,7 +108,7 @@ class ArtService:
                 )
         await self._tracker.enqueue(job)
 
-    async def start_inline(
+    def inline_job(
         self,
         request: ArtRequest,
         *,
@@ -103,7 +117,8 @@ class ArtService:
         user_id: int,
         locale: str,
         inline_message_id: str,
-    ) -> None:
+    ) -> Job:
+        """A job whose result edits an inline message; ids and seed come from the result."""
         job = self.new_job(
             request,
             chat_id=self._upload_chat(user_id),
@@ -112,7 +127,7 @@ class ArtService:
             seed=seed,
             job_id=job_id,
         )
-        await self.start(job.but(inline_message_id=inline_message_id))
+        return job.but(inline_message_id=inline_message_id)
 
     async def finished_job(self, job_id: str) -> Job | None:
         job = await self._store.get(job_id)
@@ -155,7 +170,11 @@ class ArtService:
             locale=locale,
             reply_to_message_id=reply_to_message_id,
             seed=source.seed,
-        ).but(as_document=True)
+        ).but(
+            as_document=True,
+            enhanced_prompt=source.enhanced_prompt,
+            enhance_failed=source.enhance_failed,
+        )
         if source.operation_id is not None:
             job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
         await self._tracker.enqueue(job)

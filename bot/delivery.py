@@ -33,7 +33,7 @@ from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyPara
 
 from bot.errors import ErrorKind
 from bot.jobs import Job
-from bot.keyboards import result_keyboard
+from bot.keyboards import result_keyboard, status_keyboard
 from bot.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,31 @@ class Delivery:
             # The copy in the user's private chat was only a way to get a file_id.
             await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome, file_id)
+
+    async def status(self, job: Job, queue_position: int | None) -> None:
+        """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
+        Best effort: a status that cannot be edited changes nothing for the result."""
+        text = (
+            self._texts.status(job)
+            if queue_position is None
+            else self._texts.get(job.locale, "status.queued", position=queue_position)
+        )
+        markup = status_keyboard(self._texts, job.locale, job.id)
+        if job.inline_message_id is not None:
+            await self._quietly(
+                self._bot.edit_message_text(
+                    text, inline_message_id=job.inline_message_id, reply_markup=markup
+                )
+            )
+        elif job.status_message_id is not None:
+            await self._quietly(
+                self._bot.edit_message_text(
+                    text,
+                    chat_id=job.chat_id,
+                    message_id=job.status_message_id,
+                    reply_markup=markup,
+                )
+            )
 
     async def failure(self, job: Job, kind: ErrorKind) -> Outcome:
         """Turn the status message into the explanation, or send it anew if that is gone."""

@@ -66,6 +66,20 @@ class Job:
     # A cache hit: send this Telegram file instead of asking Yandex.
     cached_file_id: str | None = None
     cancel_requested: bool = False
+    # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
+    enhanced_prompt: str | None = None
+    enhance_failed: bool = False
+
+    @property
+    def needs_enhancing(self) -> bool:
+        return self.request.enhance and self.enhanced_prompt is None and not self.enhance_failed
+
+    @property
+    def drawn_request(self) -> ArtRequest:
+        """What is sent to YandexART: the enhanced prompt when there is one."""
+        if self.enhanced_prompt is None:
+            return self.request
+        return dataclasses.replace(self.request, parts=(PromptPart(self.enhanced_prompt),))
 
     @property
     def active(self) -> bool:
@@ -98,6 +112,7 @@ def job_from_dict(data: dict[str, Any]) -> Job:
             parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
             seed=request["seed"],
             ratio=Ratio(width, height),
+            enhance=bool(request.get("enhance", False)),
         ),
         "state": JobState(data["state"]),
         "last_error": _kind(data.get("last_error")),

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MAX_SEED = 2**63 - 1
-KNOWN_FLAGS = ("seed", "ratio")
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance")
+BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
+SHORT_FLAGS = {"-e": "enhance"}
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
 _FLAG = re.compile(r"^(?:--|\u2014)([^\s=]+)(?:=(.*))?$", re.DOTALL)
 _RATIO = re.compile(r"^(\d{1,6})\s*[:xх×]\s*(\d{1,6})$", re.IGNORECASE)
@@ -43,6 +45,8 @@ class ArtRequest:
     parts: tuple[PromptPart, ...]
     seed: int | None = None
     ratio: Ratio = SQUARE
+    # Ask YandexGPT for a richer prompt first.
+    enhance: bool = False
 
     @property
     def text(self) -> str:
@@ -50,6 +54,14 @@ class ArtRequest:
         if len(self.parts) == 1 and self.parts[0].weight == 1.0:
             return self.parts[0].text
         return " | ".join(f"{p.text} :: {_format_weight(p.weight)}" for p in self.parts)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a user gets without flags (their /settings)."""
+
+    ratio: Ratio = SQUARE
+    enhance: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,12 @@ def _format_weight(weight: float) -> str:
     return f"{weight:g}"
 
 
-def parse_art_args(args: str | None, limits: Limits, replied_text: str | None = None) -> ArtRequest:
+def parse_art_args(
+    args: str | None,
+    limits: Limits,
+    replied_text: str | None = None,
+    defaults: Defaults = Defaults(),
+) -> ArtRequest:
     """Split flags from the prompt, validate both, and build the request.
 
     `replied_text` is the message `/art` answers to: when the command itself has no prompt,
@@ -82,13 +99,16 @@ def parse_art_args(args: str | None, limits: Limits, replied_text: str | None = 
     """
     flags, words = _split_flags(args or "")
     seed = _parse_seed(flags["seed"]) if "seed" in flags else None
-    ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else SQUARE
+    ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else defaults.ratio
+    if "enhance" in flags and "no-enhance" in flags:
+        raise PromptError("duplicate_flag", {"flag": "--enhance"})
+    enhance = "enhance" in flags or (defaults.enhance and "no-enhance" not in flags)
     if not words and replied_text and replied_text.strip():
         parts: tuple[PromptPart, ...] = (PromptPart(" ".join(replied_text.split())),)
         _check_length(parts, limits)
     else:
         parts = _parse_parts(" ".join(words), limits)
-    return ArtRequest(parts=parts, seed=seed, ratio=ratio)
+    return ArtRequest(parts=parts, seed=seed, ratio=ratio, enhance=enhance)
 
 
 def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
@@ -97,7 +117,8 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
     tokens = text.split()
     i = 0
     while i < len(tokens):
-        match = _FLAG.match(tokens[i])
+        token = tokens[i]
+        match = _FLAG.match("--" + SHORT_FLAGS[token] if token in SHORT_FLAGS else token)
         if match is None:
             words.append(tokens[i])
             i += 1
@@ -111,6 +132,11 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
         if name in flags:
             raise PromptError("duplicate_flag", {"flag": "--" + name})
         i += 1
+        if name in BOOLEAN_FLAGS:
+            if value is not None:
+                raise PromptError("unexpected_value", {"flag": "--" + name})
+            flags[name] = ""
+            continue
         if value is None:
             if i >= len(tokens) or _FLAG.match(tokens[i]):
                 raise PromptError("missing_value", {"flag": "--" + name})

@@ -23,7 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.jobs import Job, job_from_dict, job_to_dict
-from bot.store import JobStore, LeaseLost, StoreUnavailable
+from bot.store import LAG_SAMPLES, DailyStats, JobStore, LeaseLost, StoreUnavailable
+
+STATS_TTL = 3 * 86400
 
 _CLAIM = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -89,6 +91,19 @@ end
 return renewed
 """
 
+_ADMIT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 'daily' end
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 172800000)
+return false
+"""
+
 _ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -113,6 +128,7 @@ class RedisJobStore(JobStore):
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
         self._cancel = redis.register_script(_CANCEL)
+        self._admit = redis.register_script(_ADMIT)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -163,13 +179,60 @@ class RedisJobStore(JobStore):
     async def cache_get(self, key: str) -> str | None:
         async with _available():
             value = await self._redis.get(self._prefix + "cache:" + key)
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return _text(value)
 
     async def cache_put(self, key: str, value: str, ttl: float) -> None:
         async with _available():
             await self._redis.set(self._prefix + "cache:" + key, value, px=int(ttl * 1000))
+
+    async def user_get(self, user_id: int) -> str | None:
+        async with _available():
+            value = await self._redis.get(f"{self._prefix}user:{user_id}")
+        return _text(value)
+
+    async def user_put(self, user_id: int, value: str) -> None:
+        async with _available():
+            await self._redis.set(f"{self._prefix}user:{user_id}", value)
+
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        keys = [f"{self._prefix}slots:{user_id}", f"{self._prefix}daily:{user_id}:{day}"]
+        async with _available():
+            verdict = await self._admit(
+                keys=keys, args=[job_id, max_concurrent, daily_quota, int(slot_ttl * 1000)]
+            )
+        return _text(verdict)
+
+    async def release_slot(self, user_id: int, job_id: str) -> None:
+        async with _available():
+            await self._redis.zrem(f"{self._prefix}slots:{user_id}", job_id)
+
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        counts, lags = f"{self._prefix}stats:{day}", f"{self._prefix}lags:{day}"
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(counts, event, 1)
+            pipe.expire(counts, STATS_TTL)
+            if lag is not None:
+                pipe.lpush(lags, lag)
+                pipe.ltrim(lags, 0, LAG_SAMPLES - 1)
+                pipe.expire(lags, STATS_TTL)
+            await pipe.execute()
+
+    async def daily_stats(self, day: int) -> DailyStats:
+        async with _available():
+            counts = await self._redis.hgetall(f"{self._prefix}stats:{day}")
+            lags = await self._redis.lrange(f"{self._prefix}lags:{day}", 0, -1)
+        return DailyStats(
+            {_text(k) or "": int(v) for k, v in counts.items()}, [float(x) for x in lags]
+        )
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
@@ -198,6 +261,10 @@ class RedisJobStore(JobStore):
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _dump(job: Job) -> str:

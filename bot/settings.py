@@ -7,6 +7,7 @@ Settings are never read at import time: `load_settings()` is called by `python -
 from __future__ import annotations
 
 import re
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -17,7 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
@@ -61,6 +62,19 @@ class Settings(BaseSettings):
     # Inline mode uploads pictures here to get a file_id; unset: the user's private chat.
     inline_storage_chat_id: int | None = None
 
+    # Access and fair use. Lists are comma-separated ids; empty allowlists admit everyone.
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    max_concurrent_per_user: int = Field(default=2, ge=1)
+    daily_quota_per_user: int = Field(default=50, ge=1)
+
+    # The Yandex API budget, for the whole bot (all instances when Redis is on).
+    submit_rate_per_minute: float = Field(default=500.0, gt=0)
+    completion_rate_per_minute: float = Field(default=100.0, gt=0)
+    # Shown in /stats next to today's submits (the default Yandex quota per cloud).
+    yandex_daily_quota: int = Field(default=5000, ge=1)
+
     # Telegram flood limits the bot keeps to (messages).
     group_messages_per_minute: float = Field(default=20.0, gt=0)
     chat_messages_per_second: float = Field(default=1.0, gt=0)
@@ -74,6 +88,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
+    gpt_model_uri: str = Field(default="gpt://{folder}/yandexgpt/latest", min_length=1)
 
     # Adaptive poll schedule: first poll after `poll_first_delay`, then each gap grows by
     # `poll_growth` up to `poll_max_interval`; all in seconds.
@@ -97,6 +112,16 @@ class Settings(BaseSettings):
     def _token_shape(cls, value: SecretStr) -> SecretStr:
         if not _TOKEN.match(value.get_secret_value()):
             raise ValueError("must look like 123456789:AAE..., as @BotFather gives it")
+        return value
+
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(item) for item in value.replace(" ", "").split(",") if item)
+            except ValueError:
+                raise ValueError("must be comma-separated numeric ids") from None
         return value
 
     @field_validator("webhook_secret")
@@ -128,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def model_uri(self) -> str:
         return self.art_model_uri.format(folder=self.yandex_folder_id)
+
+    @property
+    def gpt_model_uri_resolved(self) -> str:
+        return self.gpt_model_uri.format(folder=self.yandex_folder_id)
 
     @property
     def yandex_auth_header(self) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import heapq
 import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from bot.jobs import Job
 
@@ -22,6 +23,15 @@ class StoreUnavailable(Exception):
 
 class LeaseLost(Exception):
     """Another instance took this job over (our lease expired); our result is not saved."""
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    counts: dict[str, int]
+    lags: list[float]  # the latest delivery lags of the day, seconds
+
+
+LAG_SAMPLES = 1000
 
 
 class JobStore(ABC):
@@ -61,6 +71,37 @@ class JobStore(ABC):
 
     @abstractmethod
     async def cache_put(self, key: str, value: str, ttl: float) -> None: ...
+
+    @abstractmethod
+    async def user_get(self, user_id: int) -> str | None:
+        """A user's saved preferences (JSON), kept until changed."""
+
+    @abstractmethod
+    async def user_put(self, user_id: int, value: str) -> None: ...
+
+    @abstractmethod
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        """Take a generation slot for the user, atomically: None when admitted, else the
+        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net."""
+
+    @abstractmethod
+    async def release_slot(self, user_id: int, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        """Count an event of the day (shared by all instances), with a delivery lag."""
+
+    @abstractmethod
+    async def daily_stats(self, day: int) -> DailyStats: ...
 
     @abstractmethod
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
@@ -107,6 +148,10 @@ class MemoryJobStore(JobStore):
         self._leased: set[str] = set()
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._cache: dict[str, tuple[str, float]] = {}
+        self._users: dict[int, str] = {}
+        self._slots: dict[int, dict[str, float]] = {}
+        self._daily: Counter[tuple[int, int]] = Counter()
+        self._stats: dict[int, DailyStats] = {}
 
     async def add(self, job: Job) -> None:
         self._jobs[job.id] = job
@@ -170,6 +215,47 @@ class MemoryJobStore(JobStore):
 
     async def cache_put(self, key: str, value: str, ttl: float) -> None:
         self._cache[key] = (value, self._clock() + ttl)
+
+    async def user_get(self, user_id: int) -> str | None:
+        return self._users.get(user_id)
+
+    async def user_put(self, user_id: int, value: str) -> None:
+        self._users[user_id] = value
+
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        now = self._clock()
+        slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
+        if len(slots) >= max_concurrent:
+            return "concurrent"
+        if self._daily[(user_id, day)] >= daily_quota:
+            return "daily"
+        slots[job_id] = now + slot_ttl
+        self._slots[user_id] = slots
+        self._daily[(user_id, day)] += 1
+        return None
+
+    async def release_slot(self, user_id: int, job_id: str) -> None:
+        self._slots.get(user_id, {}).pop(job_id, None)
+
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        stats = self._stats.setdefault(day, DailyStats(Counter(), []))
+        stats.counts[event] = stats.counts.get(event, 0) + 1
+        if lag is not None:
+            stats.lags.append(lag)
+            del stats.lags[:-LAG_SAMPLES]
+
+    async def daily_stats(self, day: int) -> DailyStats:
+        stats = self._stats.get(day, DailyStats({}, []))
+        return DailyStats(dict(stats.counts), list(stats.lags))
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         for job_id in job_ids:

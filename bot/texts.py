@@ -13,7 +13,9 @@ from aiogram.utils.i18n import I18n
 
 from bot.errors import MISCONFIGURED, ErrorKind
 from bot.jobs import Job
+from bot.limits import Refusal
 from bot.prompt import MAX_SEED, Limits, PromptError
+from bot.stats import StatsReport
 
 CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
@@ -38,7 +40,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 def caption(prompt: str, meta: str, limit: int = CAPTION_LIMIT) -> str:
-    """HTML caption: the prompt (escaped, shortened so the whole caption fits) and a meta line.
+    """HTML caption: the prompt (escaped, shortened so the whole caption fits) and a meta
+    part (a note and the seed line), which is never cut.
 
     The limit counts visible characters, so the prompt is shortened before escaping.
     """
@@ -49,9 +52,15 @@ def caption(prompt: str, meta: str, limit: int = CAPTION_LIMIT) -> str:
 
 class Texts:
     def __init__(
-        self, i18n: I18n, limits: Limits, deadline_seconds: float, retention_seconds: float = 0
+        self,
+        i18n: I18n,
+        limits: Limits,
+        deadline_seconds: float,
+        retention_seconds: float = 0,
+        yandex_daily_quota: int = 5000,
     ) -> None:
         self._i18n = i18n
+        self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
         self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
@@ -92,12 +101,45 @@ class Texts:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
         return self.get(locale, f"error.{error.code}", **params)
 
+    def refusal(self, locale: str, refusal: Refusal, now: float) -> str:
+        left = max(0, int(refusal.resets_at - now))
+        return self.get(
+            locale,
+            f"limit.{refusal.reason}",
+            limit=refusal.limit,
+            hours=left // 3600,
+            minutes=left % 3600 // 60,
+        )
+
+    def stats(self, locale: str, report: StatsReport) -> str:
+        none = self.get(locale, "stats.none")
+        failures = ", ".join(f"{kind} {count}" for kind, count in report.failures.items())
+        return self.get(
+            locale,
+            "stats.text",
+            pending=report.pending,
+            delivered=report.delivered,
+            submitted=report.submitted,
+            quota=self._yandex_daily_quota,
+            failures=failures or none,
+            mean=self._seconds(locale, report.lag_mean),
+            p95=self._seconds(locale, report.lag_p95),
+        )
+
+    def _seconds(self, locale: str, value: float | None) -> str:
+        return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
+
     def status(self, job: Job) -> str:
         return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
 
     def caption(self, job: Job) -> str:
         meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
-        return caption(job.request.text, meta)
+        prompt = job.request.text
+        if job.enhanced_prompt is not None:
+            prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
+        elif job.enhance_failed:
+            meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
+        return caption(prompt, meta)
 
     def failure(self, job: Job, kind: ErrorKind) -> str:
         if kind in MISCONFIGURED:

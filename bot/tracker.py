@@ -16,12 +16,13 @@ from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
-from aiolimiter import AsyncLimiter
-
+from bot.budget import Budget
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery, Outcome
+from bot.enhancer import PromptEnhancer
 from bot.errors import ErrorKind, TransientError, YandexArtError
 from bot.jobs import Job, JobState
+from bot.limits import day_of
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
 from bot.schedule import PollSchedule
@@ -50,7 +51,9 @@ class Tracker:
         schedule: PollSchedule,
         metrics: Metrics,
         cache: PictureCache,
-        poll_rate: float,
+        enhancer: PromptEnhancer,
+        poll_budget: Budget,
+        submit_budget: Budget,
         submit_patience: float,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
@@ -64,8 +67,10 @@ class Tracker:
         self._schedule = schedule
         self._metrics = metrics
         self._cache = cache
-        # One poll per 1/rate seconds: never more than `poll_rate` in any second.
-        self._limiter = AsyncLimiter(1, 1 / poll_rate)
+        self._enhancer = enhancer
+        self._poll_budget = poll_budget
+        self._submit_budget = submit_budget
+        self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
         self._submit_patience = submit_patience
         self._clock = clock
         self._max_in_flight = max_in_flight
@@ -195,8 +200,14 @@ class Tracker:
         if now >= job.deadline_at:
             await self._fail(job, expiry_reason(job), JobState.EXPIRED)
             return
+        if job.needs_enhancing:
+            enhanced = await self._enhancer.enhance(job.request.text, job.locale)
+            job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
+        await self._wait_for_submit_budget(job)
         try:
-            operation_id = await self._backend.submit(job.request, job.seed, job.idempotency_key)
+            operation_id = await self._backend.submit(
+                job.drawn_request, job.seed, job.idempotency_key
+            )
         except TransientError as exc:
             if now - job.created_at >= self._submit_patience:
                 await self._fail(job, exc.kind)
@@ -214,6 +225,7 @@ class Tracker:
             await self._fail(job, exc.kind)
             return
         self._metrics.submits.inc()
+        await self._record("submitted")
         log.info("job %s: submitted as operation %s", job.id, operation_id)
         await self._save(
             job.moved_to(
@@ -229,14 +241,14 @@ class Tracker:
         assert job.operation_id is not None
         last_error = job.last_error
         state: OperationState | None = None
-        async with self._limiter:
-            self._metrics.polls.inc()
-            try:
-                state = await self._backend.get_operation(job.operation_id)
-            except TransientError as exc:
-                last_error = exc.kind
-            except YandexArtError as exc:
-                state = OperationFailed(exc)
+        await self._poll_budget.acquire()
+        self._metrics.polls.inc()
+        try:
+            state = await self._backend.get_operation(job.operation_id)
+        except TransientError as exc:
+            last_error = exc.kind
+        except YandexArtError as exc:
+            state = OperationFailed(exc)
         if isinstance(state, ImageReady):
             await self._deliver(job, state.image, state.finished_at)
         elif isinstance(state, OperationFailed) and job.as_document:
@@ -268,9 +280,12 @@ class Tracker:
             # Yandex keeps the result for days: fetch it again on the next try.
             await self._save(job.but(next_poll_at=self._later()))
             return
+        lag = None
         if delivered.outcome is Outcome.SENT and finished_at is not None:
-            self._metrics.delivery_lag.observe(max(0.0, self._clock() - finished_at))
-        if delivered.file_id is not None and job.cached_file_id is None:
+            lag = max(0.0, self._clock() - finished_at)
+            self._metrics.delivery_lag.observe(lag)
+        await self._record(f"delivered:{delivered.outcome}", lag)
+        if delivered.file_id is not None and job.cached_file_id is None and not job.request.enhance:
             await self._cache.remember(job, delivered.file_id)
         self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
         log.info("job %s: picture %s", job.id, delivered.outcome)
@@ -291,11 +306,32 @@ class Tracker:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
         self._metrics.failures.labels(kind=kind).inc()
+        await self._record(f"failed:{kind}")
         await self._finish(job.moved_to(state, untold_failure=None))
 
     async def _finish(self, job: Job) -> None:
         self._actions.drop(job.id)
         await self._save(job)
+        with suppress(StoreUnavailable):
+            await self._store.release_slot(job.user_id, job.id)
+
+    async def _wait_for_submit_budget(self, job: Job) -> None:
+        """Over the submit budget, wait in line and show the place in the status message."""
+        if await self._submit_budget.available():
+            await self._submit_budget.acquire()
+            return
+        self._submit_queue.append(job.id)
+        try:
+            await self._delivery.status(job, self._submit_queue.index(job.id) + 1)
+            await self._submit_budget.acquire()
+        finally:
+            self._submit_queue.remove(job.id)
+        await self._delivery.status(job, None)
+
+    async def _record(self, event: str, lag: float | None = None) -> None:
+        """Daily figures for /stats; losing one to a store outage is harmless."""
+        with suppress(StoreUnavailable):
+            await self._store.record(day_of(self._clock()), event, lag)
 
     async def _save(self, job: Job) -> None:
         """Write the step's result; wait out a store outage rather than lose it."""
@@ -315,7 +351,7 @@ class Tracker:
                 delay = min(delay * 2, STORE_RETRY_MAX)
 
     def _show_progress(self, job: Job) -> None:
-        """"Sending a photo…" in the chat that waits; an inline message has its own text."""
+        """ "Sending a photo…" in the chat that waits; an inline message has its own text."""
         if job.inline_message_id is None:
             self._actions.keep(job.id, job.chat_id)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import aiohttp
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,6 +31,7 @@ from bot.errors import (
     classify_error,
 )
 from bot.prompt import ArtRequest
+from bot.yandex_http import YandexHttp, int_or_none
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def parse_operation(payload: Mapping[str, Any]) -> OperationState:
     error = payload.get("error")
     if isinstance(error, Mapping) and error.get("code"):
         message = str(error.get("message", ""))
-        failure = classify_error(grpc_code=_int_or_none(error["code"]), message=message)
+        failure = classify_error(grpc_code=int_or_none(error["code"]), message=message)
         # The operation is over: polling again cannot turn a "transient" code into a picture.
         if isinstance(failure, TransientError):
             failure = GenerationFailed(message)
@@ -125,34 +125,22 @@ def _retry_after_or_backoff(backoff: wait_exponential_jitter) -> Any:
 class YandexArtClient:
     def __init__(
         self,
+        http: YandexHttp,
         *,
-        base_url: str,
-        auth_header: str,
-        folder_id: str,
         model_uri: str,
-        timeout: float,
         retries: int,
         backoff_initial: float = 0.5,
         backoff_max: float = 8.0,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        self._http = http
         self._model_uri = model_uri
-        self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._retries = retries
         self._backoff = wait_exponential_jitter(
             multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
         )
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
-        return self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str:
         body = build_request_body(self._model_uri, request, seed)
@@ -164,52 +152,18 @@ class YandexArtClient:
             reraise=True,
         ):
             with attempt:
-                payload = await self._call("POST", SUBMIT_PATH, json=body, headers=headers)
+                payload = await self._http.call("POST", SUBMIT_PATH, json=body, headers=headers)
         operation_id = payload.get("id")
         if not isinstance(operation_id, str) or not operation_id:
             raise ServiceUnavailable("submit answered without an operation id")
         return operation_id
 
     async def get_operation(self, operation_id: str) -> OperationState:
-        payload = await self._call("GET", OPERATION_PATH.format(id=operation_id))
+        payload = await self._http.call("GET", OPERATION_PATH.format(id=operation_id))
         return parse_operation(payload)
 
     async def cancel(self, operation_id: str) -> None:
-        await self._call("POST", OPERATION_PATH.format(id=operation_id) + ":cancel")
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
-        try:
-            async with self._http().request(method, self._base_url + path, **kwargs) as resp:
-                payload = await _read_json(resp)
-                if resp.status >= 400:
-                    raise classify_error(
-                        http_status=resp.status,
-                        grpc_code=_int_or_none(payload.get("code")),
-                        message=_error_message(payload),
-                        retry_after=_retry_after(resp.headers.get("Retry-After")),
-                    )
-                return payload
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # The exception text may carry URLs; log only its type.
-            raise ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-
-
-async def _read_json(resp: aiohttp.ClientResponse) -> Mapping[str, Any]:
-    try:
-        payload = await resp.json(content_type=None)
-    except ValueError:
-        payload = None
-    return payload if isinstance(payload, Mapping) else {}
-
-
-def _error_message(payload: Mapping[str, Any]) -> str:
-    for key in ("message", "error"):
-        value = payload.get(key)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, Mapping) and isinstance(value.get("message"), str):
-            return str(value["message"])
-    return ""
+        await self._http.call("POST", OPERATION_PATH.format(id=operation_id) + ":cancel")
 
 
 def _timestamp(value: object) -> float | None:
@@ -217,19 +171,5 @@ def _timestamp(value: object) -> float | None:
         return None
     try:
         return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
-        return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None

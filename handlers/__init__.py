@@ -6,7 +6,7 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, info, inline
+from handlers import art, buttons, info, inline, settings, stats
 
 
 def routers() -> list[Router]:
@@ -15,4 +15,6 @@ def routers() -> list[Router]:
         art.create_router(),
         buttons.create_router(),
         inline.create_router(),
+        settings.create_router(),
+        stats.create_router(),
     ]

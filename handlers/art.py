@@ -4,6 +4,8 @@ In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' co
 and `/art` sent as a reply draws the replied message's text or caption.
 """
 
+import time
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -19,20 +21,25 @@ async def art(
     message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
 ) -> None:
     locale = i18n.current_locale
+    user_id = message.from_user.id if message.from_user else message.chat.id
     replied = message.reply_to_message
     replied_text = (replied.text or replied.caption) if replied else None
     try:
-        request = art_service.parse(command.args, replied_text)
+        request = await art_service.parse(user_id, command.args, replied_text)
     except PromptError as error:
         await message.reply(texts.prompt_error(locale, error))
         return
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
-        user_id=message.from_user.id if message.from_user else message.chat.id,
+        user_id=user_id,
         locale=locale,
         reply_to_message_id=message.message_id,
     )
+    refusal = await art_service.admit(job)
+    if refusal is not None:
+        await message.reply(texts.refusal(locale, refusal, time.time()))
+        return
     status = await message.reply(
         texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
     )

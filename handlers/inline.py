@@ -5,7 +5,9 @@ user picks it, generation starts and the inline message is later edited into the
 The job id and seed travel in the result id, so nothing is stored for results not chosen.
 """
 
-from aiogram import Router
+import time
+
+from aiogram import Bot, Router
 from aiogram.types import (
     ChosenInlineResult,
     InlineQuery,
@@ -39,7 +41,7 @@ async def inline_query(
         )
         return
     try:
-        request = art_service.parse(query.query)
+        request = await art_service.parse(query.from_user.id, query.query)
     except PromptError as error:
         message = texts.prompt_error(locale, error)
         result = InlineQueryResultArticle(
@@ -67,22 +69,36 @@ async def inline_query(
     await query.answer([result], cache_time=CACHE_SECONDS, is_personal=True)
 
 
-async def chosen(chosen_result: ChosenInlineResult, art_service: ArtService, i18n: I18n) -> None:
+async def chosen(
+    chosen_result: ChosenInlineResult,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+    bot: Bot,
+) -> None:
     job_id, _, seed = chosen_result.result_id.partition(":")
-    if chosen_result.inline_message_id is None or not seed.isdigit():
+    inline_message_id = chosen_result.inline_message_id
+    if inline_message_id is None or not seed.isdigit():
         return  # the error article, or inline feedback without a keyboard
+    user_id = chosen_result.from_user.id
     try:
-        request = art_service.parse(chosen_result.query)
+        request = await art_service.parse(user_id, chosen_result.query)
     except PromptError:
         return
-    await art_service.start_inline(
+    job = art_service.inline_job(
         request,
         job_id=job_id,
         seed=int(seed),
-        user_id=chosen_result.from_user.id,
+        user_id=user_id,
         locale=i18n.current_locale,
-        inline_message_id=chosen_result.inline_message_id,
+        inline_message_id=inline_message_id,
     )
+    refusal = await art_service.admit(job)
+    if refusal is not None:
+        text = texts.refusal(i18n.current_locale, refusal, time.time())
+        await bot.edit_message_text(text, inline_message_id=inline_message_id)
+        return
+    await art_service.start(job)
 
 
 def create_router() -> Router:

@@ -34,6 +34,10 @@ FAST = {
     # Pacing is tested on its own; elsewhere it would only slow the tests down.
     "chat_messages_per_second": 100.0,
     "group_messages_per_minute": 6000.0,
+    # Likewise the fair-use limits and the submit budget, tested in test_e2e_limits.py.
+    "max_concurrent_per_user": 1000,
+    "daily_quota_per_user": 100000,
+    "submit_rate_per_minute": 600000.0,
 }
 
 

@@ -83,7 +83,10 @@ BAD_INPUTS = [
     ("/art a fox --ratio 16", "Ratio <code>16</code> is not valid"),
     ("/art a fox --ratio 10:1", "the long side at most 4× the short one"),
     ("/art a fox --ratio <b>:1", "Ratio <code>&lt;b&gt;:1</code> is not valid"),
-    ("/art a fox --style oil", "Unknown flag <code>--style</code>. Known flags: --seed, --ratio."),
+    (
+        "/art a fox --style oil",
+        "Unknown flag <code>--style</code>. Known flags: --seed, --ratio, --enhance, --no-enhance.",
+    ),
     ("/art a fox --seed 1 --seed 2", "Flag <code>--seed</code> is given twice"),
     ("/art a fox --seed", "Flag <code>--seed</code> needs a value"),
     ("/art forest :: heavy | fox", "Weight <code>heavy</code> is not valid"),

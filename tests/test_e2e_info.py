@@ -49,7 +49,13 @@ async def test_commands_are_registered_in_english_and_russian(
     calls = telegram.sent("setMyCommands")
     by_language = {c.params.get("language_code"): c.json("commands") for c in calls}
     assert set(by_language) == {None, "ru"}
-    assert [c["command"] for c in by_language[None]] == ["art", "help", "privacy", "start"]
+    assert [c["command"] for c in by_language[None]] == [
+        "art",
+        "settings",
+        "help",
+        "privacy",
+        "start",
+    ]
     assert by_language[None][0]["description"].startswith("Draw a picture")
     assert by_language["ru"][0]["description"].startswith("Нарисовать")
 

@@ -33,6 +33,8 @@ def env_for(
         "POLL_FIRST_DELAY": "0.05",
         "POLL_MAX_INTERVAL": "0.2",
         "JOB_LEASE_SECONDS": "2",
+        "MAX_CONCURRENT_PER_USER": "1000",
+        "SUBMIT_RATE_PER_MINUTE": "600000",
         **extra,
     }
 

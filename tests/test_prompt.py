@@ -20,7 +20,7 @@ from bot.prompt import (
 )
 
 LIMITS = Limits()
-KNOWN = "--seed, --ratio"
+KNOWN = "--seed, --ratio, --enhance, --no-enhance"
 
 
 def parse(args: str | None, limits: Limits = LIMITS) -> ArtRequest:

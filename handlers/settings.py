@@ -1,0 +1,78 @@
+"""/settings: default ratio, prompt enhancement and interface language, on buttons."""
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.prefs import RATIO_CHOICES, PrefsService, UserPrefs
+from bot.texts import Texts
+
+LANGUAGES = {"en": "English", "ru": "Русский"}
+AUTO = "auto"
+
+
+class SettingsAction(CallbackData, prefix="s"):
+    key: str
+    value: str
+
+
+def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyboardMarkup]:
+    state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
+    language = LANGUAGES.get(prefs.language or "", texts.get(locale, "settings.auto"))
+    text = texts.get(locale, "settings.text", ratio=prefs.ratio, enhance=state, language=language)
+    builder = InlineKeyboardBuilder()
+    for ratio in RATIO_CHOICES:
+        mark = "✓ " if ratio == prefs.ratio else ""
+        builder.button(text=mark + ratio, callback_data=SettingsAction(key="ratio", value=ratio))
+    builder.button(
+        text=texts.get(locale, "settings.enhance_button", state=state),
+        callback_data=SettingsAction(key="enhance", value="off" if prefs.enhance else "on"),
+    )
+    choices = {AUTO: texts.get(locale, "settings.language_auto"), **LANGUAGES}
+    for code, name in choices.items():
+        mark = "✓ " if (prefs.language or AUTO) == code else ""
+        builder.button(text=mark + name, callback_data=SettingsAction(key="language", value=code))
+    builder.adjust(3, 3, 1, len(choices))
+    return text, builder.as_markup()
+
+
+async def show(message: Message, prefs: PrefsService, texts: Texts, i18n: I18n) -> None:
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    text, keyboard = render(texts, i18n.current_locale, await prefs.get(user_id))
+    await message.answer(text, reply_markup=keyboard)
+
+
+async def change(
+    query: CallbackQuery,
+    callback_data: SettingsAction,
+    prefs: PrefsService,
+    texts: Texts,
+    i18n: I18n,
+) -> None:
+    key, value = callback_data.key, callback_data.value
+    if key == "ratio" and value in RATIO_CHOICES:
+        updated = await prefs.update(query.from_user.id, ratio=value)
+    elif key == "enhance" and value in ("on", "off"):
+        updated = await prefs.update(query.from_user.id, enhance=value == "on")
+    elif key == "language" and (value == AUTO or value in LANGUAGES):
+        updated = await prefs.update(query.from_user.id, language=None if value == AUTO else value)
+    else:
+        await query.answer(texts.get(i18n.current_locale, "callback.stale"))
+        return
+    locale = updated.language or i18n.current_locale
+    await query.answer(texts.get(locale, "settings.saved"))
+    if isinstance(query.message, Message):
+        text, keyboard = render(texts, locale, updated)
+        await query.message.edit_text(text, reply_markup=keyboard)
+
+
+def create_router() -> Router:
+    router = Router(name="settings")
+    router.message.register(show, Command("settings"))
+    router.callback_query.register(
+        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "language"}))
+    )
+    return router

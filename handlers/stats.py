@@ -1,0 +1,26 @@
+"""/stats for admins: today's load, failures and delivery lag."""
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+
+from bot.limits import AccessRules
+from bot.stats import StatsService
+from bot.texts import Texts
+
+
+async def stats(
+    message: Message, stats: StatsService, rules: AccessRules, texts: Texts, i18n: I18n
+) -> None:
+    locale = i18n.current_locale
+    if message.from_user is None or not rules.is_admin(message.from_user.id):
+        await message.answer(texts.get(locale, "stats.admins_only"))
+        return
+    await message.answer(texts.stats(locale, await stats.today()))
+
+
+def create_router() -> Router:
+    router = Router(name="stats")
+    router.message.register(stats, Command("stats"))
+    return router
