@@ -39,7 +39,7 @@ class AccessRules:
 class Refusal:
     reason: str  # "concurrent" or "daily"
     limit: int
-    resets_at: float  # for "daily": the next UTC midnight
+    resets_in: float  # seconds to the next UTC midnight, when the daily quota resets
 
 
 def day_of(now: float) -> int:
@@ -68,7 +68,8 @@ class Quotas:
         """Count a new generation against the user's limits; admins are exempt."""
         if self._rules.is_admin(user_id):
             return None
-        day = day_of(self._clock())
+        now = self._clock()
+        day = day_of(now)
         try:
             reason = await self._store.admit(
                 user_id,
@@ -84,4 +85,4 @@ class Quotas:
         if reason is None:
             return None
         limit = self._max_concurrent if reason == "concurrent" else self._daily_quota
-        return Refusal(reason, limit, (day + 1) * DAY)
+        return Refusal(reason, limit, (day + 1) * DAY - now)

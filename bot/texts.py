@@ -101,8 +101,8 @@ class Texts:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
         return self.get(locale, f"error.{error.code}", **params)
 
-    def refusal(self, locale: str, refusal: Refusal, now: float) -> str:
-        left = max(0, int(refusal.resets_at - now))
+    def refusal(self, locale: str, refusal: Refusal) -> str:
+        left = max(0, int(refusal.resets_in))
         return self.get(
             locale,
             f"limit.{refusal.reason}",

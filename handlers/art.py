@@ -4,8 +4,6 @@ In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' co
 and `/art` sent as a reply draws the replied message's text or caption.
 """
 
-import time
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -38,7 +36,7 @@ async def art(
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        await message.reply(texts.refusal(locale, refusal, time.time()))
+        await message.reply(texts.refusal(locale, refusal))
         return
     status = await message.reply(
         texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)

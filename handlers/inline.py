@@ -5,8 +5,6 @@ user picks it, generation starts and the inline message is later edited into the
 The job id and seed travel in the result id, so nothing is stored for results not chosen.
 """
 
-import time
-
 from aiogram import Bot, Router
 from aiogram.types import (
     ChosenInlineResult,
@@ -95,7 +93,7 @@ async def chosen(
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        text = texts.refusal(i18n.current_locale, refusal, time.time())
+        text = texts.refusal(i18n.current_locale, refusal)
         await bot.edit_message_text(text, inline_message_id=inline_message_id)
         return
     await art_service.start(job)

@@ -26,7 +26,9 @@ def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyb
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
         mark = "✓ " if ratio == prefs.ratio else ""
-        builder.button(text=mark + ratio, callback_data=SettingsAction(key="ratio", value=ratio))
+        # ":" separates callback data fields, so "16:9" travels as "16x9".
+        value = ratio.replace(":", "x")
+        builder.button(text=mark + ratio, callback_data=SettingsAction(key="ratio", value=value))
     builder.button(
         text=texts.get(locale, "settings.enhance_button", state=state),
         callback_data=SettingsAction(key="enhance", value="off" if prefs.enhance else "on"),
@@ -52,7 +54,7 @@ async def change(
     texts: Texts,
     i18n: I18n,
 ) -> None:
-    key, value = callback_data.key, callback_data.value
+    key, value = callback_data.key, callback_data.value.replace("x", ":")
     if key == "ratio" and value in RATIO_CHOICES:
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -117,11 +118,11 @@ async def start_bot(
     """Start the real dispatcher (polling the fake Bot API); stopped after the test."""
     running: list[RunningBot] = []
 
-    async def start(**overrides: Any) -> RunningBot:
+    async def start(clock: Callable[[], float] = time.time, **overrides: Any) -> RunningBot:
         settings = make_settings(**overrides)
         redis = await connect_redis(settings.redis_url) if settings.redis_url else None
         bot = create_bot(settings)
-        dispatcher = create_dispatcher(settings, bot, redis=redis)
+        dispatcher = create_dispatcher(settings, bot, redis=redis, clock=clock)
         task = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
         )
