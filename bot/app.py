@@ -33,16 +33,18 @@ from bot.art_service import ArtService
 from bot.budget import Budget, MemoryBudget, RedisBudget
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
+from bot.durations import DurationModel
 from bot.enhancer import PromptEnhancer
 from bot.flood import FloodControl, FloodLimits
 from bot.fsm_storage import TolerantRedisStorage
 from bot.limits import AccessRules, Quotas
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
+from bot.planner import PollPlanner
 from bot.prefs import PrefsI18nMiddleware, PrefsService
 from bot.prompt import Limits
 from bot.redis_store import RedisJobStore
-from bot.schedule import PollSchedule
+from bot.schedule import LearnedSchedule, PollSchedule
 from bot.settings import Settings, StartupError
 from bot.stats import StatsService
 from bot.store import JobStore, MemoryJobStore
@@ -176,6 +178,22 @@ def create_budget(redis: Redis | None, name: str, per_second: float, burst: int)
     return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
 
 
+def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
+    schedule = PollSchedule(
+        first_delay=settings.poll_first_delay,
+        growth=settings.poll_growth,
+        max_interval=settings.poll_max_interval,
+    )
+    learned = (
+        LearnedSchedule(fallback=schedule, target_lag=settings.poll_target_lag)
+        if settings.poll_schedule == "learned"
+        else None
+    )
+    return PollPlanner(
+        schedule, DurationModel(store), model_uri=settings.model_uri, learned=learned
+    )
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the handlers and the lifecycle need, built once from the settings."""
@@ -234,11 +252,7 @@ def create_services(
         backend=backend,
         delivery=delivery,
         actions=actions,
-        schedule=PollSchedule(
-            first_delay=settings.poll_first_delay,
-            growth=settings.poll_growth,
-            max_interval=settings.poll_max_interval,
-        ),
+        planner=create_planner(settings, store),
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,

@@ -55,6 +55,7 @@ class Job:
     status_message_id: int | None = None
     state: JobState = JobState.SUBMITTED
     operation_id: str | None = None
+    submitted_at: float | None = None  # when the operation was created, for learning
     attempts: int = 0
     last_error: ErrorKind | None = None
     # A failure the user has not been told about yet (Telegram was unreachable).

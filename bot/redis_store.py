@@ -234,6 +234,18 @@ class RedisJobStore(JobStore):
             {_text(k) or "": int(v) for k, v in counts.items()}, [float(x) for x in lags]
         )
 
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        name = f"{self._prefix}durations:{key}"
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(name, duration)
+            pipe.ltrim(name, 0, keep - 1)
+            await pipe.execute()
+
+    async def durations_get(self, key: str) -> list[float]:
+        async with _available():
+            values = await self._redis.lrange(f"{self._prefix}durations:{key}", 0, -1)
+        return [float(v) for v in values]
+
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)
         if not ids:

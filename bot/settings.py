@@ -7,7 +7,7 @@ Settings are never read at import time: `load_settings()` is called by `python -
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     poll_growth: float = Field(default=1.5, ge=1)
     poll_max_interval: float = Field(default=30.0, gt=0)
     poll_rate_limit: float = Field(default=50.0, gt=0, description="Operation polls per second")
+    # "learned": poll where past generations of the same model and ratio finished, every
+    # `poll_target_lag` seconds there; "growing": the schedule above, always.
+    poll_schedule: Literal["learned", "growing"] = "learned"
+    poll_target_lag: float = Field(default=1.4, gt=0)
     generation_deadline: float = Field(default=1800.0, gt=0, description="Seconds")
     # How long to keep retrying a submit that Yandex refuses with 429/5xx before telling the user.
     submit_patience: float = Field(default=300.0, gt=0)

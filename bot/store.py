@@ -104,6 +104,13 @@ class JobStore(ABC):
     async def daily_stats(self, day: int) -> DailyStats: ...
 
     @abstractmethod
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        """Remember an observed generation time; only the latest `keep` are kept."""
+
+    @abstractmethod
+    async def durations_get(self, key: str) -> list[float]: ...
+
+    @abstractmethod
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         """Keep the claims on jobs still being worked on."""
 
@@ -152,6 +159,7 @@ class MemoryJobStore(JobStore):
         self._slots: dict[int, dict[str, float]] = {}
         self._daily: Counter[tuple[int, int]] = Counter()
         self._stats: dict[int, DailyStats] = {}
+        self._durations: dict[str, list[float]] = {}
 
     async def add(self, job: Job) -> None:
         self._jobs[job.id] = job
@@ -256,6 +264,14 @@ class MemoryJobStore(JobStore):
     async def daily_stats(self, day: int) -> DailyStats:
         stats = self._stats.get(day, DailyStats({}, []))
         return DailyStats(dict(stats.counts), list(stats.lags))
+
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        samples = self._durations.setdefault(key, [])
+        samples.append(duration)
+        del samples[:-keep]
+
+    async def durations_get(self, key: str) -> list[float]:
+        return list(self._durations.get(key, []))
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         for job_id in job_ids:

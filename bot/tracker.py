@@ -25,7 +25,7 @@ from bot.jobs import Job, JobState
 from bot.limits import day_of
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
-from bot.schedule import PollSchedule
+from bot.planner import PollPlanner
 from bot.store import JobStore, LeaseLost, StoreUnavailable
 from bot.yandex_art import ImageBackend, ImageReady, OperationFailed, OperationState
 
@@ -48,7 +48,7 @@ class Tracker:
         backend: ImageBackend,
         delivery: Delivery,
         actions: ChatActions,
-        schedule: PollSchedule,
+        planner: PollPlanner,
         metrics: Metrics,
         cache: PictureCache,
         enhancer: PromptEnhancer,
@@ -64,7 +64,8 @@ class Tracker:
         self._backend = backend
         self._delivery = delivery
         self._actions = actions
-        self._schedule = schedule
+        self._planner = planner
+        self._schedule = planner.schedule
         self._metrics = metrics
         self._cache = cache
         self._enhancer = enhancer
@@ -227,15 +228,14 @@ class Tracker:
         self._metrics.submits.inc()
         await self._record("submitted")
         log.info("job %s: submitted as operation %s", job.id, operation_id)
-        await self._save(
-            job.moved_to(
-                JobState.PENDING,
-                operation_id=operation_id,
-                attempts=0,
-                last_error=None,
-                next_poll_at=self._schedule.next_poll_at(now, 0, job.deadline_at),
-            )
+        job = job.moved_to(
+            JobState.PENDING,
+            operation_id=operation_id,
+            submitted_at=now,
+            attempts=0,
+            last_error=None,
         )
+        await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
 
     async def _poll(self, job: Job) -> None:
         assert job.operation_id is not None
@@ -250,6 +250,7 @@ class Tracker:
         except YandexArtError as exc:
             state = OperationFailed(exc)
         if isinstance(state, ImageReady):
+            await self._planner.observe(job, state.finished_at)
             await self._deliver(job, state.image, state.finished_at)
         elif isinstance(state, OperationFailed) and job.as_document:
             # The original was asked for after Yandex dropped the result: draw it again.
@@ -269,7 +270,7 @@ class Tracker:
             await self._fail(job.but(last_error=last_error), expiry_reason(job), JobState.EXPIRED)
         else:
             attempts = job.attempts + 1
-            next_at = self._schedule.next_poll_at(self._clock(), attempts, job.deadline_at)
+            next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
             await self._save(
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )

@@ -295,3 +295,36 @@ class TestCancelAndCache:
         await store.cache_put("short", "x", ttl=0.05)
         await asyncio.sleep(0.1)
         assert await store.cache_get("short") is None
+
+
+class TestSharedCounters:
+    async def test_durations_keep_the_latest(self, store: JobStore) -> None:
+        for n in range(10):
+            await store.durations_add("art|1:1", float(n), keep=4)
+        assert sorted(await store.durations_get("art|1:1")) == [6.0, 7.0, 8.0, 9.0]
+        assert await store.durations_get("other") == []
+
+    async def test_admission_counts_concurrent_and_daily(self, store: JobStore) -> None:
+        async def admit(user_id: int, job_id: str, day: int = 100) -> str | None:
+            return await store.admit(
+                user_id, job_id, day=day, max_concurrent=2, daily_quota=3, slot_ttl=60.0
+            )
+
+        assert await admit(1, "a") is None
+        assert await admit(1, "b") is None
+        assert await admit(1, "c") == "concurrent"
+        assert await admit(2, "x") is None  # another user
+        await store.release_slot(1, "a")
+        assert await admit(1, "c") is None
+        await store.release_slot(1, "b")
+        assert await admit(1, "d") == "daily"
+        assert await admit(1, "d", day=101) is None  # a new UTC day
+
+    async def test_daily_stats(self, store: JobStore) -> None:
+        await store.record(5, "submitted")
+        await store.record(5, "delivered:sent", lag=1.5)
+        await store.record(5, "delivered:sent", lag=0.5)
+        await store.record(6, "submitted")
+        stats = await store.daily_stats(5)
+        assert stats.counts == {"submitted": 1, "delivered:sent": 2}
+        assert sorted(stats.lags) == [0.5, 1.5]
