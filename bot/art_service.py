@@ -3,6 +3,7 @@ the buttons under pictures. Handlers call this and only talk to Telegram."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 import time
@@ -142,10 +143,9 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
     ) -> Job:
-        """The same prompt and ratio with a new random seed."""
-        request = ArtRequest(parts=source.request.parts, seed=None, ratio=source.request.ratio)
+        """The same prompt, ratio and enhancement with a new random seed."""
         return self.new_job(
-            request,
+            dataclasses.replace(source.request, seed=None),
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,

@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot.art_service import ArtService
+from bot.jobs import Job
 from bot.keyboards import Action, JobAction, status_keyboard
 from bot.texts import Texts
 
@@ -23,6 +24,20 @@ async def cancel(
     await query.answer(texts.get(i18n.current_locale, f"callback.{result}"))
 
 
+async def _finished_source(
+    query: CallbackQuery,
+    callback_data: JobAction,
+    art_service: ArtService,
+    texts: Texts,
+    locale: str,
+) -> Job | None:
+    """The job under the pressed picture, or None after telling the user it is gone."""
+    source = await art_service.finished_job(callback_data.job_id)
+    if source is None:
+        await query.answer(texts.get(locale, "callback.stale"))
+    return source
+
+
 async def again(
     query: CallbackQuery,
     callback_data: JobAction,
@@ -32,38 +47,32 @@ async def again(
     bot: Bot,
 ) -> None:
     locale = i18n.current_locale
-    source = await art_service.finished_job(callback_data.job_id)
+    source = await _finished_source(query, callback_data, art_service, texts, locale)
     if source is None:
-        await query.answer(texts.get(locale, "callback.stale"))
         return
-    await query.answer(texts.get(locale, "callback.again"))
-    user_id = query.from_user.id
-    if query.inline_message_id is not None:
-        job = art_service.again(
-            source, chat_id=source.chat_id, user_id=user_id, locale=locale, reply_to_message_id=None
-        )
-        job = job.but(inline_message_id=query.inline_message_id)
-        await bot.edit_message_text(
-            texts.status(job),
-            inline_message_id=query.inline_message_id,
-            reply_markup=status_keyboard(texts, locale, job.id),
-        )
-        await art_service.start(job)
-        return
-    picture = query.message
-    if not isinstance(picture, Message):
-        return
+    picture = query.message if isinstance(query.message, Message) else None
     job = art_service.again(
         source,
-        chat_id=picture.chat.id,
-        user_id=user_id,
+        chat_id=picture.chat.id if picture else source.chat_id,
+        user_id=query.from_user.id,
         locale=locale,
-        reply_to_message_id=picture.message_id,
+        reply_to_message_id=picture.message_id if picture else None,
     )
-    status = await picture.reply(
-        texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
-    )
-    await art_service.start(job, status.message_id)
+    refusal = await art_service.admit(job)
+    if refusal is not None:
+        await query.answer(texts.refusal(locale, refusal), show_alert=True)
+        return
+    await query.answer(texts.get(locale, "callback.again"))
+    keyboard = status_keyboard(texts, locale, job.id)
+    if picture is not None:
+        status = await picture.reply(texts.status(job), reply_markup=keyboard)
+        await art_service.start(job, status.message_id)
+    elif query.inline_message_id is not None:
+        job = job.but(inline_message_id=query.inline_message_id)
+        await bot.edit_message_text(
+            texts.status(job), inline_message_id=query.inline_message_id, reply_markup=keyboard
+        )
+        await art_service.start(job)
 
 
 async def original(
@@ -74,9 +83,8 @@ async def original(
     i18n: I18n,
 ) -> None:
     locale = i18n.current_locale
-    source = await art_service.finished_job(callback_data.job_id)
+    source = await _finished_source(query, callback_data, art_service, texts, locale)
     if source is None:
-        await query.answer(texts.get(locale, "callback.stale"))
         return
     await query.answer(texts.get(locale, "callback.original"))
     picture = query.message

@@ -256,3 +256,19 @@ async def test_stats_are_for_admins(
     assert "Failures: moderation 1" in report
     assert "Delivery lag: mean " in report
     assert "no data" not in report
+
+
+async def test_again_counts_against_the_limits(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(max_concurrent_per_user=1)
+    telegram.push_message("/art first --seed 1")
+    photo = (await telegram.wait_for("sendPhoto"))[0]
+    yandex.hold = True
+    telegram.push_message("/art second --seed 2")
+    await telegram.wait_for("sendMessage", 2)
+    telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
+    answer = (await telegram.wait_for("answerCallbackQuery"))[0]
+    assert "You already have 1 pictures in progress" in answer.params["text"]
+    assert answer.params["show_alert"] == "true"
+    assert len(yandex.submits) == 2
