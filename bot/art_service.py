@@ -18,6 +18,8 @@ from bot.prompt import ArtRequest, Limits, parse_art_args
 from bot.store import JobStore
 from bot.tracker import Tracker
 
+# How long a stored job waits for its status message before it runs without one.
+STATUS_GRACE = 2.0
 # Seeds the bot picks are short enough to retype, yet give 4 billion pictures per prompt.
 PICKED_SEED_MAX = 2**32 - 1
 
@@ -95,10 +97,14 @@ class ArtService:
             reply_to_message_id=reply_to_message_id,
         )
 
-    async def start(self, job: Job, status_message_id: int | None = None) -> None:
-        """Track the job; a request with the user's own seed that was drawn before is
-        answered from Telegram's copy, without Yandex."""
-        job = job.but(status_message_id=status_message_id)
+    async def start(self, job: Job, *, status_grace: float = 0.0) -> Job:
+        """Store the job for the tracker; a request with the user's own seed that was drawn
+        before is answered from Telegram's copy, without Yandex.
+
+        With `status_grace` the job waits that long for `attach_status`: the job is stored
+        before the status message is sent, so neither a crash nor a lost answer from
+        Telegram in between can leave a request behind; if the status never arrives the
+        job just runs without one."""
         if job.request.seed is not None and not job.request.enhance:
             cached = await self._cache.lookup(job.request, job.seed)
             if cached is not None:
@@ -107,7 +113,13 @@ class ArtService:
                     cached_file_id=cached.file_id,
                     operation_id=cached.operation_id,
                 )
+        job = job.but(next_poll_at=self._clock() + status_grace)
         await self._tracker.enqueue(job)
+        return job
+
+    async def attach_status(self, job: Job, status_message_id: int) -> None:
+        """The status message is out: remember it (to edit or delete later) and go."""
+        await self._tracker.attach_status(job.id, status_message_id)
 
     def inline_job(
         self,

@@ -38,6 +38,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, 'lease', ARGV[4])
     table.insert(out, data)
     table.insert(out, redis.call('HEXISTS', key, 'cancel'))
+    table.insert(out, redis.call('HGET', key, 'status') or '')
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -64,13 +65,22 @@ end
 return 1
 """
 
+_ATTACH_STATUS = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], 'status', ARGV[2])
+if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+end
+return 1
+"""
+
 _CANCEL = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
 redis.call('HSET', KEYS[2], 'cancel', '1')
 if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
   redis.call('ZADD', KEYS[1], 0, ARGV[1])
 end
-return redis.call('HGET', KEYS[2], 'data')
+return {redis.call('HGET', KEYS[2], 'data'), redis.call('HGET', KEYS[2], 'status') or ''}
 """
 
 _RELEASE = """
@@ -128,6 +138,7 @@ class RedisJobStore(JobStore):
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
         self._cancel = redis.register_script(_CANCEL)
+        self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
 
     def _key(self, job_id: str) -> str:
@@ -141,8 +152,10 @@ class RedisJobStore(JobStore):
 
     async def get(self, job_id: str) -> Job | None:
         async with _available():
-            data, cancel = await self._redis.hmget(self._key(job_id), ["data", "cancel"])
-        return None if data is None else _load(data, cancel is not None)
+            data, cancel, status = await self._redis.hmget(
+                self._key(job_id), ["data", "cancel", "status"]
+            )
+        return None if data is None else _load(data, cancel is not None, status)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
         async with _available():
@@ -151,7 +164,8 @@ class RedisJobStore(JobStore):
                 args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
             )
         return [
-            _load(data, bool(cancel)) for data, cancel in zip(rows[::2], rows[1::2], strict=True)
+            _load(data, bool(cancel), status)
+            for data, cancel, status in zip(rows[::3], rows[1::3], rows[2::3], strict=True)
         ]
 
     async def save(self, job: Job) -> None:
@@ -171,10 +185,19 @@ class RedisJobStore(JobStore):
                 args=[self.instance, job.next_poll_at, job.id],
             )
 
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        async with _available():
+            await self._attach_status(
+                keys=[self._due, self._key(job_id)], args=[job_id, message_id, now]
+            )
+
     async def request_cancel(self, job_id: str) -> Job | None:
         async with _available():
-            data = await self._cancel(keys=[self._due, self._key(job_id)], args=[job_id])
-        return None if data is None else _load(data, cancelled=True)
+            found = await self._cancel(keys=[self._due, self._key(job_id)], args=[job_id])
+        if not found:
+            return None
+        data, status = found
+        return _load(data, True, status)
 
     async def cache_get(self, key: str) -> str | None:
         async with _available():
@@ -283,9 +306,15 @@ def _dump(job: Job) -> str:
     return json.dumps(job_to_dict(job), separators=(",", ":"))
 
 
-def _load(data: bytes | str, cancelled: bool) -> Job:
+def _load(data: bytes | str, cancelled: bool, status: bytes | str | None) -> Job:
+    """A job with the fields other callers may have set beside its data: a cancel request
+    and the status message id."""
     job = job_from_dict(json.loads(data))
-    return job.but(cancel_requested=True) if cancelled else job
+    if cancelled:
+        job = job.but(cancel_requested=True)
+    if job.status_message_id is None and status:
+        job = job.but(status_message_id=int(status))
+    return job
 
 
 @asynccontextmanager

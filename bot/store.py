@@ -61,6 +61,11 @@ class JobStore(ABC):
         """Hand back a claimed job unchanged, e.g. on shutdown."""
 
     @abstractmethod
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        """Record the job's status message, even while another step holds the job, and
+        make the job due by `now`."""
+
+    @abstractmethod
     async def request_cancel(self, job_id: str) -> Job | None:
         """Flag an active job for cancelling and make it due at once (the tracker does the
         cancelling, as it may hold the job right now); None if the job is not active."""
@@ -189,6 +194,8 @@ class MemoryJobStore(JobStore):
         stored = self._jobs.get(job.id)
         if stored is not None and stored.cancel_requested and job.active:
             job = job.but(cancel_requested=True)
+        if stored is not None and job.status_message_id is None:
+            job = job.but(status_message_id=stored.status_message_id)
         self._jobs[job.id] = job
         if job.active:
             self._schedule(job.id, 0.0 if job.cancel_requested else job.next_poll_at)
@@ -204,6 +211,14 @@ class MemoryJobStore(JobStore):
         self._leased.discard(job.id)
         if job.id in self._due:
             self._schedule(job.id, self._jobs[job.id].next_poll_at)
+
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job_id not in self._due:
+            return
+        self._jobs[job_id] = job.but(status_message_id=message_id)
+        if job_id not in self._leased:
+            self._schedule(job_id, min(self._due[job_id], now))
 
     async def request_cancel(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)

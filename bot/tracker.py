@@ -94,6 +94,17 @@ class Tracker:
             self._backlog.append(job)
         self._wakeup.set()
 
+    async def attach_status(self, job_id: str, message_id: int) -> None:
+        try:
+            await self._store.attach_status(job_id, message_id, self._clock())
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, status message not recorded", job_id)
+            self._backlog = [
+                job.but(status_message_id=message_id) if job.id == job_id else job
+                for job in self._backlog
+            ]
+        self._wakeup.set()
+
     def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="tracker")
 
@@ -122,7 +133,9 @@ class Tracker:
                 await self._flush_backlog()
                 await self._renew_leases()
                 jobs = await self._claim()
-                if not jobs:
+                if len(self._in_flight) >= self._max_in_flight:
+                    await self._nap(self._idle_wait)  # a finishing step wakes us up
+                elif not jobs:
                     await self._sleep_until_due()
                 if outage:
                     log.warning("store is back")
@@ -159,9 +172,12 @@ class Tracker:
         await self._nap(min(max(wait, 0.0), self._idle_wait, self._store.lease_seconds / 3))
 
     async def _nap(self, seconds: float) -> None:
-        if seconds > 0:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), seconds)
+        """Sleep until woken or `seconds` pass; always yields, so the loop never spins."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], job: Job) -> None:
         task = asyncio.create_task(coro, name=f"job-{job.id}")

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import ArtService
+from bot.art_service import STATUS_GRACE, ArtService
 from bot.keyboards import status_keyboard
 from bot.prompt import PromptError
 from bot.texts import Texts
@@ -38,10 +38,11 @@ async def art(
     if refusal is not None:
         await message.reply(texts.refusal(locale, refusal))
         return
+    job = await art_service.start(job, status_grace=STATUS_GRACE)
     status = await message.reply(
         texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
     )
-    await art_service.start(job, status.message_id)
+    await art_service.attach_status(job, status.message_id)
 
 
 def create_router() -> Router:

@@ -7,7 +7,7 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import ArtService
+from bot.art_service import STATUS_GRACE, ArtService
 from bot.jobs import Job
 from bot.keyboards import Action, JobAction, status_keyboard
 from bot.texts import Texts
@@ -65,8 +65,9 @@ async def again(
     await query.answer(texts.get(locale, "callback.again"))
     keyboard = status_keyboard(texts, locale, job.id)
     if picture is not None:
+        job = await art_service.start(job, status_grace=STATUS_GRACE)
         status = await picture.reply(texts.status(job), reply_markup=keyboard)
-        await art_service.start(job, status.message_id)
+        await art_service.attach_status(job, status.message_id)
     elif query.inline_message_id is not None:
         job = job.but(inline_message_id=query.inline_message_id)
         await bot.edit_message_text(
