@@ -94,6 +94,7 @@ class FakeTelegram(LocalServer):
         self.group_limit: int | None = None
         self.group_window = 60.0
         self.flood_refusals = 0
+        self.flood_refusals_by: Counter[str] = Counter()  # "group", "chat", "global"
         self._group_sends: dict[int, list[float]] = {}
         # The same per private chat (Telegram: about 1 a second) and over all chats (30/s).
         self.chat_limit: int | None = None
@@ -434,6 +435,7 @@ class FakeTelegram(LocalServer):
         recent = [t for t in self._group_sends.get(chat_id, []) if now - t < self.group_window]
         if len(recent) >= self.group_limit:
             self.flood_refusals += 1
+            self.flood_refusals_by["group"] += 1
             self._group_sends[chat_id] = recent
             retry_after = max(1, math.ceil(self.group_window - (now - recent[0])))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
@@ -443,19 +445,20 @@ class FakeTelegram(LocalServer):
     def _check_other_floods(self, chat_id: int) -> None:
         """The per-private-chat and global limits, when set: 429 like the group limit."""
         now = time.monotonic()
-        waits = []
+        waits = {}
         if self.global_limit is not None:
             self._all_sends = [t for t in self._all_sends if now - t < self.global_window]
             if len(self._all_sends) >= self.global_limit:
-                waits.append(self.global_window - (now - self._all_sends[0]))
+                waits["global"] = self.global_window - (now - self._all_sends[0])
         if chat_id >= 0 and self.chat_limit is not None:
             sends = self._chat_sends.get(chat_id, [])
             recent = self._chat_sends[chat_id] = [t for t in sends if now - t < self.chat_window]
             if len(recent) >= self.chat_limit:
-                waits.append(self.chat_window - (now - recent[0]))
+                waits["chat"] = self.chat_window - (now - recent[0])
         if waits:
             self.flood_refusals += 1
-            retry_after = max(1, math.ceil(max(waits)))
+            self.flood_refusals_by.update(waits.keys())
+            retry_after = max(1, math.ceil(max(waits.values())))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
     def _note_other_sends(self, chat_id: int) -> None:

@@ -1,8 +1,9 @@
 """Fault suite: random faults in both fakes, and kill -9 of the bot at random points.
 
-One invariant throughout: every accepted request (the bot showed its status message) ends
-with exactly one picture or exactly one explanation, never both, never none; and no
-generation is started twice (one Yandex operation per request, one idempotency key).
+One invariant throughout: every request the bot took (it stores the job, then tries its
+status reply) ends with exactly one picture or exactly one explanation, never both, never
+none; and no generation is started twice (one Yandex operation per request, one
+idempotency key).
 
 The faults come from seeded generators, so a failure names its seed and the faults it drew
 (`pytest tests/test_faults.py -k seed-2` replays it; timing still varies a little). Two
@@ -15,10 +16,12 @@ Telegram accepting a photo and the bot recording it does the same.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import subprocess
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,53 +351,92 @@ class Killer:
             self._timer.cancel()
 
 
-# `python -m bot`, except that the imports (2-3 s, mostly aiogram's types) are done before
-# the process is told to go: a restart after kill -9 then takes a moment.
-LAUNCHER = "import sys, bot.__main__ as m; sys.stdin.readline(); sys.exit(m.main())"
+# `python -m bot`, except that the imports (2-3 s of CPU, mostly aiogram's types) are done
+# before the process gets its settings: a restart after kill -9 then takes a moment.
+LAUNCHER = """
+import json, os, sys
+import bot.__main__
+line = sys.stdin.readline()
+if not line:
+    sys.exit(0)
+os.environ.update(json.loads(line))
+sys.exit(bot.__main__.main())
+"""
 
 
 class WarmBot:
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
-        self.env = bot_env(env)
-        self.workdir = workdir
-        self.log_path = workdir / f"{name}.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def prepare(self) -> WarmBot:
+    def __init__(self, logs: Path, name: str) -> None:
+        self.log_path = logs / f"{name}.log"
         with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                LAUNCHER,
-                env=self.env,
-                cwd=self.workdir,
-                stdin=asyncio.subprocess.PIPE,
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", LAUNCHER],
+                env=bot_env({}),
+                cwd=logs,
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=log,
             )
-        return self
 
-    async def go(self, telegram: FakeTelegram) -> WarmBot:
-        """Run the bot; returns once it registered its commands (it then polls)."""
-        assert self.process is not None
+    async def go(self, env: dict[str, str], telegram: FakeTelegram) -> WarmBot:
+        """Run the bot with `env`; returns once it registered its commands (then it polls)."""
         assert self.process.stdin is not None
         registered = len(telegram.sent("setMyCommands"))
-        self.process.stdin.write(b"go\n")
-        await self.process.stdin.drain()
+        self.process.stdin.write(json.dumps(env).encode() + b"\n")
+        self.process.stdin.flush()
         await telegram.wait_for("setMyCommands", registered + 2, timeout=30)
         return self
 
     def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
+        if self.process.poll() is None:
             self.process.kill()
 
     async def wait(self) -> None:
-        if self.process is not None:
-            await self.process.wait()
+        await asyncio.to_thread(self.process.wait)
 
     @property
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class WarmBots:
+    """Bot processes that import while the tests before them run: each one taken is
+    replaced at once, so a test rarely waits for an import."""
+
+    def __init__(self, logs: Path, size: int = 3) -> None:
+        self.logs = logs
+        self.size = size
+        self.ready: list[WarmBot] = []
+        self.every: list[WarmBot] = []
+
+    def take(self) -> WarmBot:
+        if not self.ready:
+            self._spawn()
+        bot = self.ready.pop(0)
+        self.fill()
+        return bot
+
+    def fill(self) -> None:
+        while len(self.ready) < self.size:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        bot = WarmBot(self.logs, f"bot{len(self.every)}")
+        self.ready.append(bot)
+        self.every.append(bot)
+
+    def close(self) -> None:
+        for bot in self.every:
+            bot.kill()
+            bot.process.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_bots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmBots]:
+    """Started with the module, so the first processes import during the tests in process."""
+    bots = WarmBots(tmp_path_factory.mktemp("bots"))
+    bots.fill()
+    yield bots
+    bots.close()
 
 
 async def in_doubt_at_kill(requests: Requests, store: RedisJobStore) -> set[int]:
@@ -411,7 +453,7 @@ async def in_doubt_at_kill(requests: Requests, store: RedisJobStore) -> set[int]
 
 @pytest.mark.parametrize("seed", [1, 2], ids=lambda seed: f"seed-{seed}")
 async def test_kill_9_at_random_points_ends_every_request_exactly_once(
-    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, seed: int
+    warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, seed: int
 ) -> None:
     rng = random.Random(seed)
     killer = Killer()
@@ -421,9 +463,8 @@ async def test_kill_9_at_random_points_ends_every_request_exactly_once(
     env = process_env(telegram, yandex, redis_url)
     store = RedisJobStore(Redis.from_url(redis_url))
     kills = 2
-    # Every process imports at once, so that each restart takes a moment.
-    bots = [await WarmBot(env, tmp_path, f"bot{n}").prepare() for n in range(kills + 1)]
-    process = await bots[0].go(telegram)
+    bots = [warm_bots.take() for _ in range(kills + 1)]
+    process = await bots[0].go(env, telegram)
     requests = Requests(telegram)
     for n in range(12):
         requests.push(f"kill {seed}-{n}", chat_id=8101 + n, seed=n + 1)
@@ -459,7 +500,7 @@ async def test_kill_9_at_random_points_ends_every_request_exactly_once(
             break
         await asyncio.sleep(0.3)  # requests the bot sent just before dying arrive
         in_doubt.update(await in_doubt_at_kill(requests, store))
-        process = await bots[n].go(telegram)
+        process = await bots[n].go(env, telegram)
 
     try:
         await settle(telegram, requests.settled, quiet=0.7, timeout=30)
@@ -494,22 +535,21 @@ async def _until(count: Callable[[], Awaitable[int]], target: int) -> None:
 
 
 async def test_kill_9_right_after_the_status_message_still_ends_the_request(
-    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+    warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
 ) -> None:
     killer = Killer()
     killer.submits.set()
     telegram.on_call = killer.on_telegram
     env = process_env(telegram, yandex, redis_url)
-    standby = await WarmBot(env, tmp_path, "bot1").prepare()
-    process = await (await WarmBot(env, tmp_path, "bot0").prepare()).go(telegram)
+    process, standby = await warm_bots.take().go(env, telegram), warm_bots.take()
     killer.arm(process, ("telegram", "after", "sendMessage"), 1, 0)
     requests = Requests(telegram)
     requests.push("a fox shown as accepted", chat_id=8201, seed=3)
     try:
         await asyncio.wait_for(killer.killed.wait(), 20)
-        await standby.go(telegram)
-        # The lease is 1 s: a stored job would be delivered well within this.
-        await settle(telegram, requests.settled, quiet=0.3, timeout=2.5)
+        await standby.go(env, telegram)
+        # The job was stored before the status went out; it runs once its grace is over.
+        await settle(telegram, requests.settled, quiet=0.3, timeout=2.5 + STATUS_GRACE)
     except TimeoutError:
         pass
     finally:
@@ -535,7 +575,7 @@ async def test_a_lost_answer_to_the_status_message_still_ends_the_request(
 
 
 async def test_more_jobs_due_than_in_flight_slots_keeps_the_bot_running(
-    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex
+    warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:
     gate = asyncio.Event()
 
@@ -548,7 +588,7 @@ async def test_more_jobs_due_than_in_flight_slots_keeps_the_bot_running(
     env = process_env(telegram, yandex, "unused")
     del env["REDIS_URL"]
     env.update(POLL_RATE_LIMIT="1000", HTTP_TIMEOUT="30")
-    process = await (await WarmBot(env, tmp_path, "bot").prepare()).go(telegram)
+    process = await warm_bots.take().go(env, telegram)
     try:
         for n in range(210):  # Yandex is slow to answer 210 users at once
             telegram.push_message(f"/art crowd {n} --seed {n + 1}", chat_id=9001 + n)

@@ -1,0 +1,1 @@
+"""Benchmarks against the fake Bot API and fake YandexART servers (see docs/PERFORMANCE.md)."""

@@ -1,0 +1,361 @@
+"""Scale: 10 000 pending generations in one bot process.
+
+The bot runs as a child process wired exactly like `python -m bot` (settings from the
+environment, jobs in memory, long polling against the fake Bot API), plus two things only a
+benchmark needs: a sampler of its event-loop lag, and the 10 000 jobs, put in through the
+bot's own service (`ArtService.new_job` + `start`, what `/art` does after its status reply)
+after an idle period that gives the baselines. The fakes run in this (parent) process.
+Operations take log-normal times (median 20 s, real time) and return 150 kB images; the
+Yandex submit budget is lifted (SUBMIT_RATE_PER_MINUTE) so that 10 000 operations really
+are pending at Yandex, everything else is at its default.
+
+Reported: peak RSS of the bot (VmHWM) against its RSS before the jobs; event-loop lag p99
+while idle, while the 10 000 submits go out, and then with them pending; polls per second
+(most in any 1 s window) against the cap, POLL_RATE_LIMIT. A bot that stops answering
+(no getUpdates for 5 s) is reported as frozen, with what was measured until then.
+
+    .venv/bin/python -m bench.scale [--jobs 10000] [--seconds 60] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    ROOT,
+    LoopLag,
+    bot_env,
+    default,
+    header,
+    lognormal_durations,
+    memory_mb,
+    percentile,
+    sliding_max,
+    table,
+)
+from tests.bot_process import bot_env as process_env
+from tests.fake_telegram import FakeTelegram
+from tests.fake_yandex import FakeYandex
+
+FIRST_CHAT = 100_000
+IMAGE_BYTES = 150_000
+IDLE_SECONDS = 5.0
+FROZEN_AFTER = 5.0  # seconds without a getUpdates call
+TARGET_RSS_MB = 200.0
+TARGET_LAG_P99_MS = 50.0
+
+
+# --- the bot process ---------------------------------------------------------------------
+
+
+def record_polls() -> list[float]:
+    """Instrumentation only: the time the bot issues each poll (after its rate limiter)."""
+    from bot.yandex_art import YandexArtClient
+
+    issued: list[float] = []
+    original = YandexArtClient.get_operation
+
+    async def get_operation(self: YandexArtClient, operation_id: str) -> Any:
+        issued.append(time.monotonic())
+        return await original(self, operation_id)
+
+    setattr(YandexArtClient, "get_operation", get_operation)  # noqa: B010 - a method swap
+    return issued
+
+
+async def child(jobs: int, seconds: float, out: Path) -> None:
+    """The bot with a lag sampler; puts in `jobs` jobs after an idle period."""
+    issued = record_polls()
+    from bot.app import create_bot, create_dispatcher
+    from bot.logs import setup_logging
+    from bot.settings import load_settings
+
+    lag = LoopLag()
+    lag.start()
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.secrets())
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, bot)
+    await bot.delete_webhook()
+    polling = asyncio.create_task(
+        dispatcher.start_polling(
+            bot, handle_signals=False, allowed_updates=dispatcher.resolve_used_update_types()
+        )
+    )
+    await asyncio.sleep(IDLE_SECONDS)
+    baseline_rss = memory_mb("VmRSS")
+    service = dispatcher["art_service"]
+    store = dispatcher["store"]
+    enqueue_start = time.monotonic()
+    for i in range(jobs):
+        chat = FIRST_CHAT + i
+        request = await service.parse(chat, f"scale probe {i} --seed {i + 1}")
+        await service.start(service.new_job(request, chat_id=chat, user_id=chat, locale="en"))
+        if i % 100 == 99:
+            await asyncio.sleep(0)  # let the loop breathe, as arriving updates would
+    enqueue_end = time.monotonic()
+    await asyncio.sleep(max(0.0, enqueue_start + seconds - time.monotonic()))
+    result: dict[str, Any] = {
+        "baseline_rss": baseline_rss,
+        "peak_rss": memory_mb("VmHWM"),
+        "end_rss": memory_mb("VmRSS"),
+        "enqueue": [enqueue_start, enqueue_end],
+        "active_at_end": await store.active_count(),
+        "end": time.monotonic(),
+    }
+    await lag.stop()
+    result["samples"] = lag.samples
+    result["polls_issued"] = issued
+    await asyncio.to_thread(out.write_text, json.dumps(result))
+    await dispatcher.stop_polling()
+    await polling
+
+
+# --- the benchmark -----------------------------------------------------------------------
+
+IMPORT_BASELINES = [
+    ("python, nothing imported", ""),
+    ("python + aiohttp, pydantic", "aiohttp, pydantic"),
+    ("python + aiogram (a bare aiogram bot)", "aiogram, aiogram.types, aiogram.methods"),
+    ("python + the bot's modules", "bot.app, bot.server"),
+]
+
+
+async def import_rss(modules: str) -> float:
+    """VmRSS of a new interpreter once `modules` are imported, MB."""
+    code = (f"import {modules}\n" if modules else "") + (
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmRSS')][0])"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        cwd=ROOT,
+        env=process_env({}),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    return int(out.decode().strip()) / 1024
+
+
+def seed_index(body: dict[str, Any]) -> int:
+    return int(body["generationOptions"]["seed"]) - 1
+
+
+async def run(jobs: int, seconds: float, seed: int) -> None:
+    durations = lognormal_durations(jobs, random.Random(seed))
+    cap = default("poll_rate_limit")
+    header(
+        "scale",
+        jobs=jobs,
+        seconds=seconds,
+        seed=seed,
+        poll_cap=f"{cap:g}/s",
+        durations=f"median {percentile(durations, 50):.0f} s, real time",
+        image=f"{IMAGE_BYTES // 1000} kB",
+    )
+    print("\nRSS of a fresh process after its imports (baselines for the RSS target):")
+    rows = [[name, await import_rss(modules)] for name, modules in IMPORT_BASELINES]
+    print(table(["process", "RSS, MB"], rows))
+    print()
+    await one(jobs, seconds, durations, cap)
+
+
+async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> None:
+    fakes_lag = LoopLag()
+    fakes_lag.start()
+    telegram, yandex = FakeTelegram(), FakeYandex()
+    yandex.duration = lambda body: durations[seed_index(body)]
+    yandex.image_padding = IMAGE_BYTES
+    await telegram.start()
+    await yandex.start()
+    forget = asyncio.create_task(forget_uploads(telegram))
+    frozen_at: float | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as workdir:
+        out = Path(workdir) / "result.json"
+        env = process_env(bot_env(telegram, yandex, submit_rate_per_minute=10_000_000.0))
+        env["PYTHONPATH"] = str(ROOT)
+        log_path = Path(workdir) / "bot.log"
+        args = [f"--jobs={jobs}", f"--seconds={seconds}", f"--out={out}"]
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.scale",
+                "--child",
+                *args,
+                env=env,
+                cwd=workdir,
+                stdout=log,
+                stderr=log,
+            )
+        started = time.monotonic()
+        peak_seen = 0.0
+        rss: list[tuple[float, float]] = []
+        calls, last_call = 0, started
+        while process.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.5)
+            now = time.monotonic()
+            if process.returncode is None:
+                with contextlib.suppress(OSError, ValueError):
+                    peak_seen = max(peak_seen, memory_mb("VmHWM", process.pid))
+                    rss.append((now, memory_mb("VmRSS", process.pid)))
+            if telegram.get_updates_calls != calls:
+                calls, last_call = telegram.get_updates_calls, now
+            elif now - last_call > FROZEN_AFTER and process.returncode is None:
+                frozen_at = last_call
+                process.kill()
+                await process.wait()
+            elif now - started > IDLE_SECONDS + seconds + 120:
+                process.kill()
+                raise SystemExit("the bot process did not finish in time")
+        result = json.loads(out.read_text()) if out.exists() else None
+        if result is None and frozen_at is None:
+            print(log_path.read_text(errors="replace"), file=sys.stderr)
+            raise SystemExit(f"the bot process failed (exit code {process.returncode})")
+    forget.cancel()
+    await fakes_lag.stop()
+    await telegram.stop()
+    await yandex.stop()
+    if result is None:
+        assert frozen_at is not None
+        report_frozen(frozen_at - started, peak_seen, telegram, yandex, jobs)
+    else:
+        report(result, telegram, yandex, durations, jobs, cap, rss, fakes_lag)
+
+
+async def forget_uploads(telegram: FakeTelegram) -> None:
+    """The fake keeps every call; drop the uploaded bytes so this process stays small."""
+    while True:
+        await asyncio.sleep(1)
+        for call in telegram.calls:
+            call.files.clear()
+
+
+def report_frozen(
+    after: float, peak: float, telegram: FakeTelegram, yandex: FakeYandex, jobs: int
+) -> None:
+    print(
+        table(
+            ["figure", "value"],
+            [
+                ["bot froze (no getUpdates from then on), s after start", after],
+                ["peak RSS (VmHWM) until then, MB", peak],
+                ["generations created until then", yandex.generations],
+                ["polls until then", len(yandex.poll_times)],
+                ["pictures delivered until then", len(telegram.sent("sendPhoto", ok=True))],
+            ],
+        )
+    )
+    print(f"targets with {jobs} pending: NOT MET (the bot froze; see 'Bugs found')")
+
+
+def report(
+    result: dict[str, Any],
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    durations: list[float],
+    jobs: int,
+    cap: float,
+    rss: list[tuple[float, float]],
+    fakes_lag: LoopLag,
+) -> None:
+    samples: list[tuple[float, float]] = [(t, lag) for t, lag in result["samples"]]
+    enqueue_start, enqueue_end = result["enqueue"]
+    end = result["end"]
+    created = []
+    for op in yandex.operations.values():
+        assert op.finishes_at is not None
+        created.append(op.finishes_at - durations[seed_index(op.body)])
+    submitted_all = max(created) if len(created) >= jobs else end
+    phases = [
+        ("idle, no jobs", enqueue_start - IDLE_SECONDS + 1, enqueue_start),
+        (f"putting in + submitting {jobs}", enqueue_start, submitted_all),
+        (f"{jobs} pending", submitted_all, end),
+        ("whole run with jobs", enqueue_start, end),
+    ]
+    idle = [lag for t, lag in samples if phases[0][1] <= t < phases[0][2]]
+    idle_p99 = percentile(idle, 99) * 1000
+    rows = []
+    for name, start, stop in phases:
+        lags = [lag * 1000 for t, lag in samples if start <= t < stop]
+        p99 = percentile(lags, 99)
+        rows.append(
+            [name, stop - start, percentile(lags, 50), p99, max(lags, default=0.0), p99 / idle_p99]
+        )
+    headers = ["phase", "seconds", "lag p50 ms", "lag p99 ms", "lag max ms", "p99 ÷ idle"]
+    print(table(headers, rows))
+
+    issued = [t for t in result["polls_issued"] if enqueue_start <= t < end]
+    arrived = [t for t in yandex.poll_times if enqueue_start <= t < end]
+    steady = [t for t in issued if t >= submitted_all]
+    steady_rate = len(steady) / (end - submitted_all) if end > submitted_all else 0.0
+    most = sliding_max(issued, 1.0)
+    peak, base = result["peak_rss"], result["baseline_rss"]
+    submitted_rss = max((m for t, m in rss if t <= submitted_all), default=float("nan"))
+    fakes_p99 = percentile(fakes_lag.lags(enqueue_start, end), 99) * 1000
+    print(
+        table(
+            ["figure", "value"],
+            [
+                ["peak RSS (VmHWM), MB", peak],
+                ["RSS before the jobs, MB", base],
+                ["peak ÷ before", peak / base],
+                [f"kB per job: (peak − before) / {jobs}", (peak - base) * 1024 / jobs],
+                [f"RSS once all {jobs} were submitted, MB", submitted_rss],
+                ["RSS at the end, MB", result["end_rss"]],
+                ["putting the jobs in, s", enqueue_end - enqueue_start],
+                [f"submitting all {jobs}, s", submitted_all - enqueue_start],
+                ["generations created", yandex.generations],
+                ["polls/s issued by the bot, most in any 1 s window", most],
+                ["polls/s arriving at the fake, most in any 1 s window", sliding_max(arrived, 1.0)],
+                ["fakes' own event-loop lag p99 (arrival jitter), ms", fakes_p99],
+                ["polls/s issued, mean while pending", steady_rate],
+                ["poll cap (POLL_RATE_LIMIT)", cap],
+                ["pictures delivered", len(telegram.sent("sendPhoto", ok=True))],
+                ["jobs still pending at the end", result["active_at_end"]],
+            ],
+        )
+    )
+    pending_p99 = rows[2][3]
+    whole_p99 = rows[3][3]
+    assert isinstance(pending_p99, float)
+    assert isinstance(whole_p99, float)
+    print(
+        f"target peak RSS ≤ {TARGET_RSS_MB:g} MB: {'MET' if peak <= TARGET_RSS_MB else 'NOT MET'}"
+    )
+    print(
+        f"target loop lag p99 ≤ {TARGET_LAG_P99_MS:g} ms with {jobs} pending: "
+        f"{'MET' if pending_p99 <= TARGET_LAG_P99_MS else 'NOT MET'} ({pending_p99:.1f} ms;"
+        f" {whole_p99:.1f} ms over the whole run, the submit burst included)"
+    )
+    verdict = "MET" if most <= cap else "NOT MET"
+    print(f"target polls/s never above the cap: {verdict} ({most} ≤ {cap:g})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60.0, help="run time after the jobs go in")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.jobs, args.seconds, args.out))
+    else:
+        asyncio.run(run(args.jobs, args.seconds, args.seed))
+
+
+if __name__ == "__main__":
+    main()

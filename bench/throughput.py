@@ -1,0 +1,190 @@
+"""Update throughput: updates handled per second by the bot against a bare aiogram echo bot
+(bench/echo_bot.py), in one run, against the same fake Bot API.
+
+Each round starts one process, waits until it polls, queues `--updates` messages from as
+many users at once (getUpdates hands out 100 at a time, as Telegram does) and times the
+replies: an update counts as handled when its reply reaches the fake Bot API. The bot
+answers `/art` (parse, fair-use check, status reply with a Cancel button, job stored and
+submitted to the fake YandexART in the background) and `/help` (a localized text); the echo
+bot answers the same texts with themselves. The bot's message pacing is lifted
+(MESSAGES_PER_SECOND), or Telegram's 30 a second would be the figure; operations are held
+at Yandex and the first poll is a minute away, so no picture traffic mixes in; LOG_LEVEL is
+WARNING as for the echo bot (an INFO row shows what logging costs). The variants take
+turns, `--rounds` times; the best round of each counts.
+
+    .venv/bin/python -m bench.throughput [--updates 2000] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import ROOT, bot_env, eventually, header, memory_mb, table
+from tests.bot_process import BotProcess
+from tests.fake_telegram import FakeTelegram
+from tests.fake_yandex import FakeYandex
+
+FIRST_CHAT = 50_000
+TARGET_RATIO = 0.8
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    module: str  # what `python -m` runs
+    text: str  # the message each user sends
+    log_level: str = "WARNING"
+
+
+ART = "/art a red fox in the snow --seed {n}"
+
+
+VARIANTS = [
+    Variant("echo bot (bare aiogram)", "bench.echo_bot", ART),
+    Variant("bot: /art", "bot", ART),
+    Variant("bot: /help", "bot", "/help"),
+    Variant("bot: /art, LOG_LEVEL=INFO", "bot", ART, "INFO"),
+]
+
+
+@dataclass
+class Result:
+    rates: list[float] = field(default_factory=list)
+    peak_rss: list[float] = field(default_factory=list)
+
+
+class Runner(BotProcess):
+    def __init__(self, env: dict[str, str], workdir: Path, module: str, name: str) -> None:
+        super().__init__(env, workdir, name)
+        self.module = module
+        self.env["PYTHONPATH"] = str(ROOT)
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                self.module,
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=log,
+            )
+
+
+async def round_of(variant: Variant, updates: int, workdir: Path, n: int) -> tuple[float, float]:
+    """One process, `updates` messages; returns (updates handled per second, peak RSS MB)."""
+    telegram, yandex = FakeTelegram(), FakeYandex()
+    telegram.get_updates_limit = 100
+    yandex.hold = True
+    await telegram.start()
+    await yandex.start()
+    env = bot_env(
+        telegram,
+        yandex,
+        log_level=variant.log_level,
+        messages_per_second=1_000_000.0,
+        submit_rate_per_minute=100_000_000.0,
+        poll_first_delay=60.0,
+    )
+    runner = Runner(env, workdir, variant.module, f"round{n}")
+    await runner.start()
+    try:
+        await eventually(lambda: telegram.get_updates_calls > 0, within=60)
+        await asyncio.sleep(0.5)  # start-up calls (setMyCommands) are over
+        replies = Replies(telegram, FIRST_CHAT, updates)
+        started = time.monotonic()
+        for i in range(updates):
+            text = variant.text.format(n=i + 1)
+            telegram.push_message(text, chat_id=FIRST_CHAT + i)
+        await replies.wait()
+        assert runner.process is not None
+        peak = memory_mb("VmHWM", runner.process.pid)
+        rate = updates / (replies.last - started)
+    finally:
+        try:
+            await runner.stop(30)
+        except TimeoutError:
+            runner.kill()
+            await runner.wait()
+        await telegram.stop()
+        await yandex.stop()
+    return rate, peak
+
+
+class Replies:
+    """Counts replies to the pushed messages as they come, without rescanning every call."""
+
+    def __init__(self, telegram: FakeTelegram, first_chat: int, count: int) -> None:
+        self.telegram = telegram
+        self.chats = range(first_chat, first_chat + count)
+        self.count = count
+        self.seen: set[int] = set()
+        self.scanned = 0
+        self.last = 0.0
+
+    async def wait(self, stalled: float = 10.0) -> None:
+        """Until every message is answered; SystemExit if no reply comes for `stalled` s."""
+        progress, since = 0, time.monotonic()
+        while not self.done():
+            await asyncio.sleep(0.02)
+            if len(self.seen) != progress:
+                progress, since = len(self.seen), time.monotonic()
+            elif time.monotonic() - since > stalled:
+                raise SystemExit(f"no reply for {stalled:g} s after {progress} of {self.count}")
+
+    def done(self) -> bool:
+        calls = self.telegram.calls
+        for call in calls[self.scanned :]:
+            if call.method == "sendMessage" and call.result is not None:
+                chat = int(call.params["chat_id"])
+                if chat in self.chats and chat not in self.seen:
+                    self.seen.add(chat)
+                    self.last = call.at
+        self.scanned = len(calls)
+        return len(self.seen) >= self.count
+
+
+async def run(updates: int, rounds: int) -> None:
+    header("update throughput", updates=updates, rounds=rounds, getUpdates_batch=100)
+    turns = VARIANTS
+    results = {v.name: Result() for v in turns}
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as workdir:
+        n = 0
+        for _ in range(rounds):
+            for variant in turns:
+                rate, peak = await round_of(variant, updates, Path(workdir), n)
+                results[variant.name].rates.append(rate)
+                results[variant.name].peak_rss.append(peak)
+                n += 1
+                print(f"   {variant.name}: {rate:.0f} updates/s", flush=True)
+    echo = max(results[turns[0].name].rates)
+    rows = []
+    for variant in turns:
+        result = results[variant.name]
+        best = max(result.rates)
+        rounds_text = ", ".join(f"{r:.0f}" for r in result.rates)
+        rows.append([variant.name, best, best / echo, rounds_text, max(result.peak_rss)])
+    headers = ["handler", "updates/s (best)", "÷ echo bot", "each round", "peak RSS MB"]
+    print(table(headers, rows))
+    art = max(results[turns[1].name].rates) / echo
+    verdict = "MET" if art >= TARGET_RATIO else "NOT MET"
+    print(f"target /art ≥ {TARGET_RATIO}× the echo bot: {verdict} ({art:.2f}×)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--updates", type=int, default=2000, help="messages per round")
+    parser.add_argument("--rounds", type=int, default=2, help="turns of every variant")
+    args = parser.parse_args()
+    asyncio.run(run(args.updates, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
