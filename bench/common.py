@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bot.settings import Settings
-from tests.bot_process import BotProcess
-from tests.conftest import API_KEY, BOT_TOKEN, FOLDER
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
 

@@ -9,11 +9,34 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BOT_TOKEN = "123456:TEST-token_value"
+API_KEY = "test-api-key"
+FOLDER = "b1gfolder"
 
 
 def bot_env(values: dict[str, str]) -> dict[str, str]:
     """A clean environment: none of the developer's own settings leak in."""
     return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **values}
+
+
+def fast_settings(
+    telegram_url: str, yandex_url: str, redis_url: str, **overrides: str
+) -> dict[str, str]:
+    """Settings for a bot process against the fakes: fast polls and short leases, and the
+    fair-use limits lifted (they are tested on their own)."""
+    return {
+        "BOT_TOKEN": BOT_TOKEN,
+        "YANDEX_FOLDER_ID": FOLDER,
+        "YANDEX_API_KEY": API_KEY,
+        "TELEGRAM_API_URL": telegram_url,
+        "YANDEX_API_URL": yandex_url,
+        "REDIS_URL": redis_url,
+        "POLL_FIRST_DELAY": "0.05",
+        "POLL_MAX_INTERVAL": "0.2",
+        "MAX_CONCURRENT_PER_USER": "1000",
+        "SUBMIT_RATE_PER_MINUTE": "600000",
+        **overrides,
+    }
 
 
 class BotProcess:

@@ -15,13 +15,10 @@ from redis.asyncio import Redis
 
 from bot.app import connect_redis, create_bot, create_dispatcher
 from bot.settings import Settings, load_settings
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
 from tests.redis_server import RedisServer
-
-BOT_TOKEN = "123456:TEST-token_value"
-API_KEY = "test-api-key"
-FOLDER = "b1gfolder"
 
 # Fast schedules so a whole generation takes a fraction of a second.
 FAST = {

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY, FOLDER, RunningBot
+from tests.bot_process import API_KEY, FOLDER
+from tests.conftest import RunningBot
 from tests.fake_telegram import FakeTelegram, files_of
 from tests.fake_yandex import FakeYandex, Reply
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FOLDER, RunningBot
+from tests.bot_process import FOLDER
+from tests.conftest import RunningBot
 from tests.fake_telegram import Call, FakeTelegram
 from tests.fake_yandex import FakeYandex, Reply
 

@@ -33,8 +33,8 @@ from redis.asyncio import Redis
 from bot.art_service import STATUS_GRACE
 from bot.keyboards import JobAction
 from bot.redis_store import RedisJobStore
-from tests.bot_process import bot_env
-from tests.conftest import API_KEY, BOT_TOKEN, FOLDER, RunningBot
+from tests.bot_process import bot_env, fast_settings
+from tests.conftest import RunningBot
 from tests.fake_telegram import Call, FakeTelegram, TelegramChaos
 from tests.fake_yandex import FakeYandex, YandexChaos
 
@@ -281,22 +281,15 @@ KILL_POINTS = [
 
 
 def process_env(telegram: FakeTelegram, yandex: FakeYandex, redis_url: str) -> dict[str, str]:
-    return {
-        "BOT_TOKEN": BOT_TOKEN,
-        "YANDEX_FOLDER_ID": FOLDER,
-        "YANDEX_API_KEY": API_KEY,
-        "TELEGRAM_API_URL": telegram.url,
-        "YANDEX_API_URL": yandex.url,
-        "REDIS_URL": redis_url,
-        "POLL_FIRST_DELAY": "0.05",
-        "POLL_MAX_INTERVAL": "0.2",
-        "JOB_LEASE_SECONDS": "1",
-        "HTTP_TIMEOUT": "1",
-        "HTTP_RETRIES": "2",
-        "MAX_CONCURRENT_PER_USER": "1000",
-        "SUBMIT_RATE_PER_MINUTE": "600000",
-        "MESSAGES_PER_SECOND": "1000",
-    }
+    return fast_settings(
+        telegram.url,
+        yandex.url,
+        redis_url,
+        JOB_LEASE_SECONDS="1",
+        HTTP_TIMEOUT="1",
+        HTTP_RETRIES="2",
+        MESSAGES_PER_SECOND="1000",
+    )
 
 
 class Killer:

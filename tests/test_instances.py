@@ -11,8 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.bot_process import BotProcess
-from tests.conftest import API_KEY, BOT_TOKEN, FOLDER
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess, fast_settings
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
 from tests.redis_server import RedisServer, free_port
@@ -23,20 +22,7 @@ SECRET = "multi_instance_secret"
 def env_for(
     telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, **extra: str
 ) -> dict[str, str]:
-    return {
-        "BOT_TOKEN": BOT_TOKEN,
-        "YANDEX_FOLDER_ID": FOLDER,
-        "YANDEX_API_KEY": API_KEY,
-        "TELEGRAM_API_URL": telegram.url,
-        "YANDEX_API_URL": yandex.url,
-        "REDIS_URL": redis_url,
-        "POLL_FIRST_DELAY": "0.05",
-        "POLL_MAX_INTERVAL": "0.2",
-        "JOB_LEASE_SECONDS": "2",
-        "MAX_CONCURRENT_PER_USER": "1000",
-        "SUBMIT_RATE_PER_MINUTE": "600000",
-        **extra,
-    }
+    return fast_settings(telegram.url, yandex.url, redis_url, **{"JOB_LEASE_SECONDS": "2", **extra})
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot_process import ROOT, bot_env
-from tests.conftest import API_KEY, BOT_TOKEN, FOLDER
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, ROOT, bot_env
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex
 
