@@ -225,9 +225,14 @@ async def test_stale_buttons_get_a_polite_answer(
 async def test_repeated_request_with_a_seed_is_answered_from_the_cache(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, store: str
 ) -> None:
-    await start_bot(redis_url=redis_url if store == "redis" else None)
+    instance = await start_bot(redis_url=redis_url if store == "redis" else None)
     first = await deliver_one(telegram, "/art misty forest :: 2 | fox :: 1 --seed 11")
     file_id = first.result["photo"][-1]["file_id"]
+    # A repeat is served from the cache once the first job has finished (and recorded its
+    # file); one sent while the photo is still on its way is simply drawn again.
+    job_store = instance.dispatcher["store"]
+    while await job_store.active_count():
+        await asyncio.sleep(0.02)
     telegram.push_message("/art  misty forest ::2|fox:: 1   --seed 11")
     second = (await telegram.wait_for("sendPhoto", 2))[1]
     assert second.params["photo"] == file_id
