@@ -184,13 +184,16 @@ def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
         growth=settings.poll_growth,
         max_interval=settings.poll_max_interval,
     )
-    learned = (
-        LearnedSchedule(fallback=schedule, target_lag=settings.poll_target_lag)
-        if settings.poll_schedule == "learned"
-        else None
+    learned = LearnedSchedule(
+        fallback=schedule,
+        target_lag=settings.poll_target_lag,
+        late_share=settings.poll_late_share,
     )
     return PollPlanner(
-        schedule, DurationModel(store), model_uri=settings.model_uri, learned=learned
+        schedule,
+        DurationModel(store, learned.plan),
+        model_uri=settings.model_uri,
+        learned=learned if settings.poll_schedule == "learned" else None,
     )
 
 

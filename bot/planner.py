@@ -29,10 +29,8 @@ class PollPlanner:
     async def next_poll_at(self, job: Job, now: float, attempt: int) -> float:
         if self._learned is None or job.submitted_at is None:
             return self.schedule.next_poll_at(now, attempt, job.deadline_at)
-        quantiles = await self._durations.quantiles(self._key(job))
-        return self._learned.next_poll_at(
-            now, job.submitted_at, attempt, job.deadline_at, quantiles
-        )
+        window = await self._durations.window(self._key(job))
+        return self._learned.next_poll_at(now, job.submitted_at, attempt, job.deadline_at, window)
 
     async def observe(self, job: Job, finished_at: float | None) -> None:
         if finished_at is not None and job.submitted_at is not None and not job.as_document:

@@ -97,9 +97,11 @@ class Settings(BaseSettings):
     poll_max_interval: float = Field(default=30.0, gt=0)
     poll_rate_limit: float = Field(default=50.0, gt=0, description="Operation polls per second")
     # "learned": poll where past generations of the same model and ratio finished, every
-    # `poll_target_lag` seconds there; "growing": the schedule above, always.
+    # `poll_target_lag` seconds there, letting at most `poll_late_share` of them arrive later
+    # where that saves the most polls; "growing": the schedule above, always.
     poll_schedule: Literal["learned", "growing"] = "learned"
     poll_target_lag: float = Field(default=1.4, gt=0)
+    poll_late_share: float = Field(default=0.04, ge=0, lt=0.5)
     generation_deadline: float = Field(default=1800.0, gt=0, description="Seconds")
     # How long to keep retrying a submit that Yandex refuses with 429/5xx before telling the user.
     submit_patience: float = Field(default=300.0, gt=0)
