@@ -1,16 +1,23 @@
-"""The learned poll schedule and the duration sketch behind it."""
+"""The learned poll schedule, the duration sketch behind it, and the bot using both."""
 
 from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from bot.durations import REPLAN_EVERY, SAMPLES, DurationModel
+from bot.redis_store import RedisJobStore
 from bot.schedule import MIN_SAMPLES, LearnedSchedule, PollSchedule, PollWindow, quantile
 from bot.store import MemoryJobStore
+from tests.bot_process import FOLDER
+from tests.fake_telegram import FakeTelegram
+from tests.fake_yandex import FakeYandex
 
 FALLBACK = PollSchedule(first_delay=5, growth=1.5, max_interval=30)
 LEARNED = LearnedSchedule(fallback=FALLBACK, target_lag=1.4, tail_growth=0.5)
@@ -150,3 +157,30 @@ async def test_the_window_is_planned_again_after_enough_new_durations() -> None:
     assert first is not None
     assert second is not None
     assert second.last > first.last
+
+
+@pytest.mark.parametrize(("schedule", "fewest", "most"), [("learned", 1, 1), ("growing", 4, 8)])
+async def test_with_history_the_first_poll_comes_when_the_picture_is_due(
+    start_bot: Any,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    redis_url: str,
+    schedule: str,
+    fewest: int,
+    most: int,
+) -> None:
+    """Past square pictures took 0.5–0.6 s (history in Redis, as a restarted bot finds it):
+    the learned schedule's first poll waits for the earliest of them plus the target lag,
+    so it sees a 0.5 s generation done at once; the growing schedule asks several times."""
+    client = Redis.from_url(redis_url)
+    history = RedisJobStore(client)
+    for n in range(100):
+        await history.durations_add(f"art://{FOLDER}/yandex-art/latest|1:1", 0.5 + n / 1000, 512)
+    await client.aclose()
+    yandex.duration = lambda body: 0.5
+    await start_bot(redis_url=redis_url, poll_schedule=schedule, poll_target_lag=0.3)
+
+    telegram.push_message("/art a red fox")
+    await telegram.wait_for("sendPhoto")
+    (operation,) = yandex.operations.values()
+    assert fewest <= operation.polls <= most
