@@ -10,7 +10,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.prefs import RATIO_CHOICES, PrefsService, UserPrefs
 from bot.texts import Texts
 
-LANGUAGES = {"en": "English", "ru": "Русский"}
 AUTO = "auto"
 
 
@@ -19,24 +18,38 @@ class SettingsAction(CallbackData, prefix="s"):
     value: str
 
 
+def languages(texts: Texts) -> dict[str, str]:
+    """Each language by its own name, as people look for theirs."""
+    return {code: texts.get(code, "language.name") for code in sorted(texts.locales)}
+
+
+def label(texts: Texts, locale: str, text: str, chosen: bool) -> str:
+    return texts.get(locale, "settings.chosen", label=text) if chosen else text
+
+
 def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyboardMarkup]:
     state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
-    language = LANGUAGES.get(prefs.language or "", texts.get(locale, "settings.auto"))
+    names = languages(texts)
+    language = names.get(prefs.language or "", texts.get(locale, "settings.auto"))
     text = texts.get(locale, "settings.text", ratio=prefs.ratio, enhance=state, language=language)
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
-        mark = "✓ " if ratio == prefs.ratio else ""
         # ":" separates callback data fields, so "16:9" travels as "16x9".
         value = ratio.replace(":", "x")
-        builder.button(text=mark + ratio, callback_data=SettingsAction(key="ratio", value=value))
+        builder.button(
+            text=label(texts, locale, ratio, ratio == prefs.ratio),
+            callback_data=SettingsAction(key="ratio", value=value),
+        )
     builder.button(
         text=texts.get(locale, "settings.enhance_button", state=state),
         callback_data=SettingsAction(key="enhance", value="off" if prefs.enhance else "on"),
     )
-    choices = {AUTO: texts.get(locale, "settings.language_auto"), **LANGUAGES}
+    choices = {AUTO: texts.get(locale, "settings.language_auto"), **names}
     for code, name in choices.items():
-        mark = "✓ " if (prefs.language or AUTO) == code else ""
-        builder.button(text=mark + name, callback_data=SettingsAction(key="language", value=code))
+        builder.button(
+            text=label(texts, locale, name, (prefs.language or AUTO) == code),
+            callback_data=SettingsAction(key="language", value=code),
+        )
     builder.adjust(3, 3, 1, len(choices))
     return text, builder.as_markup()
 
@@ -59,7 +72,7 @@ async def change(
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):
         updated = await prefs.update(query.from_user.id, enhance=value == "on")
-    elif key == "language" and (value == AUTO or value in LANGUAGES):
+    elif key == "language" and (value == AUTO or value in texts.locales):
         updated = await prefs.update(query.from_user.id, language=None if value == AUTO else value)
     else:
         await query.answer(texts.get(i18n.current_locale, "callback.stale"))

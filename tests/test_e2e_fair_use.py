@@ -122,6 +122,8 @@ async def test_settings_are_saved_and_applied(
     assert by_text["a dog"]["generationOptions"]["aspectRatio"]["widthRatio"] == "1"
 
     await press(telegram, menu, "Русский")
+    edited = (await telegram.wait_for("editMessageText", 3))[-1]
+    assert {"✓ 16:9", "✓ Русский", "English", "Авто"} <= set(buttons(edited))
     if store == "redis":  # preferences outlive the process
         await first.stop()
         await start_bot(redis_url=url)
