@@ -3,7 +3,9 @@ the buttons under pictures. Handlers call this and only talk to Telegram."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import random
 import secrets
 import time
@@ -97,9 +99,10 @@ class ArtService:
             reply_to_message_id=reply_to_message_id,
         )
 
-    async def start(self, job: Job, *, status_grace: float = 0.0) -> Job:
+    async def start(self, job: Job, *, status_grace: float = 0.0) -> Job | None:
         """Store the job for the tracker; a request with the user's own seed that was drawn
-        before is answered from Telegram's copy, without Yandex.
+        before is answered from Telegram's copy, without Yandex. None when the job is known
+        already: its update came twice and the first one is being answered.
 
         With `status_grace` the job waits that long for `attach_status`: the job is stored
         before the status message is sent, so neither a crash nor a lost answer from
@@ -114,8 +117,7 @@ class ArtService:
                     operation_id=cached.operation_id,
                 )
         job = job.but(next_poll_at=self._clock() + status_grace)
-        await self._tracker.enqueue(job)
-        return job
+        return job if await self._tracker.enqueue(job) else None
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
@@ -154,6 +156,7 @@ class ArtService:
         user_id: int,
         locale: str,
         reply_to_message_id: int | None,
+        job_id: str,
     ) -> Job:
         """The same prompt, ratio and enhancement with a new random seed."""
         return self.new_job(
@@ -162,6 +165,7 @@ class ArtService:
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
+            job_id=job_id,
         )
 
     async def original(
@@ -172,6 +176,7 @@ class ArtService:
         user_id: int,
         locale: str,
         reply_to_message_id: int | None,
+        job_id: str,
     ) -> None:
         """The picture's JPEG as a document: fetched again from Yandex (which keeps results
         for days) or, when it is gone, generated again with the same seed."""
@@ -182,6 +187,7 @@ class ArtService:
             locale=locale,
             reply_to_message_id=reply_to_message_id,
             seed=source.seed,
+            job_id=job_id,
         ).but(
             as_document=True,
             enhanced_prompt=source.enhanced_prompt,
@@ -204,3 +210,11 @@ class ArtService:
 def new_job_id() -> str:
     """12 URL-safe characters: short enough for callback data and inline result ids."""
     return secrets.token_urlsafe(9)
+
+
+def request_job_id(*update: object) -> str:
+    """The job id of the update that asked for it (like `new_job_id`, 12 characters), so
+    an update delivered twice, by a webhook retry or after a restart that polling had not
+    confirmed, makes one job."""
+    digest = hashlib.sha256(":".join(map(str, update)).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()

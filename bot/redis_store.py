@@ -65,6 +65,12 @@ end
 return 1
 """
 
+_ADD = """
+if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
 _ATTACH_STATUS = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], 'status', ARGV[2])
@@ -105,6 +111,7 @@ _ADMIT = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 'daily' end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
@@ -133,6 +140,7 @@ class RedisJobStore(JobStore):
         self.lease_seconds = lease_seconds
         self._retention_ms = int(retention_seconds * 1000)
         self.instance = secrets.token_hex(8)
+        self._add = redis.register_script(_ADD)
         self._claim = redis.register_script(_CLAIM)
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
@@ -144,11 +152,12 @@ class RedisJobStore(JobStore):
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
 
-    async def add(self, job: Job) -> None:
-        async with _available(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(job.id), "data", _dump(job))
-            pipe.zadd(self._due, {job.id: job.next_poll_at})
-            await pipe.execute()
+    async def add(self, job: Job) -> bool:
+        async with _available():
+            added = await self._add(
+                keys=[self._due, self._key(job.id)], args=[job.id, _dump(job), job.next_poll_at]
+            )
+        return bool(added)
 
     async def get(self, job_id: str) -> Job | None:
         async with _available():

@@ -38,8 +38,9 @@ class JobStore(ABC):
     lease_seconds: float
 
     @abstractmethod
-    async def add(self, job: Job) -> None:
-        """Store a new active job, due at its `next_poll_at`."""
+    async def add(self, job: Job) -> bool:
+        """Store a new active job, due at its `next_poll_at`; False, storing nothing, when
+        the store already knows its id (the same request delivered again)."""
 
     @abstractmethod
     async def get(self, job_id: str) -> Job | None: ...
@@ -96,7 +97,8 @@ class JobStore(ABC):
         slot_ttl: float,
     ) -> str | None:
         """Take a generation slot for the user, atomically: None when admitted, else the
-        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net."""
+        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net.
+        A job that holds its slot already is admitted again without counting twice."""
 
     @abstractmethod
     async def release_slot(self, user_id: int, job_id: str) -> None: ...
@@ -166,9 +168,13 @@ class MemoryJobStore(JobStore):
         self._stats: dict[int, DailyStats] = {}
         self._durations: dict[str, list[float]] = {}
 
-    async def add(self, job: Job) -> None:
+    async def add(self, job: Job) -> bool:
+        self._expire()
+        if job.id in self._jobs:
+            return False
         self._jobs[job.id] = job
         self._schedule(job.id, job.next_poll_at)
+        return True
 
     async def get(self, job_id: str) -> Job | None:
         self._expire()
@@ -257,6 +263,8 @@ class MemoryJobStore(JobStore):
     ) -> str | None:
         now = self._clock()
         slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
+        if job_id in slots:
+            return None
         if len(slots) >= max_concurrent:
             return "concurrent"
         if self._daily[(user_id, day)] >= daily_quota:

@@ -84,15 +84,18 @@ class Tracker:
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
 
-    async def enqueue(self, job: Job) -> None:
-        """Track a new job; if the store is down, keep it here until it is back."""
-        self._show_progress(job)
+    async def enqueue(self, job: Job) -> bool:
+        """Track a new job; False if it is tracked already (its request came twice). If the
+        store is down, keep it here until it is back."""
         try:
-            await self._store.add(job)
+            if not await self._store.add(job):
+                return False
         except StoreUnavailable:
             log.warning("job %s: store unavailable, holding the job in memory", job.id)
             self._backlog.append(job)
+        self._show_progress(job)
         self._wakeup.set()
+        return True
 
     async def attach_status(self, job_id: str, message_id: int) -> None:
         try:

@@ -9,7 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import STATUS_GRACE, ArtService
+from bot.art_service import STATUS_GRACE, ArtService, request_job_id
 from bot.keyboards import status_keyboard
 from bot.prompt import PromptError
 from bot.texts import Texts
@@ -33,16 +33,19 @@ async def art(
         user_id=user_id,
         locale=locale,
         reply_to_message_id=message.message_id,
+        job_id=request_job_id("message", message.chat.id, message.message_id),
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
         await message.reply(texts.refusal(locale, refusal))
         return
-    job = await art_service.start(job, status_grace=STATUS_GRACE)
+    started = await art_service.start(job, status_grace=STATUS_GRACE)
+    if started is None:
+        return  # this message came twice
     status = await message.reply(
-        texts.status(job), reply_markup=status_keyboard(texts, locale, job.id)
+        texts.status(started), reply_markup=status_keyboard(texts, locale, started.id)
     )
-    await art_service.attach_status(job, status.message_id)
+    await art_service.attach_status(started, status.message_id)
 
 
 def create_router() -> Router:

@@ -7,7 +7,7 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import STATUS_GRACE, ArtService
+from bot.art_service import STATUS_GRACE, ArtService, request_job_id
 from bot.jobs import Job
 from bot.keyboards import Action, JobAction, status_keyboard
 from bot.texts import Texts
@@ -57,6 +57,7 @@ async def again(
         user_id=query.from_user.id,
         locale=locale,
         reply_to_message_id=picture.message_id if picture else None,
+        job_id=request_job_id("callback", query.id),
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
@@ -65,9 +66,11 @@ async def again(
     await query.answer(texts.get(locale, "callback.again"))
     keyboard = status_keyboard(texts, locale, job.id)
     if picture is not None:
-        job = await art_service.start(job, status_grace=STATUS_GRACE)
-        status = await picture.reply(texts.status(job), reply_markup=keyboard)
-        await art_service.attach_status(job, status.message_id)
+        started = await art_service.start(job, status_grace=STATUS_GRACE)
+        if started is None:
+            return  # this press came twice
+        status = await picture.reply(texts.status(started), reply_markup=keyboard)
+        await art_service.attach_status(started, status.message_id)
     elif query.inline_message_id is not None:
         job = job.but(inline_message_id=query.inline_message_id)
         await bot.edit_message_text(
@@ -99,6 +102,7 @@ async def original(
         user_id=query.from_user.id,
         locale=locale,
         reply_to_message_id=reply_to,
+        job_id=request_job_id("callback", query.id),
     )
 
 

@@ -268,3 +268,26 @@ async def test_upload_photo_action_is_shown_while_waiting(
     action = (await telegram.wait_for("sendChatAction"))[0]
     assert action.params["action"] == "upload_photo"
     assert action.params["chat_id"] == str(CHAT)
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_an_update_delivered_twice_is_answered_once(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, store: str
+) -> None:
+    """Telegram sends an update again when the answer to its webhook call was lost, and
+    polling hands it out again after a restart that had not confirmed it: one job, one
+    status, one picture, one generation, whether the first is pending or finished."""
+    await start_bot(redis_url=redis_url if store == "redis" else None)
+    yandex.hold = True
+    update = telegram.new_update("/art a red fox --seed 7")
+    telegram.push(update)
+    await telegram.wait_for("sendMessage")
+    telegram.push(dict(update))  # while the first is pending
+    await asyncio.sleep(0.5)
+    yandex.hold = False
+    await telegram.wait_for("sendPhoto")
+    telegram.push(dict(update))  # after the picture
+    await asyncio.sleep(0.5)
+    assert len(telegram.sent("sendMessage")) == 1
+    assert len(telegram.sent("sendPhoto")) == 1
+    assert yandex.generations == 1

@@ -72,6 +72,15 @@ class TestJobStore:
         assert await store.get("b") is None
         assert await store.active_count() == 1
 
+    async def test_a_known_id_is_not_added_again(self, store: JobStore) -> None:
+        """The same update delivered twice makes one job: the second add changes nothing."""
+        first = make_job("a", 10.0)
+        assert await store.add(first) is True
+        assert await store.add(make_job("a", 5.0, state=JobState.SUBMITTED)) is False
+        assert await store.get("a") == first
+        assert await store.claim_due(5.0, 10) == []
+        assert await store.active_count() == 1
+
     async def test_submitted_job_is_stored_too(self, store: JobStore) -> None:
         job = make_job("a", 10.0, state=JobState.SUBMITTED)
         await store.add(job)
@@ -312,6 +321,7 @@ class TestSharedCounters:
 
         assert await admit(1, "a") is None
         assert await admit(1, "b") is None
+        assert await admit(1, "b") is None  # the same job again: not counted twice
         assert await admit(1, "c") == "concurrent"
         assert await admit(2, "x") is None  # another user
         await store.release_slot(1, "a")
