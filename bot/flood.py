@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,6 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
-from aiolimiter import AsyncLimiter
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,13 @@ MESSAGE_METHODS = (
     EditMessageReplyMarkup,
 )
 MAX_CHATS = 10_000
+# Past slots are forgotten when more than this many are kept.
+PRUNE_AT = 4096
+# Messages are spaced this much wider than the limits: spaced exactly at a limit, timer and
+# network jitter bring some to Telegram too close together, and each 429 costs a whole
+# retry_after. A chat's own limit is the one a burst hits hardest.
+CHAT_MARGIN = 1.1
+GLOBAL_MARGIN = 1.05
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,49 @@ class FloodLimits:
     retries: int = 5
 
 
+class SendSlots:
+    """The bot's message slots overall, `1 / per_second` apart. A message takes the first
+    free slot at or after the moment its chat allows, so waiting for its chat and for the
+    other chats overlap, and no two messages leave closer together than the limit."""
+
+    def __init__(self, per_second: float) -> None:
+        self._gap = 1 / per_second
+        # Taken slot -> a later slot that may be free (path-compressed, so a long queue of
+        # taken slots is skipped in a step or two).
+        self._next: dict[int, int] = {}
+        self._prune_at = PRUNE_AT
+
+    def take(self, earliest: float, now: float) -> float:
+        """Reserve a slot no sooner than `earliest` (and not in the past); its time."""
+        current = math.ceil(now / self._gap)
+        slot = self._free_from(max(current, math.ceil(earliest / self._gap)))
+        self._next[slot] = slot + 1
+        if len(self._next) > self._prune_at:
+            self._next = {s: n for s, n in self._next.items() if s >= current}
+            self._prune_at = max(PRUNE_AT, 2 * len(self._next))
+        return slot * self._gap
+
+    def _free_from(self, slot: int) -> int:
+        path = []
+        while slot in self._next:
+            path.append(slot)
+            slot = self._next[slot]
+        for taken in path:
+            self._next[taken] = slot
+        return slot
+
+
+@dataclass
+class ChatPace:
+    interval: float
+    next_at: float = 0.0  # the chat's next message leaves no sooner
+
+
 class FloodControl(BaseRequestMiddleware):
     def __init__(self, limits: FloodLimits) -> None:
         self._limits = limits
-        # One message per interval: the rate is never exceeded in any window.
-        self._global = AsyncLimiter(1, 1 / limits.global_per_second)
-        self._chats: OrderedDict[int | str, AsyncLimiter] = OrderedDict()
+        self._slots = SendSlots(limits.global_per_second / GLOBAL_MARGIN)
+        self._chats: OrderedDict[int | str, ChatPace] = OrderedDict()
 
     async def __call__(
         self,
@@ -73,31 +117,39 @@ class FloodControl(BaseRequestMiddleware):
         if not paced:
             return await make_request(bot, method)
         chat_id: Any = getattr(method, "chat_id", None)
+        # An inline message (no chat_id) is paced overall only.
+        pace = None if chat_id is None else self._chat_pace(chat_id)
         retries = 0
         while True:
-            if chat_id is not None:
-                await self._chat_limiter(chat_id).acquire()
-            await self._global.acquire()
+            await self._wait_for_slot(pace)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 retries += 1
                 if exc.retry_after > self._limits.max_wait or retries > self._limits.retries:
                     raise
-                log.info("flood limit in chat %s: waiting %ss", chat_id, exc.retry_after)
+                log.info("flood limit on %s: waiting %ss", type(method).__name__, exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
 
-    def _chat_limiter(self, chat_id: int | str) -> AsyncLimiter:
-        limiter = self._chats.get(chat_id)
-        if limiter is None:
+    async def _wait_for_slot(self, pace: ChatPace | None) -> None:
+        now = asyncio.get_running_loop().time()
+        earliest = now if pace is None else max(now, pace.next_at)
+        at = self._slots.take(earliest, now)
+        if pace is not None:
+            pace.next_at = at + pace.interval
+        await asyncio.sleep(at - now)
+
+    def _chat_pace(self, chat_id: int | str) -> ChatPace:
+        pace = self._chats.get(chat_id)
+        if pace is None:
             is_group = isinstance(chat_id, str) or chat_id < 0
-            interval = (
+            interval = CHAT_MARGIN * (
                 60 / self._limits.group_per_minute
                 if is_group
                 else 1 / self._limits.private_per_second
             )
-            limiter = self._chats[chat_id] = AsyncLimiter(1, interval)
+            pace = self._chats[chat_id] = ChatPace(interval)
             if len(self._chats) > MAX_CHATS:
                 self._chats.popitem(last=False)
         self._chats.move_to_end(chat_id)
-        return limiter
+        return pace
