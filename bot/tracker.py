@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 # When the deadline passes while Yandex keeps failing, say why instead of "timed out".
 _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
 STORE_RETRY_MAX = 5.0
+# A finished poll brings the picture (150 kB-1 MB) and keeps it until Telegram has it; when
+# deliveries are slower than finishes (flood limits), pictures would pile up in memory.
+PICTURES_AT_ONCE = 32
 
 
 def expiry_reason(job: Job) -> ErrorKind:
@@ -75,6 +78,7 @@ class Tracker:
         self._submit_patience = submit_patience
         self._clock = clock
         self._max_in_flight = max_in_flight
+        self._pictures = asyncio.Semaphore(PICTURES_AT_ONCE)
         self._idle_wait = idle_wait
         self._shutdown_grace = shutdown_grace
         self._in_flight: dict[asyncio.Task[None], str] = {}
@@ -213,7 +217,10 @@ class Tracker:
         elif job.state is JobState.SUBMITTED:
             await self._submit(job)
         else:
-            await self._poll(job)
+            # A place for the picture the poll may bring, kept until it is delivered: polls
+            # wait for deliveries rather than pictures piling up in memory.
+            async with self._pictures:
+                await self._poll(job)
 
     async def _submit(self, job: Job) -> None:
         now = self._clock()

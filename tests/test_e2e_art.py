@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.tracker import PICTURES_AT_ONCE
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
 from tests.fake_telegram import FakeTelegram, files_of
@@ -291,3 +292,29 @@ async def test_an_update_delivered_twice_is_answered_once(
     assert len(telegram.sent("sendMessage")) == 1
     assert len(telegram.sent("sendPhoto")) == 1
     assert yandex.generations == 1
+
+
+async def test_pictures_waiting_for_telegram_hold_back_polls_not_memory(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    gate = asyncio.Event()
+
+    async def hold_photos(stage: str, call: Any) -> bool:
+        if call.method == "sendPhoto" and stage == "before":
+            await gate.wait()
+        return False
+
+    telegram.on_call = hold_photos
+    jobs = PICTURES_AT_ONCE + 8
+    for n in range(jobs):
+        telegram.push_message(f"/art crowd {n} --seed {n + 1}", chat_id=CHAT + n)
+    try:
+        # Each poll of a finished operation fetches its picture: only that many are held.
+        async with asyncio.timeout(10):
+            while yandex.polls < PICTURES_AT_ONCE:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # Telegram takes no photo: no place frees up for a poll
+        assert yandex.polls == PICTURES_AT_ONCE
+    finally:
+        gate.set()
+    await telegram.wait_for("sendPhoto", jobs, ok=True, timeout=5)
