@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -20,30 +21,26 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 import handlers
 from bot.access import AccessMiddleware
 from bot.art_service import ArtService
-from bot.budget import Budget, MemoryBudget, RedisBudget
+from bot.budget import Budget, MemoryBudget
 from bot.chat_actions import ChatActions
 from bot.delivery import Delivery
 from bot.durations import DurationModel
 from bot.enhancer import PromptEnhancer
 from bot.flood import FloodControl, FloodLimits
-from bot.fsm_storage import TolerantRedisStorage
 from bot.limits import AccessRules, Quotas
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
 from bot.planner import PollPlanner
 from bot.prefs import PrefsI18nMiddleware, PrefsService
 from bot.prompt import Limits
-from bot.redis_store import RedisJobStore
 from bot.schedule import LearnedSchedule, PollSchedule
 from bot.settings import Settings, StartupError
 from bot.stats import StatsService
@@ -52,6 +49,10 @@ from bot.texts import Texts
 from bot.tracker import Tracker
 from bot.yandex_art import ImageBackend, YandexArtClient
 from bot.yandex_http import YandexHttp
+
+# Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ def create_yandex_http(settings: Settings) -> YandexHttp:
 
 async def connect_redis(url: str) -> Redis:
     """A client with timeouts, checked once: a wrong REDIS_URL stops start-up clearly."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
     redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
     try:
         await redis.ping()
@@ -119,6 +123,8 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
         return MemoryJobStore(
             lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
         )
+    from bot.redis_store import RedisJobStore
+
     return RedisJobStore(
         redis,
         lease_seconds=settings.job_lease_seconds,
@@ -175,6 +181,8 @@ def create_budget(redis: Redis | None, name: str, per_second: float, burst: int)
     """A Yandex quota: per process in memory, shared by all instances in Redis."""
     if redis is None:
         return MemoryBudget(per_second, burst)
+    from bot.redis_budget import RedisBudget
+
     return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
 
 
@@ -306,6 +314,16 @@ def create_services(
     )
 
 
+def create_fsm_storage(redis: Redis | None) -> BaseStorage:
+    if redis is None:
+        return MemoryStorage()
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.fsm_storage import TolerantRedisStorage
+
+    return TolerantRedisStorage(RedisStorage(redis))
+
+
 def create_dispatcher(
     settings: Settings,
     bot: Bot,
@@ -318,7 +336,7 @@ def create_dispatcher(
     the jobs, the counters and aiogram's FSM storage."""
     i18n = create_i18n()
     services = create_services(settings, bot, i18n, redis=redis, backend=backend, clock=clock)
-    storage = TolerantRedisStorage(RedisStorage(redis)) if redis is not None else MemoryStorage()
+    storage = create_fsm_storage(redis)
     dispatcher = Dispatcher(
         storage=storage,
         art_service=services.art_service,

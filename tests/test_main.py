@@ -111,3 +111,13 @@ async def test_stale_locales_stop_start_up_with_one_clear_line(tmp_path: Path) -
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert stderr.decode().strip() == "error: locales not compiled: en, ru; run `make locales`"
+
+
+async def test_a_bot_without_redis_does_not_import_the_redis_client() -> None:
+    """The Redis client costs ~6 MB of RSS: only REDIS_URL should bring it in."""
+    code = "import sys, bot.__main__; print(sorted(m for m in sys.modules if 'redis' in m))"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=bot_env({}), cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert out.decode().strip() == "[]"
