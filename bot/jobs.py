@@ -39,7 +39,7 @@ class InvalidTransition(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     id: str
     chat_id: int

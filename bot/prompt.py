@@ -20,7 +20,7 @@ _RATIO = re.compile(r"^(\d{1,6})\s*[:xх×]\s*(\d{1,6})$", re.IGNORECASE)
 _INTEGER = re.compile(r"^[+]?\d+$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ratio:
     width: int
     height: int
@@ -32,13 +32,13 @@ class Ratio:
 SQUARE = Ratio(1, 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PromptPart:
     text: str
     weight: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArtRequest:
     """What the user asked for. `seed` is None when the bot must pick one."""
 
