@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from aiogram.types import TelegramObject, User
@@ -32,8 +33,18 @@ class UserPrefs:
 
     @property
     def defaults(self) -> Defaults:
-        width, height = (int(side) for side in self.ratio.split(":"))
-        return Defaults(ratio=Ratio(width, height), enhance=self.enhance)
+        return _defaults(self.ratio, self.enhance)
+
+
+# Shared by every user without saved settings (most users), rather than one each.
+DEFAULT_PREFS = UserPrefs()
+
+
+@lru_cache(maxsize=64)
+def _defaults(ratio: str, enhance: bool) -> Defaults:
+    """One instance per value: each pending job's request keeps its Ratio."""
+    width, height = (int(side) for side in ratio.split(":"))
+    return Defaults(ratio=Ratio(width, height), enhance=enhance)
 
 
 class PrefsService:
@@ -58,7 +69,7 @@ class PrefsService:
         try:
             raw = await self._store.user_get(user_id)
         except StoreUnavailable:
-            return cached[0] if cached else UserPrefs()
+            return cached[0] if cached else DEFAULT_PREFS
         prefs = _parse(raw)
         self._remember(user_id, prefs)
         return prefs
@@ -77,14 +88,14 @@ class PrefsService:
 
 def _parse(raw: str | None) -> UserPrefs:
     if raw is None:
-        return UserPrefs()
+        return DEFAULT_PREFS
     try:
         data = json.loads(raw)
         prefs = UserPrefs(**{k: data[k] for k in ("ratio", "enhance", "language") if k in data})
         _ = prefs.defaults  # a ratio that does not parse falls back to the defaults
     except (ValueError, TypeError):
         log.warning("unreadable user preferences, using defaults")
-        return UserPrefs()
+        return DEFAULT_PREFS
     return prefs
 
 
