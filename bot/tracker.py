@@ -25,6 +25,7 @@ from bot.jobs import Job, JobState
 from bot.limits import day_of
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
+from bot.places import PicturePlaces
 from bot.planner import PollPlanner
 from bot.store import JobStore, LeaseLost, StoreUnavailable
 from bot.yandex_art import ImageBackend, ImageReady, OperationFailed, OperationState
@@ -34,9 +35,8 @@ log = logging.getLogger(__name__)
 # When the deadline passes while Yandex keeps failing, say why instead of "timed out".
 _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
 STORE_RETRY_MAX = 5.0
-# A finished poll brings the picture (150 kB-1 MB) and keeps it until Telegram has it; when
-# deliveries are slower than finishes (flood limits), pictures would pile up in memory.
-PICTURES_AT_ONCE = 32
+# A job whose chat holds its share of picture places is polled again this much later.
+CHAT_BUSY_WAIT = 2.0
 
 
 def expiry_reason(job: Job) -> ErrorKind:
@@ -60,6 +60,7 @@ class Tracker:
         submit_patience: float,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
+        pictures: PicturePlaces | None = None,
         idle_wait: float = 1.0,
         shutdown_grace: float = 10.0,
     ) -> None:
@@ -78,7 +79,7 @@ class Tracker:
         self._submit_patience = submit_patience
         self._clock = clock
         self._max_in_flight = max_in_flight
-        self._pictures = asyncio.Semaphore(PICTURES_AT_ONCE)
+        self._pictures = pictures or PicturePlaces()
         self._idle_wait = idle_wait
         self._shutdown_grace = shutdown_grace
         self._in_flight: dict[asyncio.Task[None], str] = {}
@@ -216,10 +217,12 @@ class Tracker:
             await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
             await self._submit(job)
+        elif self._pictures.chat_full(job.chat_id):
+            await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
         else:
             # A place for the picture the poll may bring, kept until it is delivered: polls
             # wait for deliveries rather than pictures piling up in memory.
-            async with self._pictures:
+            async with self._pictures.place(job.chat_id):
                 await self._poll(job)
 
     async def _submit(self, job: Job) -> None:

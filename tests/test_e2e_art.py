@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.tracker import PICTURES_AT_ONCE
+from bot.places import PICTURES_AT_ONCE, PICTURES_PER_CHAT
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
 from tests.fake_telegram import FakeTelegram, files_of
@@ -318,3 +318,32 @@ async def test_pictures_waiting_for_telegram_hold_back_polls_not_memory(
     finally:
         gate.set()
     await telegram.wait_for("sendPhoto", jobs, ok=True, timeout=5)
+
+
+async def test_a_chat_behind_on_its_pictures_does_not_hold_back_other_chats(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """A busy group's pictures wait for Telegram; it holds only its share of the places
+    (more requests of it are polled later), so another chat's picture still goes out."""
+    gate = asyncio.Event()
+    busy = CHAT + 1
+
+    async def hold_busy_chat(stage: str, call: Any) -> bool:
+        if call.method == "sendPhoto" and call.params.get("chat_id") == str(busy):
+            await gate.wait()
+        return False
+
+    telegram.on_call = hold_busy_chat
+    jobs = PICTURES_AT_ONCE + 8
+    for n in range(jobs):
+        telegram.push_message(f"/art crowd {n} --seed {n + 1}", chat_id=busy)
+    try:
+        async with asyncio.timeout(10):
+            while yandex.polls < PICTURES_PER_CHAT:
+                await asyncio.sleep(0.05)
+        telegram.push_message("/art a quiet fox --seed 1")
+        await telegram.wait_for("sendPhoto", 1, chat_id=CHAT, ok=True, timeout=5)
+        assert yandex.polls == PICTURES_PER_CHAT + 1
+    finally:
+        gate.set()
+    await telegram.wait_for("sendPhoto", jobs, chat_id=busy, ok=True, timeout=30)
