@@ -7,6 +7,7 @@ then sessions close.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -30,6 +31,7 @@ async def run(settings: Settings) -> None:
     redis = await connect_redis(settings.redis_url) if settings.redis_url else None
     bot = create_bot(settings)
     dispatcher = create_dispatcher(settings, bot, redis=redis)
+    freeze_startup_objects()
     if settings.webhook_url is not None:
         await serve(
             build_webhook_app(settings, bot, dispatcher),
@@ -48,6 +50,14 @@ async def run(settings: Settings) -> None:
     finally:
         if ops_runner is not None:
             await ops_runner.cleanup()
+
+
+def freeze_startup_objects() -> None:
+    """Take what start-up built (modules, aiogram's pydantic models: most of the heap) out of
+    the garbage collector's reach. It lives as long as the process, yet every full
+    collection walked it again: a third of the CPU time under a burst of updates."""
+    gc.collect()
+    gc.freeze()
 
 
 def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:
