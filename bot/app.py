@@ -44,6 +44,7 @@ from bot.planner import PollPlanner
 from bot.prefs import PrefsI18nMiddleware, PrefsService
 from bot.prompt import Limits
 from bot.redis_store import RedisJobStore
+from bot.response_types import PinResponseTypes
 from bot.schedule import LearnedSchedule, PollSchedule
 from bot.settings import Settings, StartupError
 from bot.stats import StatsService
@@ -75,6 +76,7 @@ def create_i18n() -> I18n:
 
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    session.middleware(PinResponseTypes())
     session.middleware(
         FloodControl(
             FloodLimits(
