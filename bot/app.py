@@ -20,8 +20,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
@@ -36,7 +34,6 @@ from bot.delivery import Delivery
 from bot.durations import DurationModel
 from bot.enhancer import PromptEnhancer
 from bot.flood import FloodControl, FloodLimits
-from bot.fsm_storage import TolerantRedisStorage
 from bot.limits import AccessRules, Quotas
 from bot.metrics import Metrics
 from bot.picture_cache import PictureCache
@@ -317,12 +314,12 @@ def create_dispatcher(
     clock: Callable[[], float] = time.time,
 ) -> Dispatcher:
     """The dispatcher with every service in its workflow data; Redis, when given, holds
-    the jobs, the counters and aiogram's FSM storage."""
+    the jobs and the counters. No handler keeps a conversation state, so aiogram's FSM is
+    off: it would read a state from its storage (Redis) for every update."""
     i18n = create_i18n()
     services = create_services(settings, bot, i18n, redis=redis, backend=backend, clock=clock)
-    storage = TolerantRedisStorage(RedisStorage(redis)) if redis is not None else MemoryStorage()
     dispatcher = Dispatcher(
-        storage=storage,
+        disable_fsm=True,
         art_service=services.art_service,
         texts=services.texts,
         store=services.store,
