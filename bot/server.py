@@ -7,7 +7,6 @@ then sessions close.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import secrets
 import signal
@@ -18,13 +17,13 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import connect_redis, create_bot, create_dispatcher
+from bot.gc_tuning import tune_gc
 from bot.ops import Ops
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-GC_YOUNG_THRESHOLD = 10_000
 
 
 async def run(settings: Settings) -> None:
@@ -51,18 +50,6 @@ async def run(settings: Settings) -> None:
     finally:
         if ops_runner is not None:
             await ops_runner.cleanup()
-
-
-def tune_gc() -> None:
-    """Garbage collection was a third of the CPU time under a burst of updates. Take what
-    start-up built (modules, aiogram's pydantic models: most of the heap) out of the
-    collector's reach, as it lives as long as the process; and collect the youngest objects
-    every GC_YOUNG_THRESHOLD allocations rather than 700, so an update's objects die
-    before being promoted and walked again by older collections (a pause of a few ms)."""
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:
