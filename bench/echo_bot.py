@@ -1,6 +1,6 @@
 """A bare aiogram bot that replies to every message with its text: the baseline of
-bench.throughput (what aiogram alone costs per update). Reads TELEGRAM_API_URL and BOT_TOKEN;
-SIGTERM stops it.
+bench.throughput (what aiogram alone costs per update). Reads TELEGRAM_API_URL and BOT_TOKEN,
+and TUNE_GC=1 to apply the bot's garbage collector settings; SIGTERM stops it.
 
     python -m bench.echo_bot
 """
@@ -15,6 +15,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
+from bot.gc_tuning import tune_gc
+
 
 async def echo(message: Message) -> None:
     await message.reply(message.text or "")
@@ -25,6 +27,8 @@ async def main() -> None:
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
     dispatcher = Dispatcher()
     dispatcher.message.register(echo)
+    if os.environ.get("TUNE_GC") == "1":
+        tune_gc()
     await dispatcher.start_polling(bot)
 
 

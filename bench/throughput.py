@@ -12,6 +12,10 @@ at Yandex and the first poll is a minute away, so no picture traffic mixes in; L
 WARNING as for the echo bot (an INFO row shows what logging costs). The variants take
 turns, `--rounds` times; the best round of each counts.
 
+The target compares the bot with the bare echo bot. The bot tunes its garbage collector
+(bot/gc_tuning.py), which any aiogram bot could do; a row with the echo bot tuned alike
+shows how much of the difference that is, and is not the target's baseline.
+
     .venv/bin/python -m bench.throughput [--updates 2000] [--rounds 2]
 """
 
@@ -40,6 +44,7 @@ class Variant:
     module: str  # what `python -m` runs
     text: str  # the message each user sends
     log_level: str = "WARNING"
+    env: dict[str, str] = field(default_factory=dict)
 
 
 ART = "/art a red fox in the snow --seed {n}"
@@ -50,6 +55,7 @@ VARIANTS = [
     Variant("bot: /art", "bot", ART),
     Variant("bot: /help", "bot", "/help"),
     Variant("bot: /art, LOG_LEVEL=INFO", "bot", ART, "INFO"),
+    Variant("echo bot, GC tuned as the bot", "bench.echo_bot", ART, env={"TUNE_GC": "1"}),
 ]
 
 
@@ -93,6 +99,7 @@ async def round_of(variant: Variant, updates: int, workdir: Path, n: int) -> tup
         submit_rate_per_minute=100_000_000.0,
         poll_first_delay=60.0,
     )
+    env.update(variant.env)
     runner = Runner(env, workdir, variant.module, f"round{n}")
     await runner.start()
     try:

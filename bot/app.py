@@ -21,8 +21,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
@@ -41,6 +39,7 @@ from bot.picture_cache import PictureCache
 from bot.planner import PollPlanner
 from bot.prefs import PrefsI18nMiddleware, PrefsService
 from bot.prompt import Limits
+from bot.response_types import PinResponseTypes
 from bot.schedule import LearnedSchedule, PollSchedule
 from bot.settings import Settings, StartupError
 from bot.stats import StatsService
@@ -76,6 +75,7 @@ def create_i18n() -> I18n:
 
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    session.middleware(PinResponseTypes())
     session.middleware(
         FloodControl(
             FloodLimits(
@@ -314,16 +314,6 @@ def create_services(
     )
 
 
-def create_fsm_storage(redis: Redis | None) -> BaseStorage:
-    if redis is None:
-        return MemoryStorage()
-    from aiogram.fsm.storage.redis import RedisStorage
-
-    from bot.fsm_storage import TolerantRedisStorage
-
-    return TolerantRedisStorage(RedisStorage(redis))
-
-
 def create_dispatcher(
     settings: Settings,
     bot: Bot,
@@ -333,12 +323,12 @@ def create_dispatcher(
     clock: Callable[[], float] = time.time,
 ) -> Dispatcher:
     """The dispatcher with every service in its workflow data; Redis, when given, holds
-    the jobs, the counters and aiogram's FSM storage."""
+    the jobs and the counters. No handler keeps a conversation state, so aiogram's FSM is
+    off: it would read a state from its storage (Redis) for every update."""
     i18n = create_i18n()
     services = create_services(settings, bot, i18n, redis=redis, backend=backend, clock=clock)
-    storage = create_fsm_storage(redis)
     dispatcher = Dispatcher(
-        storage=storage,
+        disable_fsm=True,
         art_service=services.art_service,
         texts=services.texts,
         store=services.store,

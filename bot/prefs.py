@@ -23,6 +23,7 @@ from bot.store import JobStore, StoreUnavailable
 log = logging.getLogger(__name__)
 
 RATIO_CHOICES = ("1:1", "16:9", "9:16", "4:3", "3:4", "2:1")
+MAX_LANGUAGE_CODES = 1000
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,20 @@ class PrefsI18nMiddleware(SimpleI18nMiddleware):
     def __init__(self, i18n: I18n, prefs: PrefsService) -> None:
         super().__init__(i18n)
         self._prefs = prefs
+        # Telegram's language_code → our locale, rather than Babel parsing it per update.
+        self._by_code: dict[str | None, str] = {}
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
-        if user is not None:
-            chosen = (await self._prefs.get(user.id)).language
-            if chosen in self.i18n.available_locales:
-                return chosen
-        return await super().get_locale(event, data)
+        if user is None:
+            return await super().get_locale(event, data)
+        chosen = (await self._prefs.get(user.id)).language
+        if chosen in self.i18n.available_locales:
+            return chosen
+        locale = self._by_code.get(user.language_code)
+        if locale is None:
+            locale = await super().get_locale(event, data)
+            if len(self._by_code) >= MAX_LANGUAGE_CODES:  # codes come from clients
+                self._by_code.clear()
+            self._by_code[user.language_code] = locale
+        return locale

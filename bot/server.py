@@ -17,6 +17,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import connect_redis, create_bot, create_dispatcher
+from bot.gc_tuning import tune_gc
 from bot.ops import Ops
 from bot.settings import Settings
 
@@ -30,6 +31,7 @@ async def run(settings: Settings) -> None:
     redis = await connect_redis(settings.redis_url) if settings.redis_url else None
     bot = create_bot(settings)
     dispatcher = create_dispatcher(settings, bot, redis=redis)
+    tune_gc()
     if settings.webhook_url is not None:
         await serve(
             build_webhook_app(settings, bot, dispatcher),
