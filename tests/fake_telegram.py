@@ -113,6 +113,7 @@ class FakeTelegram(LocalServer):
         self.get_updates_calls = 0
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
+        self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
@@ -124,6 +125,7 @@ class FakeTelegram(LocalServer):
     def push(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update for getUpdates."""
         self._updates.append(update)
+        self.pushed.append(update)
         self._new_update.set()
         return update
 

@@ -146,6 +146,19 @@ async def test_again_draws_the_same_prompt_with_a_new_seed(
     assert yandex.submits[1][1]["messages"] == yandex.submits[0][1]["messages"]
 
 
+async def test_a_press_delivered_twice_draws_again_once(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    photo = await deliver_one(telegram)
+    telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
+    press = telegram.pushed[-1]
+    await telegram.wait_for("sendPhoto", 2)
+    telegram.push(dict(press))  # Telegram delivers the same update again
+    await settle()
+    assert len(telegram.sent("sendPhoto")) == 2
+    assert yandex.generations == 2
+
+
 async def test_original_sends_the_jpeg_as_a_document(
     running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:
