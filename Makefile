@@ -29,6 +29,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The Redis tests start their own redis-server process; make sure the binary is there.
 redis-server:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex

@@ -15,7 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
-from bot.gc_tuning import tune_gc
+from bot.ops.gc_tuning import tune_gc
 
 
 async def echo(message: Message) -> None:

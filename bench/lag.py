@@ -45,7 +45,7 @@ from bench.common import (
     stop_bot,
     table,
 )
-from bot.settings import Settings
+from bot.ops.settings import Settings
 from tests.bot_process import BotProcess
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex

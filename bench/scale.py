@@ -59,7 +59,7 @@ TARGET_LAG_P99_MS = 50.0
 
 def record_polls() -> list[float]:
     """Instrumentation only: the time the bot issues each poll (after its rate limiter)."""
-    from bot.yandex_art import YandexArtClient
+    from bot.yandex.art import YandexArtClient
 
     issued: list[float] = []
     original = YandexArtClient.get_operation
@@ -75,9 +75,9 @@ def record_polls() -> list[float]:
 async def child(jobs: int, seconds: float, out: Path) -> None:
     """The bot with a lag sampler; puts in `jobs` jobs after an idle period."""
     issued = record_polls()
-    from bot.app import create_bot, create_dispatcher
-    from bot.logs import setup_logging
-    from bot.settings import load_settings
+    from bot.ops.app import create_bot, create_dispatcher
+    from bot.ops.logs import setup_logging
+    from bot.ops.settings import load_settings
 
     lag = LoopLag()
     lag.start()
@@ -126,7 +126,7 @@ IMPORT_BASELINES = [
     ("python, nothing imported", ""),
     ("python + aiohttp, pydantic", "aiohttp, pydantic"),
     ("python + aiogram (a bare aiogram bot)", "aiogram, aiogram.types, aiogram.methods"),
-    ("python + the bot's modules", "bot.app, bot.server"),
+    ("python + the bot's modules", "bot.ops.app, bot.ops.server"),
 ]
 
 

@@ -13,7 +13,7 @@ WARNING as for the echo bot (an INFO row shows what logging costs). The variants
 turns, `--rounds` times; the best round of each counts.
 
 The target compares the bot with the bare echo bot. The bot tunes its garbage collector
-(bot/gc_tuning.py), which any aiogram bot could do; a row with the echo bot tuned alike
+(bot/ops/gc_tuning.py), which any aiogram bot could do; a row with the echo bot tuned alike
 shows how much of the difference that is, and is not the target's baseline.
 
     .venv/bin/python -m bench.throughput [--updates 2000] [--rounds 2]

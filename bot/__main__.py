@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.logs import setup_logging
-from bot.server import run
-from bot.settings import StartupError, load_settings
+from bot.ops.logs import setup_logging
+from bot.ops.server import run
+from bot.ops.settings import StartupError, load_settings
 
 
 def main() -> int:

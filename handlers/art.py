@@ -9,10 +9,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import STATUS_GRACE, ArtService, request_job_id
-from bot.keyboards import status_keyboard
-from bot.prompt import PromptError
-from bot.texts import Texts
+from bot.core.prompt import PromptError
+from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.telegram.keyboards import status_keyboard
+from bot.telegram.texts import Texts
 
 
 async def art(

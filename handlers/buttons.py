@@ -7,10 +7,10 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import STATUS_GRACE, ArtService, request_job_id
-from bot.jobs import Job
-from bot.keyboards import Action, JobAction, status_keyboard
-from bot.texts import Texts
+from bot.core.jobs import Job
+from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.telegram.keyboards import Action, JobAction, status_keyboard
+from bot.telegram.texts import Texts
 
 
 async def cancel(

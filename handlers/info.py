@@ -5,7 +5,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.texts import Texts
+from bot.telegram.texts import Texts
 
 
 async def start(message: Message, texts: Texts, i18n: I18n) -> None:

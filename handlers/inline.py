@@ -15,10 +15,10 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 
-from bot.art_service import ArtService, new_job_id
-from bot.keyboards import status_keyboard
-from bot.prompt import PromptError
-from bot.texts import Texts
+from bot.core.prompt import PromptError
+from bot.services.art import ArtService, new_job_id
+from bot.telegram.keyboards import status_keyboard
+from bot.telegram.texts import Texts
 
 # Each answer has a fresh seed; let Telegram keep it only briefly, per user.
 CACHE_SECONDS = 5

@@ -7,8 +7,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.prefs import RATIO_CHOICES, PrefsService, UserPrefs
-from bot.texts import Texts
+from bot.core.prefs import RATIO_CHOICES, UserPrefs
+from bot.services.prefs import PrefsService
+from bot.telegram.texts import Texts
 
 AUTO = "auto"
 

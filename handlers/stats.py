@@ -5,9 +5,9 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.limits import AccessRules
-from bot.stats import StatsService
-from bot.texts import Texts
+from bot.core.limits import AccessRules
+from bot.services.stats import StatsService
+from bot.telegram.texts import Texts
 
 
 async def stats(

@@ -13,8 +13,8 @@ import pytest
 from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
-from bot.app import connect_redis, create_bot, create_dispatcher
-from bot.settings import Settings, load_settings
+from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.places import PICTURES_AT_ONCE, PICTURES_PER_CHAT
+from bot.services.places import PICTURES_AT_ONCE, PICTURES_PER_CHAT
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
 from tests.fake_telegram import FakeTelegram, files_of

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import (
-    MISCONFIGURED,
+from bot.core.errors import MISCONFIGURED, ErrorKind
+from bot.yandex.errors import (
     AuthError,
     BadRequest,
-    ErrorKind,
     GenerationFailed,
     ModerationRefused,
     PermissionDenied,

@@ -30,9 +30,9 @@ import pytest
 from babel.messages.pofile import read_po
 from redis.asyncio import Redis
 
-from bot.art_service import STATUS_GRACE
-from bot.keyboards import JobAction
-from bot.redis_store import RedisJobStore
+from bot.services.art import STATUS_GRACE
+from bot.storage.redis_store import RedisJobStore
+from bot.telegram.keyboards import JobAction
 from tests.bot_process import bot_env, fast_settings
 from tests.conftest import RunningBot
 from tests.fake_telegram import Call, FakeTelegram, TelegramChaos

@@ -8,7 +8,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.flood import PRUNE_AT, SendSlots
+from bot.telegram.flood import PRUNE_AT, SendSlots
 
 GAP = 0.5  # two messages a second
 

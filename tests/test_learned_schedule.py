@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from bot.durations import REPLAN_EVERY, SAMPLES, DurationModel
-from bot.redis_store import RedisJobStore
-from bot.schedule import MIN_SAMPLES, LearnedSchedule, PollSchedule, PollWindow, quantile
-from bot.store import MemoryJobStore
+from bot.core.schedule import MIN_SAMPLES, LearnedSchedule, PollSchedule, PollWindow, quantile
+from bot.services.durations import REPLAN_EVERY, SAMPLES, DurationModel
+from bot.storage.memory import MemoryJobStore
+from bot.storage.redis_store import RedisJobStore
 from tests.bot_process import FOLDER
 from tests.fake_telegram import FakeTelegram
 from tests.fake_yandex import FakeYandex

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.prompt import (
+from bot.core.prompt import (
     MAX_SEED,
     SQUARE,
     ArtRequest,

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from bot.jobs import JobState
-from bot.redis_store import RedisJobStore
-from bot.store import LeaseLost, StoreUnavailable
+from bot.core.errors import StoreUnavailable
+from bot.core.jobs import JobState
+from bot.storage.base import LeaseLost
+from bot.storage.redis_store import RedisJobStore
 from tests.redis_server import free_port
 from tests.test_store import make_job
 

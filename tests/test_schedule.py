@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.schedule import PollSchedule
+from bot.core.schedule import PollSchedule
 
 
 def test_defaults() -> None:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from bot.jobs import Job, JobState
-from bot.prompt import ArtRequest, PromptPart
-from bot.redis_store import RedisJobStore
-from bot.store import JobStore, MemoryJobStore
+from bot.core.jobs import Job, JobState
+from bot.core.prompt import ArtRequest, PromptPart
+from bot.storage.base import JobStore
+from bot.storage.memory import MemoryJobStore
+from bot.storage.redis_store import RedisJobStore
 
 FAR = 10.0**12
 LEASE = 60.0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.texts import CAPTION_LIMIT, ELLIPSIS, caption, shorten, utf16_len
+from bot.core.text import CAPTION_LIMIT, ELLIPSIS, caption, shorten, utf16_len
 
 META = "seed 1 · 1:1"
 SEPARATOR = "\n\n"

@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import connect_redis, create_bot, create_dispatcher
-from bot.server import build_webhook_app, start_server
-from bot.settings import Settings
+from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.server import build_webhook_app, start_server
+from bot.ops.settings import Settings
 from tests.fake_telegram import FakeTelegram
 from tests.redis_server import free_port
 

@@ -8,23 +8,17 @@ from typing import Any
 
 import pytest
 
-from bot.errors import (
+from bot.core.errors import ErrorKind
+from bot.core.prompt import MAX_SEED, ArtRequest, PromptPart, Ratio
+from bot.yandex.art import ImageReady, OperationFailed, Pending, build_request_body, parse_operation
+from bot.yandex.errors import (
     AuthError,
     BadRequest,
-    ErrorKind,
     GenerationFailed,
     ModerationRefused,
     PermissionDenied,
     TransientError,
     YandexArtError,
-)
-from bot.prompt import MAX_SEED, ArtRequest, PromptPart, Ratio
-from bot.yandex_art import (
-    ImageReady,
-    OperationFailed,
-    Pending,
-    build_request_body,
-    parse_operation,
 )
 
 MODEL_URI = "art://b1gfolder/yandex-art/latest"

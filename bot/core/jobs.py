@@ -1,0 +1,126 @@
+"""A generation job and its state machine.
+
+submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
+→ done | failed | expired | cancelled. A pending job whose operation is gone (an "Original"
+asked for after Yandex dropped the result) goes back to submitted to draw it again with the
+same seed. Times are wall-clock seconds so that a job can outlive the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bot.core.errors import ErrorKind
+from bot.core.prompt import ArtRequest, PromptPart, Ratio
+
+
+class JobState(StrEnum):
+    SUBMITTED = "submitted"
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
+
+_ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
+_ALLOWED: dict[JobState, frozenset[JobState]] = {
+    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING},
+    JobState.PENDING: _ENDINGS | {JobState.DONE, JobState.SUBMITTED},
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    chat_id: int
+    user_id: int
+    locale: str
+    request: ArtRequest
+    seed: int
+    idempotency_key: str
+    created_at: float
+    deadline_at: float
+    next_poll_at: float
+    reply_to_message_id: int | None = None
+    status_message_id: int | None = None
+    state: JobState = JobState.SUBMITTED
+    operation_id: str | None = None
+    submitted_at: float | None = None  # when the operation was created, for learning
+    attempts: int = 0
+    last_error: ErrorKind | None = None
+    # A failure the user has not been told about yet (Telegram was unreachable).
+    untold_failure: ErrorKind | None = None
+    # Where the result goes: an inline message to edit instead of a chat message.
+    inline_message_id: str | None = None
+    # "Original" button: the JPEG as a document rather than a (recompressed) photo.
+    as_document: bool = False
+    # A cache hit: send this Telegram file instead of asking Yandex.
+    cached_file_id: str | None = None
+    cancel_requested: bool = False
+    # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
+    enhanced_prompt: str | None = None
+    enhance_failed: bool = False
+
+    @property
+    def needs_enhancing(self) -> bool:
+        return self.request.enhance and self.enhanced_prompt is None and not self.enhance_failed
+
+    @property
+    def drawn_request(self) -> ArtRequest:
+        """What is sent to YandexART: the enhanced prompt when there is one."""
+        if self.enhanced_prompt is None:
+            return self.request
+        return dataclasses.replace(self.request, parts=(PromptPart(self.enhanced_prompt),))
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def moved_to(self, state: JobState, **changes: object) -> Job:
+        """The job in its next state; refuses moves the state machine does not allow."""
+        if state not in _ALLOWED.get(self.state, frozenset()):
+            raise InvalidTransition(f"{self.state} -> {state}")
+        return dataclasses.replace(self, state=state, **changes)  # type: ignore[arg-type]
+
+    def but(self, **changes: object) -> Job:
+        """The job with some fields changed, state untouched."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """Plain JSON-able data, for stores outside the process."""
+    data = dataclasses.asdict(job)
+    data["request"]["ratio"] = str(job.request.ratio)
+    return data
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
+    request = data["request"]
+    width, height = (int(side) for side in request["ratio"].split(":"))
+    fields = {
+        **data,
+        "request": ArtRequest(
+            parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
+            seed=request["seed"],
+            ratio=Ratio(width, height),
+            enhance=bool(request.get("enhance", False)),
+        ),
+        "state": JobState(data["state"]),
+        "last_error": _kind(data.get("last_error")),
+        "untold_failure": _kind(data.get("untold_failure")),
+    }
+    return Job(**fields)
+
+
+def _kind(value: str | None) -> ErrorKind | None:
+    return None if value is None else ErrorKind(value)

@@ -1,0 +1,61 @@
+"""A user's preferences from /settings (default ratio, enhancement, interface language)
+and how they are stored as JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from bot.core.prompt import SQUARE, Defaults, Ratio
+
+log = logging.getLogger(__name__)
+
+RATIO_CHOICES = ("1:1", "16:9", "9:16", "4:3", "3:4", "2:1")
+
+
+@dataclass(frozen=True)
+class UserPrefs:
+    ratio: str = str(SQUARE)
+    enhance: bool = False
+    language: str | None = None  # None: Telegram's language_code
+
+    @property
+    def defaults(self) -> Defaults:
+        return _defaults(self.ratio, self.enhance)
+
+
+# Shared by every user without saved settings (most users), rather than one each.
+DEFAULT_PREFS = UserPrefs()
+
+
+@lru_cache(maxsize=64)
+def _defaults(ratio: str, enhance: bool) -> Defaults:
+    """One instance per value: each pending job's request keeps its Ratio."""
+    width, height = (int(side) for side in ratio.split(":"))
+    return Defaults(ratio=Ratio(width, height), enhance=enhance)
+
+
+def parse_prefs(raw: str | None) -> UserPrefs:
+    if raw is None:
+        return DEFAULT_PREFS
+    try:
+        data = json.loads(raw)
+        prefs = UserPrefs(**{k: data[k] for k in ("ratio", "enhance", "language") if k in data})
+        _ = prefs.defaults  # a ratio that does not parse falls back to the defaults
+    except (ValueError, TypeError):
+        log.warning("unreadable user preferences, using defaults")
+        return DEFAULT_PREFS
+    return prefs
+
+
+def dump_prefs(prefs: UserPrefs) -> str:
+    return json.dumps(asdict(prefs))
+
+
+class PrefsReader(Protocol):
+    """Where the interface language comes from (the preference service)."""
+
+    async def get(self, user_id: int) -> UserPrefs: ...

@@ -1,0 +1,363 @@
+"""Wiring: build the Bot, the services and the Dispatcher from settings, and run them.
+
+Everything is created here and injected (dispatcher workflow data), so tests build the very
+same app pointed at fake servers through the settings alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+
+import handlers
+from bot.core.budget import Budget
+from bot.core.limits import AccessRules
+from bot.core.prompt import Limits
+from bot.core.schedule import LearnedSchedule, PollSchedule
+from bot.ops.settings import Settings, StartupError
+from bot.services.art import ArtService
+from bot.services.durations import DurationModel
+from bot.services.metrics import Metrics
+from bot.services.planner import PollPlanner
+from bot.services.prefs import PrefsService
+from bot.services.quotas import Quotas
+from bot.services.stats import StatsService
+from bot.services.tracker import Tracker
+from bot.storage.base import JobStore
+from bot.storage.budget import MemoryBudget
+from bot.storage.memory import MemoryJobStore
+from bot.storage.picture_cache import PictureCache
+from bot.telegram.access import AccessMiddleware
+from bot.telegram.chat_actions import ChatActions
+from bot.telegram.delivery import Delivery
+from bot.telegram.flood import FloodControl, FloodLimits
+from bot.telegram.i18n import PrefsI18nMiddleware
+from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.texts import Texts
+from bot.yandex.art import ImageBackend, YandexArtClient
+from bot.yandex.enhancer import PromptEnhancer
+from bot.yandex.http import YandexHttp
+
+# Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
+DEFAULT_LOCALE = "en"
+COMMANDS = ("art", "settings", "help", "privacy", "start")
+REDIS_TIMEOUT = 5.0
+
+
+def create_i18n() -> I18n:
+    """Texts from compiled catalogs; a missing or stale .mo would silently show old texts."""
+    stale = []
+    for po in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            stale.append(po.parent.parent.name)
+    if stale:
+        raise StartupError(f"locales not compiled: {', '.join(stale)}; run `make locales`")
+    return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    session.middleware(PinResponseTypes())
+    session.middleware(
+        FloodControl(
+            FloodLimits(
+                group_per_minute=settings.group_messages_per_minute,
+                private_per_second=settings.chat_messages_per_second,
+                global_per_second=settings.messages_per_second,
+            )
+        )
+    )
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_yandex_http(settings: Settings) -> YandexHttp:
+    return YandexHttp(
+        base_url=str(settings.yandex_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=settings.yandex_folder_id,
+        timeout=settings.http_timeout,
+    )
+
+
+async def connect_redis(url: str) -> Redis:
+    """A client with timeouts, checked once: a wrong REDIS_URL stops start-up clearly."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        where = urlsplit(url).hostname or url.split("://", 1)[0]
+        raise StartupError(
+            f"REDIS_URL: cannot connect to Redis at {where} ({type(exc).__name__})"
+        ) from None
+    return redis
+
+
+def create_store(settings: Settings, redis: Redis | None) -> JobStore:
+    if redis is None:
+        return MemoryJobStore(
+            lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
+        )
+    from bot.storage.redis_store import RedisJobStore
+
+    return RedisJobStore(
+        redis,
+        lease_seconds=settings.job_lease_seconds,
+        retention_seconds=settings.job_retention,
+    )
+
+
+class Lifecycle:
+    """Starts the background loops after the bot is up and stops them without losing jobs."""
+
+    def __init__(
+        self,
+        *,
+        tracker: Tracker,
+        actions: ChatActions,
+        backend: ImageBackend,
+        store: JobStore,
+        texts: Texts,
+    ) -> None:
+        self._tracker = tracker
+        self._actions = actions
+        self._backend = backend
+        self._store = store
+        self._texts = texts
+        self._actions_task: asyncio.Task[None] | None = None
+
+    async def startup(self, bot: Bot) -> None:
+        await self._register_commands(bot)
+        self._tracker.start()
+        self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
+        log.info("bot started")
+
+    async def shutdown(self) -> None:
+        await self._tracker.stop()
+        if self._actions_task is not None:
+            self._actions_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._actions_task
+        await self._backend.close()
+        await self._store.close()
+        log.info("bot stopped")
+
+    async def _register_commands(self, bot: Bot) -> None:
+        for locale in self._texts.locales:
+            commands = [
+                BotCommand(command=name, description=self._texts.get(locale, f"cmd.{name}"))
+                for name in COMMANDS
+            ]
+            language = None if locale == DEFAULT_LOCALE else locale
+            await bot.set_my_commands(commands, language_code=language)
+
+
+def create_budget(redis: Redis | None, name: str, per_second: float, burst: int) -> Budget:
+    """A Yandex quota: per process in memory, shared by all instances in Redis."""
+    if redis is None:
+        return MemoryBudget(per_second, burst)
+    from bot.storage.redis_budget import RedisBudget
+
+    return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
+
+
+def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
+    schedule = PollSchedule(
+        first_delay=settings.poll_first_delay,
+        growth=settings.poll_growth,
+        max_interval=settings.poll_max_interval,
+    )
+    learned = LearnedSchedule(
+        fallback=schedule,
+        target_lag=settings.poll_target_lag,
+        late_share=settings.poll_late_share,
+    )
+    return PollPlanner(
+        schedule,
+        DurationModel(store, learned.plan),
+        model_uri=settings.model_uri,
+        learned=learned if settings.poll_schedule == "learned" else None,
+    )
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the handlers and the lifecycle need, built once from the settings."""
+
+    texts: Texts
+    store: JobStore
+    metrics: Metrics
+    tracker: Tracker
+    art_service: ArtService
+    prefs: PrefsService
+    rules: AccessRules
+    stats: StatsService
+    backend: ImageBackend
+    actions: ChatActions
+
+
+def create_services(
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+    *,
+    redis: Redis | None = None,
+    backend: ImageBackend | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Services:
+    limits = Limits(
+        max_length=settings.prompt_max_length,
+        max_side=settings.ratio_max_side,
+        max_elongation=settings.ratio_max_elongation,
+    )
+    texts = Texts(
+        i18n,
+        limits,
+        settings.generation_deadline,
+        settings.job_retention,
+        settings.yandex_daily_quota,
+    )
+    store = create_store(settings, redis)
+    http = create_yandex_http(settings)
+    backend = backend or YandexArtClient(
+        http, model_uri=settings.model_uri, retries=settings.http_retries
+    )
+    enhancer = PromptEnhancer(
+        http,
+        create_budget(redis, "completion", settings.completion_rate_per_minute / 60, 5),
+        model_uri=settings.gpt_model_uri_resolved,
+        system_prompt=lambda locale: texts.get(locale, "enhance.system", limit=limits.max_length),
+        max_length=limits.max_length,
+    )
+    metrics = Metrics()
+    actions = ChatActions(bot)
+    cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
+    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
+    tracker = Tracker(
+        store=store,
+        backend=backend,
+        delivery=delivery,
+        actions=actions,
+        planner=create_planner(settings, store),
+        metrics=metrics,
+        cache=cache,
+        enhancer=enhancer,
+        # Polls: one at a time at the rate (never above it in any second); submits may
+        # come in small bursts, as users do.
+        poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
+        submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
+        submit_patience=settings.submit_patience,
+        clock=clock,
+    )
+    rules = AccessRules(
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        admins=settings.admin_ids,
+    )
+    quotas = Quotas(
+        store,
+        rules,
+        max_concurrent=settings.max_concurrent_per_user,
+        daily_quota=settings.daily_quota_per_user,
+        slot_ttl=settings.generation_deadline * 2,
+        clock=clock,
+    )
+    prefs = PrefsService(store)
+    art_service = ArtService(
+        tracker=tracker,
+        store=store,
+        cache=cache,
+        quotas=quotas,
+        prefs=prefs,
+        limits=limits,
+        deadline=settings.generation_deadline,
+        upload_chat=delivery.upload_chat,
+        clock=clock,
+    )
+    stats = StatsService(store, clock=clock)
+    return Services(
+        texts=texts,
+        store=store,
+        metrics=metrics,
+        tracker=tracker,
+        art_service=art_service,
+        prefs=prefs,
+        rules=rules,
+        stats=stats,
+        backend=backend,
+        actions=actions,
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    bot: Bot,
+    *,
+    redis: Redis | None = None,
+    backend: ImageBackend | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Dispatcher:
+    """The dispatcher with every service in its workflow data; Redis, when given, holds
+    the jobs and the counters. No handler keeps a conversation state, so aiogram's FSM is
+    off: it would read a state from its storage (Redis) for every update."""
+    i18n = create_i18n()
+    services = create_services(settings, bot, i18n, redis=redis, backend=backend, clock=clock)
+    dispatcher = Dispatcher(
+        disable_fsm=True,
+        art_service=services.art_service,
+        texts=services.texts,
+        store=services.store,
+        metrics=services.metrics,
+        prefs=services.prefs,
+        rules=services.rules,
+        stats=services.stats,
+    )
+    dispatcher.include_routers(*handlers.routers())
+    PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
+    access = AccessMiddleware(services.rules, services.texts)
+    for observer in (
+        dispatcher.message,
+        dispatcher.callback_query,
+        dispatcher.inline_query,
+        dispatcher.chosen_inline_result,
+    ):
+        observer.outer_middleware(access)
+    lifecycle = Lifecycle(
+        tracker=services.tracker,
+        actions=services.actions,
+        backend=services.backend,
+        store=services.store,
+        texts=services.texts,
+    )
+    dispatcher.startup.register(lifecycle.startup)
+    dispatcher.shutdown.register(lifecycle.shutdown)
+    return dispatcher

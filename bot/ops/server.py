@@ -1,0 +1,112 @@
+"""How the bot is served: long polling (default) or a webhook server, plus ops endpoints.
+
+Both modes stop on SIGTERM/SIGINT: updates stop first, then the tracker hands back its jobs,
+then sessions close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.gc_tuning import tune_gc
+from bot.ops.health import Ops
+from bot.ops.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+async def run(settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT: long polling by default, a webhook when WEBHOOK_URL is set."""
+    redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, bot, redis=redis)
+    tune_gc()
+    if settings.webhook_url is not None:
+        await serve(
+            build_webhook_app(settings, bot, dispatcher),
+            settings.webhook_host,
+            settings.webhook_port,
+        )
+        return
+    ops_runner = None
+    if settings.health_port is not None:
+        ops_app = web.Application()
+        ops_for(bot, dispatcher).register(ops_app)
+        ops_runner = await start_server(ops_app, settings.webhook_host, settings.health_port)
+    try:
+        await bot.delete_webhook()
+        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+    finally:
+        if ops_runner is not None:
+            await ops_runner.cleanup()
+
+
+def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:
+    return Ops(bot, dispatcher["store"], dispatcher["metrics"])
+
+
+class SecretWebhookHandler(SimpleRequestHandler):
+    """Telegram's webhook with its secret checked first: a wrong or missing one gets 403."""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self.secret_token or not secrets.compare_digest(given, self.secret_token):
+            return web.Response(status=403, text="Forbidden")
+        return await super().handle(request)
+
+
+def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> web.Application:
+    assert settings.webhook_url is not None
+    assert settings.webhook_secret is not None
+    url = str(settings.webhook_url)
+    secret = settings.webhook_secret.get_secret_value()
+    app = web.Application()
+    # Dispatcher start-up and shutdown first, so the tracker stops before the Bot session
+    # (closed by the webhook handler's own shutdown hook) goes away.
+    setup_application(app, dispatcher, bot=bot)
+
+    async def set_webhook(_: web.Application) -> None:
+        await bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+        )
+
+    app.on_startup.append(set_webhook)
+    SecretWebhookHandler(dispatcher, bot, secret_token=secret).register(
+        app, path=urlsplit(url).path or "/"
+    )
+    ops_for(bot, dispatcher).register(app)
+    return app
+
+
+async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("listening on %s:%s", host, port)
+    return runner
+
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Run an aiohttp app until SIGTERM/SIGINT, then shut it down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = await start_server(app, host, port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,221 @@
+"""What the bot does for a request once it is parsed: jobs for /art, inline results and
+the buttons under pictures. Handlers call this and only talk to Telegram."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import random
+import secrets
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+from bot.core.jobs import Job, JobState
+from bot.core.limits import Refusal
+from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.services.prefs import PrefsService
+from bot.services.quotas import Quotas
+from bot.services.tracker import Tracker
+from bot.storage.base import JobStore
+from bot.storage.picture_cache import PictureCache
+
+# How long a stored job waits for its status message before it runs without one.
+STATUS_GRACE = 2.0
+# Seeds the bot picks are short enough to retype, yet give 4 billion pictures per prompt.
+PICKED_SEED_MAX = 2**32 - 1
+
+
+class CancelResult(StrEnum):
+    CANCELLING = "cancelling"
+    NOT_YOURS = "not_yours"
+    STALE = "stale"
+
+
+class ArtService:
+    def __init__(
+        self,
+        *,
+        tracker: Tracker,
+        store: JobStore,
+        cache: PictureCache,
+        quotas: Quotas,
+        prefs: PrefsService,
+        limits: Limits,
+        deadline: float,
+        upload_chat: Callable[[int], int],
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._tracker = tracker
+        self._store = store
+        self._cache = cache
+        self._quotas = quotas
+        self._prefs = prefs
+        self.limits = limits
+        self._deadline = deadline
+        self._upload_chat = upload_chat
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
+
+    async def parse(
+        self, user_id: int, args: str | None, replied_text: str | None = None
+    ) -> ArtRequest:
+        """The request, with the user's /settings where no flag says otherwise."""
+        defaults = (await self._prefs.get(user_id)).defaults
+        return parse_art_args(args, self.limits, replied_text, defaults)
+
+    async def admit(self, job: Job) -> Refusal | None:
+        """Count the job against its user's limits; a refusal says which and until when."""
+        return await self._quotas.admit(job.user_id, job.id)
+
+    def pick_seed(self, request: ArtRequest) -> int:
+        return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
+
+    def new_job(
+        self,
+        request: ArtRequest,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None = None,
+        seed: int | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """A job ready to show to the user; the seed is fixed now so the status can name it."""
+        now = self._clock()
+        return Job(
+            id=job_id or new_job_id(),
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            request=request,
+            seed=self.pick_seed(request) if seed is None else seed,
+            idempotency_key=secrets.token_hex(16),
+            created_at=now,
+            deadline_at=now + self._deadline,
+            next_poll_at=now,
+            reply_to_message_id=reply_to_message_id,
+        )
+
+    async def start(self, job: Job, *, status_grace: float = 0.0) -> Job | None:
+        """Store the job for the tracker; a request with the user's own seed that was drawn
+        before is answered from Telegram's copy, without Yandex. None when the job is known
+        already: its update came twice and the first one is being answered.
+
+        With `status_grace` the job waits that long for `attach_status`: the job is stored
+        before the status message is sent, so neither a crash nor a lost answer from
+        Telegram in between can leave a request behind; if the status never arrives the
+        job just runs without one."""
+        if job.request.seed is not None and not job.request.enhance:
+            cached = await self._cache.lookup(job.request, job.seed)
+            if cached is not None:
+                job = job.moved_to(
+                    JobState.PENDING,
+                    cached_file_id=cached.file_id,
+                    operation_id=cached.operation_id,
+                )
+        job = job.but(next_poll_at=self._clock() + status_grace)
+        return job if await self._tracker.enqueue(job) else None
+
+    async def attach_status(self, job: Job, status_message_id: int) -> None:
+        """The status message is out: remember it (to edit or delete later) and go."""
+        await self._tracker.attach_status(job.id, status_message_id)
+
+    def inline_job(
+        self,
+        request: ArtRequest,
+        *,
+        job_id: str,
+        seed: int,
+        user_id: int,
+        locale: str,
+        inline_message_id: str,
+    ) -> Job:
+        """A job whose result edits an inline message; ids and seed come from the result."""
+        job = self.new_job(
+            request,
+            chat_id=self._upload_chat(user_id),
+            user_id=user_id,
+            locale=locale,
+            seed=seed,
+            job_id=job_id,
+        )
+        return job.but(inline_message_id=inline_message_id)
+
+    async def finished_job(self, job_id: str) -> Job | None:
+        job = await self._store.get(job_id)
+        return job if job is not None and job.state is JobState.DONE else None
+
+    def again(
+        self,
+        source: Job,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+        job_id: str,
+    ) -> Job:
+        """The same prompt, ratio and enhancement with a new random seed."""
+        return self.new_job(
+            dataclasses.replace(source.request, seed=None),
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+            job_id=job_id,
+        )
+
+    async def original(
+        self,
+        source: Job,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+        job_id: str,
+    ) -> None:
+        """The picture's JPEG as a document: fetched again from Yandex (which keeps results
+        for days) or, when it is gone, generated again with the same seed."""
+        job = self.new_job(
+            source.request,
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+            seed=source.seed,
+            job_id=job_id,
+        ).but(
+            as_document=True,
+            enhanced_prompt=source.enhanced_prompt,
+            enhance_failed=source.enhance_failed,
+        )
+        if source.operation_id is not None:
+            job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
+        await self._tracker.enqueue(job)
+
+    async def cancel(self, job_id: str, user_id: int) -> CancelResult:
+        job = await self._store.get(job_id)
+        if job is None or not job.active:
+            return CancelResult.STALE
+        if job.user_id != user_id:
+            return CancelResult.NOT_YOURS
+        flagged = await self._store.request_cancel(job_id)
+        return CancelResult.CANCELLING if flagged is not None else CancelResult.STALE
+
+
+def new_job_id() -> str:
+    """12 URL-safe characters: short enough for callback data and inline result ids."""
+    return secrets.token_urlsafe(9)
+
+
+def request_job_id(*update: object) -> str:
+    """The job id of the update that asked for it (like `new_job_id`, 12 characters), so
+    an update delivered twice, by a webhook retry or after a restart that polling had not
+    confirmed, makes one job."""
+    digest = hashlib.sha256(":".join(map(str, update)).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()

@@ -1,0 +1,390 @@
+"""The one scheduler that moves every job forward: submit, poll, deliver.
+
+A single loop claims the jobs that are due and runs each step as a tracked task, so thousands
+of waiting jobs cost a store entry each, not a sleeping task each. Polls share one rate
+limiter (the Yandex quota). Transient errors never lose a job: it is simply due again later.
+The same loop renews the leases of the jobs in flight and rides out store outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from typing import Any
+
+from bot.core.budget import Budget
+from bot.core.errors import ErrorKind, StoreUnavailable
+from bot.core.jobs import Job, JobState
+from bot.core.limits import day_of
+from bot.services.metrics import Metrics
+from bot.services.places import PicturePlaces
+from bot.services.planner import PollPlanner
+from bot.storage.base import JobStore, LeaseLost
+from bot.storage.picture_cache import PictureCache
+from bot.telegram.chat_actions import ChatActions
+from bot.telegram.delivery import Delivery, Outcome
+from bot.yandex.art import ImageBackend, ImageReady, OperationFailed, OperationState
+from bot.yandex.enhancer import PromptEnhancer
+from bot.yandex.errors import TransientError, YandexArtError
+
+log = logging.getLogger(__name__)
+
+# When the deadline passes while Yandex keeps failing, say why instead of "timed out".
+_DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
+STORE_RETRY_MAX = 5.0
+# A job whose chat holds its share of picture places is polled again this much later.
+CHAT_BUSY_WAIT = 2.0
+
+
+def expiry_reason(job: Job) -> ErrorKind:
+    return job.last_error if job.last_error in _DEADLINE_REASONS else ErrorKind.TIMEOUT
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        backend: ImageBackend,
+        delivery: Delivery,
+        actions: ChatActions,
+        planner: PollPlanner,
+        metrics: Metrics,
+        cache: PictureCache,
+        enhancer: PromptEnhancer,
+        poll_budget: Budget,
+        submit_budget: Budget,
+        submit_patience: float,
+        clock: Callable[[], float] = time.time,
+        max_in_flight: int = 200,
+        pictures: PicturePlaces | None = None,
+        idle_wait: float = 1.0,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._backend = backend
+        self._delivery = delivery
+        self._actions = actions
+        self._planner = planner
+        self._schedule = planner.schedule
+        self._metrics = metrics
+        self._cache = cache
+        self._enhancer = enhancer
+        self._poll_budget = poll_budget
+        self._submit_budget = submit_budget
+        self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
+        self._submit_patience = submit_patience
+        self._clock = clock
+        self._max_in_flight = max_in_flight
+        self._pictures = pictures or PicturePlaces()
+        self._idle_wait = idle_wait
+        self._shutdown_grace = shutdown_grace
+        self._in_flight: dict[asyncio.Task[None], str] = {}
+        self._backlog: list[Job] = []  # accepted while the store was unreachable
+        self._renewed_at = 0.0
+        self._wakeup = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def enqueue(self, job: Job) -> bool:
+        """Track a new job; False if it is tracked already (its request came twice). If the
+        store is down, keep it here until it is back."""
+        try:
+            if not await self._store.add(job):
+                return False
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, holding the job in memory", job.id)
+            self._backlog.append(job)
+        self._show_progress(job)
+        self._wakeup.set()
+        return True
+
+    async def attach_status(self, job_id: str, message_id: int) -> None:
+        try:
+            await self._store.attach_status(job_id, message_id, self._clock())
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, status message not recorded", job_id)
+            self._backlog = [
+                job.but(status_message_id=message_id) if job.id == job_id else job
+                for job in self._backlog
+            ]
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="tracker")
+
+    async def stop(self) -> None:
+        """Stop claiming, let steps in flight finish, hand the rest back to the store."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._runner is not None:
+            await self._runner
+        if self._in_flight:
+            _, unfinished = await asyncio.wait(set(self._in_flight), timeout=self._shutdown_grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._backlog:
+            with suppress(StoreUnavailable):
+                await self._flush_backlog()
+        if self._backlog:
+            log.error("%d new jobs could not be stored before shutdown", len(self._backlog))
+
+    async def _run(self) -> None:
+        outage = 0
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self._flush_backlog()
+                await self._renew_leases()
+                jobs = await self._claim()
+                if len(self._in_flight) >= self._max_in_flight:
+                    await self._nap(self._idle_wait)  # a finishing step wakes us up
+                elif not jobs:
+                    await self._sleep_until_due()
+                if outage:
+                    log.warning("store is back")
+                    outage = 0
+            except StoreUnavailable:
+                if not outage:
+                    log.warning("store unavailable, retrying")
+                outage += 1
+                await self._nap(min(0.1 * 2**outage, STORE_RETRY_MAX))
+
+    async def _claim(self) -> list[Job]:
+        free = self._max_in_flight - len(self._in_flight)
+        jobs = await self._store.claim_due(self._clock(), free) if free > 0 else []
+        for job in jobs:
+            self._spawn(self._step(job), job)
+        return jobs
+
+    async def _flush_backlog(self) -> None:
+        while self._backlog:
+            await self._store.add(self._backlog[0])
+            self._backlog.pop(0)
+
+    async def _renew_leases(self) -> None:
+        """Renew every third of a lease, so a long step (a flood wait) keeps its job."""
+        now = self._clock()
+        if self._in_flight and now - self._renewed_at >= self._store.lease_seconds / 3:
+            await self._store.renew(set(self._in_flight.values()), now)
+            self._renewed_at = now
+
+    async def _sleep_until_due(self) -> None:
+        due = await self._store.next_due_at()
+        wait = self._idle_wait if due is None else due - self._clock()
+        # Also wake up regularly: another instance may add jobs to a shared store.
+        await self._nap(min(max(wait, 0.0), self._idle_wait, self._store.lease_seconds / 3))
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep until woken or `seconds` pass; always yields, so the loop never spins."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], job: Job) -> None:
+        task = asyncio.create_task(coro, name=f"job-{job.id}")
+        self._in_flight[task] = job.id
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._wakeup.set()
+
+    async def _step(self, job: Job) -> None:
+        try:
+            await self._advance(job)
+        except asyncio.CancelledError:
+            with suppress(StoreUnavailable):
+                await self._store.release(job)
+            raise
+        except Exception:
+            log.exception("job %s: unexpected error, will retry", job.id)
+            await self._save(job.but(next_poll_at=self._later()))
+
+    async def _advance(self, job: Job) -> None:
+        self._show_progress(job)
+        if job.cancel_requested:
+            await self._cancel(job)
+        elif job.untold_failure is not None:
+            await self._fail(job, job.untold_failure)
+        elif job.cached_file_id is not None:
+            await self._deliver(job, None, None)
+        elif job.state is JobState.SUBMITTED:
+            await self._submit(job)
+        elif self._pictures.chat_full(job.chat_id):
+            await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
+        else:
+            # A place for the picture the poll may bring, kept until it is delivered: polls
+            # wait for deliveries rather than pictures piling up in memory.
+            async with self._pictures.place(job.chat_id):
+                await self._poll(job)
+
+    async def _submit(self, job: Job) -> None:
+        now = self._clock()
+        if now >= job.deadline_at:
+            await self._fail(job, expiry_reason(job), JobState.EXPIRED)
+            return
+        if job.needs_enhancing:
+            enhanced = await self._enhancer.enhance(job.request.text, job.locale)
+            job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
+        await self._wait_for_submit_budget(job)
+        try:
+            operation_id = await self._backend.submit(
+                job.drawn_request, job.seed, job.idempotency_key
+            )
+        except TransientError as exc:
+            if now - job.created_at >= self._submit_patience:
+                await self._fail(job, exc.kind)
+                return
+            log.info("job %s: submit failed (%s), will retry", job.id, exc.kind)
+            await self._save(
+                job.but(
+                    attempts=job.attempts + 1,
+                    last_error=exc.kind,
+                    next_poll_at=self._schedule.next_poll_at(now, job.attempts, job.deadline_at),
+                )
+            )
+            return
+        except YandexArtError as exc:
+            await self._fail(job, exc.kind)
+            return
+        self._metrics.submits.inc()
+        await self._record("submitted")
+        log.info("job %s: submitted as operation %s", job.id, operation_id)
+        job = job.moved_to(
+            JobState.PENDING,
+            operation_id=operation_id,
+            submitted_at=now,
+            attempts=0,
+            last_error=None,
+        )
+        await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+
+    async def _poll(self, job: Job) -> None:
+        assert job.operation_id is not None
+        last_error = job.last_error
+        state: OperationState | None = None
+        await self._poll_budget.acquire()
+        self._metrics.polls.inc()
+        try:
+            state = await self._backend.get_operation(job.operation_id)
+        except TransientError as exc:
+            last_error = exc.kind
+        except YandexArtError as exc:
+            state = OperationFailed(exc)
+        if isinstance(state, ImageReady):
+            await self._planner.observe(job, state.finished_at)
+            await self._deliver(job, state.image, state.finished_at)
+        elif isinstance(state, OperationFailed) and job.as_document:
+            # The original was asked for after Yandex dropped the result: draw it again.
+            log.info("job %s: operation gone, generating the original again", job.id)
+            await self._save(
+                job.moved_to(
+                    JobState.SUBMITTED,
+                    operation_id=None,
+                    idempotency_key=secrets.token_hex(16),
+                    attempts=0,
+                    next_poll_at=self._clock(),
+                )
+            )
+        elif isinstance(state, OperationFailed):
+            await self._fail(job, state.error.kind)
+        elif self._clock() >= job.deadline_at:
+            await self._fail(job.but(last_error=last_error), expiry_reason(job), JobState.EXPIRED)
+        else:
+            attempts = job.attempts + 1
+            next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
+            await self._save(
+                job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
+            )
+
+    async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
+        delivered = await self._delivery.picture(job, image)
+        if delivered.outcome is Outcome.RETRY_LATER:
+            # Yandex keeps the result for days: fetch it again on the next try.
+            await self._save(job.but(next_poll_at=self._later()))
+            return
+        lag = None
+        if delivered.outcome is Outcome.SENT and finished_at is not None:
+            lag = max(0.0, self._clock() - finished_at)
+            self._metrics.delivery_lag.observe(lag)
+        await self._record(f"delivered:{delivered.outcome}", lag)
+        if delivered.file_id is not None and job.cached_file_id is None and not job.request.enhance:
+            await self._cache.remember(job, delivered.file_id)
+        self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
+        log.info("job %s: picture %s", job.id, delivered.outcome)
+        await self._finish(job.moved_to(JobState.DONE))
+
+    async def _cancel(self, job: Job) -> None:
+        if job.operation_id is not None:
+            try:
+                await self._backend.cancel(job.operation_id)
+            except YandexArtError as exc:
+                log.info("job %s: cancelling the operation failed (%s)", job.id, exc.kind)
+        await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
+
+    async def _fail(self, job: Job, kind: ErrorKind, state: JobState = JobState.FAILED) -> None:
+        log.info("job %s: %s (%s)", job.id, state, kind)
+        outcome = await self._delivery.failure(job, kind)
+        if outcome is Outcome.RETRY_LATER:
+            await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
+            return
+        self._metrics.failures.labels(kind=kind).inc()
+        await self._record(f"failed:{kind}")
+        await self._finish(job.moved_to(state, untold_failure=None))
+
+    async def _finish(self, job: Job) -> None:
+        self._actions.drop(job.id)
+        await self._save(job)
+        with suppress(StoreUnavailable):
+            await self._store.release_slot(job.user_id, job.id)
+
+    async def _wait_for_submit_budget(self, job: Job) -> None:
+        """Over the submit budget, wait in line and show the place in the status message."""
+        if await self._submit_budget.available():
+            await self._submit_budget.acquire()
+            return
+        self._submit_queue.append(job.id)
+        try:
+            await self._delivery.status(job, self._submit_queue.index(job.id) + 1)
+            await self._submit_budget.acquire()
+        finally:
+            self._submit_queue.remove(job.id)
+        await self._delivery.status(job, None)
+
+    async def _record(self, event: str, lag: float | None = None) -> None:
+        """Daily figures for /stats; losing one to a store outage is harmless."""
+        with suppress(StoreUnavailable):
+            await self._store.record(day_of(self._clock()), event, lag)
+
+    async def _save(self, job: Job) -> None:
+        """Write the step's result; wait out a store outage rather than lose it."""
+        delay = 0.1
+        while True:
+            try:
+                await self._store.save(job)
+                return
+            except LeaseLost:
+                log.warning("job %s: lease lost, another instance has it", job.id)
+                return
+            except StoreUnavailable:
+                if self._stopping:
+                    log.error("job %s: store unavailable at shutdown, step not saved", job.id)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
+
+    def _show_progress(self, job: Job) -> None:
+        """ "Sending a photo…" in the chat that waits; an inline message has its own text."""
+        if job.inline_message_id is None:
+            self._actions.keep(job.id, job.chat_id)
+
+    def _later(self) -> float:
+        return self._clock() + self._schedule.max_interval

@@ -1,0 +1,130 @@
+"""Where jobs live between polls: the `JobStore` interface and its in-memory implementation.
+
+The tracker claims due jobs, works on them, and saves them back; a claimed job is invisible
+to other claims until it is saved, released or its lease runs out, which is what lets a
+shared (Redis) store split the work between several bot instances.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.core.jobs import Job
+
+
+class LeaseLost(Exception):
+    """Another instance took this job over (our lease expired); our result is not saved."""
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    counts: dict[str, int]
+    lags: list[float]  # the latest delivery lags of the day, seconds
+
+
+LAG_SAMPLES = 1000
+
+
+class JobStore(ABC):
+    lease_seconds: float
+
+    @abstractmethod
+    async def add(self, job: Job) -> bool:
+        """Store a new active job, due at its `next_poll_at`; False, storing nothing, when
+        the store already knows its id (the same request delivered again)."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    async def claim_due(self, now: float, limit: int) -> list[Job]:
+        """Take up to `limit` active jobs due by `now`, earliest first.
+
+        A claim is a lease of `lease_seconds`: unless saved, released or renewed by then,
+        the job is due again, so the work of an instance that died is picked up."""
+
+    @abstractmethod
+    async def save(self, job: Job) -> None:
+        """Write back a claimed job: active ones are due again at `next_poll_at`,
+        finished ones leave the schedule."""
+
+    @abstractmethod
+    async def release(self, job: Job) -> None:
+        """Hand back a claimed job unchanged, e.g. on shutdown."""
+
+    @abstractmethod
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        """Record the job's status message, even while another step holds the job, and
+        make the job due by `now`."""
+
+    @abstractmethod
+    async def request_cancel(self, job_id: str) -> Job | None:
+        """Flag an active job for cancelling and make it due at once (the tracker does the
+        cancelling, as it may hold the job right now); None if the job is not active."""
+
+    @abstractmethod
+    async def cache_get(self, key: str) -> str | None:
+        """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
+
+    @abstractmethod
+    async def cache_put(self, key: str, value: str, ttl: float) -> None: ...
+
+    @abstractmethod
+    async def user_get(self, user_id: int) -> str | None:
+        """A user's saved preferences (JSON), kept until changed."""
+
+    @abstractmethod
+    async def user_put(self, user_id: int, value: str) -> None: ...
+
+    @abstractmethod
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        """Take a generation slot for the user, atomically: None when admitted, else the
+        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net.
+        A job that holds its slot already is admitted again without counting twice."""
+
+    @abstractmethod
+    async def release_slot(self, user_id: int, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        """Count an event of the day (shared by all instances), with a delivery lag."""
+
+    @abstractmethod
+    async def daily_stats(self, day: int) -> DailyStats: ...
+
+    @abstractmethod
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        """Remember an observed generation time; only the latest `keep` are kept."""
+
+    @abstractmethod
+    async def durations_get(self, key: str) -> list[float]: ...
+
+    @abstractmethod
+    async def renew(self, job_ids: Iterable[str], now: float) -> None:
+        """Keep the claims on jobs still being worked on."""
+
+    @abstractmethod
+    async def next_due_at(self) -> float | None:
+        """When the earliest unclaimed active job is due; None when there is none."""
+
+    @abstractmethod
+    async def active_count(self) -> int: ...
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """Whether the store is reachable, for health checks."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Free connections."""

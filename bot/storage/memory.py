@@ -1,0 +1,203 @@
+"""`JobStore` in one process's memory: the default, lost on restart."""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
+
+from bot.core.jobs import Job
+from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore
+
+
+class MemoryJobStore(JobStore):
+    """The same model as the Redis store, in one process: `_due` maps each active job to the
+    time it is due (its next poll, or the end of its claim), and a heap orders those times.
+
+    Heap entries are never removed in place: an entry whose time no longer matches `_due`
+    is skipped when it surfaces, so every operation is O(log n). Finished jobs and cache
+    entries expire in insertion order, which is also expiry order (a fixed retention).
+    """
+
+    def __init__(
+        self,
+        *,
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lease_seconds = lease_seconds
+        self._retention = retention_seconds
+        self._clock = clock
+        self._jobs: dict[str, Job] = {}
+        self._due: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._leased: set[str] = set()
+        self._finished: OrderedDict[str, float] = OrderedDict()
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._users: dict[int, str] = {}
+        self._slots: dict[int, dict[str, float]] = {}
+        self._daily: Counter[tuple[int, int]] = Counter()
+        self._stats: dict[int, DailyStats] = {}
+        self._durations: dict[str, list[float]] = {}
+
+    async def add(self, job: Job) -> bool:
+        self._expire()
+        if job.id in self._jobs:
+            return False
+        self._jobs[job.id] = job
+        self._schedule(job.id, job.next_poll_at)
+        return True
+
+    async def get(self, job_id: str) -> Job | None:
+        self._expire()
+        return self._jobs.get(job_id)
+
+    async def claim_due(self, now: float, limit: int) -> list[Job]:
+        claimed: list[Job] = []
+        while self._heap and len(claimed) < limit:
+            due, job_id = self._heap[0]
+            if self._due.get(job_id) != due:
+                heapq.heappop(self._heap)
+                continue
+            if due > now:
+                break
+            heapq.heappop(self._heap)
+            self._schedule(job_id, now + self.lease_seconds)
+            self._leased.add(job_id)
+            claimed.append(self._jobs[job_id])
+        return claimed
+
+    async def save(self, job: Job) -> None:
+        self._leased.discard(job.id)
+        stored = self._jobs.get(job.id)
+        if stored is not None and stored.cancel_requested and job.active:
+            job = job.but(cancel_requested=True)
+        if stored is not None and job.status_message_id is None:
+            job = job.but(status_message_id=stored.status_message_id)
+        self._jobs[job.id] = job
+        if job.active:
+            self._schedule(job.id, 0.0 if job.cancel_requested else job.next_poll_at)
+            return
+        self._due.pop(job.id, None)
+        if self._retention > 0:
+            self._finished[job.id] = self._clock() + self._retention
+        else:
+            del self._jobs[job.id]
+        self._expire()
+
+    async def release(self, job: Job) -> None:
+        self._leased.discard(job.id)
+        if job.id in self._due:
+            self._schedule(job.id, self._jobs[job.id].next_poll_at)
+
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job_id not in self._due:
+            return
+        self._jobs[job_id] = job.but(status_message_id=message_id)
+        if job_id not in self._leased:
+            self._schedule(job_id, min(self._due[job_id], now))
+
+    async def request_cancel(self, job_id: str) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job_id not in self._due:
+            return None
+        job = self._jobs[job_id] = job.but(cancel_requested=True)
+        if job_id not in self._leased:  # the holder of a claim sees the flag when it saves
+            self._schedule(job_id, 0.0)
+        return job
+
+    async def cache_get(self, key: str) -> str | None:
+        value, expires_at = self._cache.get(key, ("", 0.0))
+        if expires_at <= self._clock():
+            self._cache.pop(key, None)
+            return None
+        return value
+
+    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+        self._cache[key] = (value, self._clock() + ttl)
+
+    async def user_get(self, user_id: int) -> str | None:
+        return self._users.get(user_id)
+
+    async def user_put(self, user_id: int, value: str) -> None:
+        self._users[user_id] = value
+
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        now = self._clock()
+        slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
+        if job_id in slots:
+            return None
+        if len(slots) >= max_concurrent:
+            return "concurrent"
+        if self._daily[(user_id, day)] >= daily_quota:
+            return "daily"
+        slots[job_id] = now + slot_ttl
+        self._slots[user_id] = slots
+        self._daily[(user_id, day)] += 1
+        return None
+
+    async def release_slot(self, user_id: int, job_id: str) -> None:
+        self._slots.get(user_id, {}).pop(job_id, None)
+
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        stats = self._stats.setdefault(day, DailyStats(Counter(), []))
+        stats.counts[event] = stats.counts.get(event, 0) + 1
+        if lag is not None:
+            stats.lags.append(lag)
+            del stats.lags[:-LAG_SAMPLES]
+
+    async def daily_stats(self, day: int) -> DailyStats:
+        stats = self._stats.get(day, DailyStats({}, []))
+        return DailyStats(dict(stats.counts), list(stats.lags))
+
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        samples = self._durations.setdefault(key, [])
+        samples.append(duration)
+        del samples[:-keep]
+
+    async def durations_get(self, key: str) -> list[float]:
+        return list(self._durations.get(key, []))
+
+    async def renew(self, job_ids: Iterable[str], now: float) -> None:
+        for job_id in job_ids:
+            if job_id in self._due:
+                self._schedule(job_id, now + self.lease_seconds)
+
+    async def next_due_at(self) -> float | None:
+        while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    async def active_count(self) -> int:
+        return len(self._due)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        """Nothing to free: jobs in memory end with the process."""
+
+    def _schedule(self, job_id: str, due: float) -> None:
+        self._due[job_id] = due
+        heapq.heappush(self._heap, (due, job_id))
+
+    def _expire(self) -> None:
+        now = self._clock()
+        while self._finished:
+            job_id, expires_at = next(iter(self._finished.items()))
+            if expires_at > now:
+                break
+            del self._finished[job_id]
+            self._jobs.pop(job_id, None)

@@ -1,0 +1,57 @@
+"""Pictures already delivered, by request: the same prompt parts, weights, seed, ratio and
+model give the same picture, so Telegram's file_id can answer without asking Yandex.
+
+Keys are hashes, so the cache keeps no prompt text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from bot.core.errors import StoreUnavailable
+from bot.core.jobs import Job
+from bot.core.prompt import ArtRequest
+from bot.storage.base import JobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedPicture:
+    file_id: str
+    operation_id: str | None
+
+
+def request_key(model_uri: str, request: ArtRequest, seed: int) -> str:
+    parts = [[part.text, part.weight] for part in request.parts]
+    canonical = json.dumps([model_uri, parts, seed, str(request.ratio)], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PictureCache:
+    def __init__(self, store: JobStore, model_uri: str, ttl: float) -> None:
+        self._store = store
+        self._model_uri = model_uri
+        self._ttl = ttl
+
+    async def lookup(self, request: ArtRequest, seed: int) -> CachedPicture | None:
+        try:
+            raw = await self._store.cache_get(request_key(self._model_uri, request, seed))
+        except StoreUnavailable:
+            return None
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return CachedPicture(file_id=data["file_id"], operation_id=data.get("operation_id"))
+
+    async def remember(self, job: Job, file_id: str) -> None:
+        value = json.dumps({"file_id": file_id, "operation_id": job.operation_id})
+        try:
+            await self._store.cache_put(
+                request_key(self._model_uri, job.request, job.seed), value, self._ttl
+            )
+        except StoreUnavailable:
+            log.info("job %s: store unavailable, picture not cached", job.id)

@@ -1,0 +1,336 @@
+"""`JobStore` in Redis: restart-safe, shared by several bot instances.
+
+Layout (all keys under one prefix):
+- `job:<id>`: hash with `data` (the job as JSON), while someone works on it `lease` (the
+  owning instance's id), and `cancel` once the user asked to cancel;
+- `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
+  the lease's expiry, so a job whose instance died becomes due again by itself;
+- `cache:<key>`: small values with a TTL (file_ids of delivered pictures).
+
+Every change is one Lua script, so there is no read-modify-write race between instances,
+and a save by an instance that lost its lease is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.core.errors import StoreUnavailable
+from bot.core.jobs import Job, job_from_dict, job_to_dict
+from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore, LeaseLost
+
+STATS_TTL = 3 * 86400
+
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[5] .. id
+  local data = redis.call('HGET', key, 'data')
+  if data then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    redis.call('HSET', key, 'lease', ARGV[4])
+    table.insert(out, data)
+    table.insert(out, redis.call('HEXISTS', key, 'cancel'))
+    table.insert(out, redis.call('HGET', key, 'status') or '')
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"""
+
+_SAVE = """
+if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'data', ARGV[2])
+redis.call('HDEL', KEYS[2], 'lease')
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[5])
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  else
+    redis.call('DEL', KEYS[2])
+  end
+elseif redis.call('HEXISTS', KEYS[2], 'cancel') == 1 then
+  redis.call('ZADD', KEYS[1], 0, ARGV[5])
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+end
+return 1
+"""
+
+_ADD = """
+if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+_ATTACH_STATUS = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], 'status', ARGV[2])
+if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+_CANCEL = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+redis.call('HSET', KEYS[2], 'cancel', '1')
+if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
+  redis.call('ZADD', KEYS[1], 0, ARGV[1])
+end
+return {redis.call('HGET', KEYS[2], 'data'), redis.call('HGET', KEYS[2], 'status') or ''}
+"""
+
+_RELEASE = """
+if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[2], 'lease')
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+_RENEW = """
+local renewed = 0
+for i, id in ipairs(ARGV) do
+  if i > 3 and redis.call('HGET', ARGV[2] .. id, 'lease') == ARGV[1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+_ADMIT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 'daily' end
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 172800000)
+return false
+"""
+
+_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisJobStore(JobStore):
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "art:",
+        lease_seconds: float = 60.0,
+        retention_seconds: float = 3600.0,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._job_prefix = f"{prefix}job:"
+        self._due = f"{prefix}due"
+        self.lease_seconds = lease_seconds
+        self._retention_ms = int(retention_seconds * 1000)
+        self.instance = secrets.token_hex(8)
+        self._add = redis.register_script(_ADD)
+        self._claim = redis.register_script(_CLAIM)
+        self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
+        self._cancel = redis.register_script(_CANCEL)
+        self._attach_status = redis.register_script(_ATTACH_STATUS)
+        self._admit = redis.register_script(_ADMIT)
+
+    def _key(self, job_id: str) -> str:
+        return self._job_prefix + job_id
+
+    async def add(self, job: Job) -> bool:
+        async with _available():
+            added = await self._add(
+                keys=[self._due, self._key(job.id)], args=[job.id, _dump(job), job.next_poll_at]
+            )
+        return bool(added)
+
+    async def get(self, job_id: str) -> Job | None:
+        async with _available():
+            data, cancel, status = await self._redis.hmget(
+                self._key(job_id), ["data", "cancel", "status"]
+            )
+        return None if data is None else _load(data, cancel is not None, status)
+
+    async def claim_due(self, now: float, limit: int) -> list[Job]:
+        async with _available():
+            rows = await self._claim(
+                keys=[self._due],
+                args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
+            )
+        return [
+            _load(data, bool(cancel), status)
+            for data, cancel, status in zip(rows[::3], rows[1::3], rows[2::3], strict=True)
+        ]
+
+    async def save(self, job: Job) -> None:
+        score = job.next_poll_at if job.active else ""
+        async with _available():
+            saved = await self._save(
+                keys=[self._due, self._key(job.id)],
+                args=[self.instance, _dump(job), score, self._retention_ms, job.id],
+            )
+        if not saved:
+            raise LeaseLost(job.id)
+
+    async def release(self, job: Job) -> None:
+        async with _available():
+            await self._release(
+                keys=[self._due, self._key(job.id)],
+                args=[self.instance, job.next_poll_at, job.id],
+            )
+
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+        async with _available():
+            await self._attach_status(
+                keys=[self._due, self._key(job_id)], args=[job_id, message_id, now]
+            )
+
+    async def request_cancel(self, job_id: str) -> Job | None:
+        async with _available():
+            found = await self._cancel(keys=[self._due, self._key(job_id)], args=[job_id])
+        if not found:
+            return None
+        data, status = found
+        return _load(data, True, status)
+
+    async def cache_get(self, key: str) -> str | None:
+        async with _available():
+            value = await self._redis.get(self._prefix + "cache:" + key)
+        return _text(value)
+
+    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+        async with _available():
+            await self._redis.set(self._prefix + "cache:" + key, value, px=int(ttl * 1000))
+
+    async def user_get(self, user_id: int) -> str | None:
+        async with _available():
+            value = await self._redis.get(f"{self._prefix}user:{user_id}")
+        return _text(value)
+
+    async def user_put(self, user_id: int, value: str) -> None:
+        async with _available():
+            await self._redis.set(f"{self._prefix}user:{user_id}", value)
+
+    async def admit(
+        self,
+        user_id: int,
+        job_id: str,
+        *,
+        day: int,
+        max_concurrent: int,
+        daily_quota: int,
+        slot_ttl: float,
+    ) -> str | None:
+        keys = [f"{self._prefix}slots:{user_id}", f"{self._prefix}daily:{user_id}:{day}"]
+        async with _available():
+            verdict = await self._admit(
+                keys=keys, args=[job_id, max_concurrent, daily_quota, int(slot_ttl * 1000)]
+            )
+        return _text(verdict)
+
+    async def release_slot(self, user_id: int, job_id: str) -> None:
+        async with _available():
+            await self._redis.zrem(f"{self._prefix}slots:{user_id}", job_id)
+
+    async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        counts, lags = f"{self._prefix}stats:{day}", f"{self._prefix}lags:{day}"
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(counts, event, 1)
+            pipe.expire(counts, STATS_TTL)
+            if lag is not None:
+                pipe.lpush(lags, lag)
+                pipe.ltrim(lags, 0, LAG_SAMPLES - 1)
+                pipe.expire(lags, STATS_TTL)
+            await pipe.execute()
+
+    async def daily_stats(self, day: int) -> DailyStats:
+        async with _available():
+            counts = await self._redis.hgetall(f"{self._prefix}stats:{day}")
+            lags = await self._redis.lrange(f"{self._prefix}lags:{day}", 0, -1)
+        return DailyStats(
+            {_text(k) or "": int(v) for k, v in counts.items()}, [float(x) for x in lags]
+        )
+
+    async def durations_add(self, key: str, duration: float, keep: int) -> None:
+        name = f"{self._prefix}durations:{key}"
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(name, duration)
+            pipe.ltrim(name, 0, keep - 1)
+            await pipe.execute()
+
+    async def durations_get(self, key: str) -> list[float]:
+        async with _available():
+            values = await self._redis.lrange(f"{self._prefix}durations:{key}", 0, -1)
+        return [float(v) for v in values]
+
+    async def renew(self, job_ids: Iterable[str], now: float) -> None:
+        ids = list(job_ids)
+        if not ids:
+            return
+        async with _available():
+            await self._renew(
+                keys=[self._due],
+                args=[self.instance, self._job_prefix, now + self.lease_seconds, *ids],
+            )
+
+    async def next_due_at(self) -> float | None:
+        async with _available():
+            first = await self._redis.zrange(self._due, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def active_count(self) -> int:
+        async with _available():
+            return int(await self._redis.zcard(self._due))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except _ERRORS:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _dump(job: Job) -> str:
+    return json.dumps(job_to_dict(job), separators=(",", ":"))
+
+
+def _load(data: bytes | str, cancelled: bool, status: bytes | str | None) -> Job:
+    """A job with the fields other callers may have set beside its data: a cancel request
+    and the status message id."""
+    job = job_from_dict(json.loads(data))
+    if cancelled:
+        job = job.but(cancel_requested=True)
+    if job.status_message_id is None and status:
+        job = job.but(status_message_id=int(status))
+    return job
+
+
+@asynccontextmanager
+async def _available() -> AsyncIterator[None]:
+    """Turn a lost Redis connection into `StoreUnavailable`, which callers retry."""
+    try:
+        yield
+    except _ERRORS as exc:
+        raise StoreUnavailable(type(exc).__name__) from None

@@ -1,0 +1,270 @@
+"""Sending results to Telegram without losing them to transient errors.
+
+Flood limits are handled below this module (bot/flood.py); here network and server errors
+are retried with backoff, and a result that still cannot be sent is reported as RETRY_LATER
+so the tracker keeps the job and tries again. A user who blocked the bot (or a chat that is
+gone) ends the job quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyParameters
+
+from bot.core.errors import ErrorKind
+from bot.core.jobs import Job
+from bot.telegram.keyboards import result_keyboard, status_keyboard
+from bot.telegram.texts import Texts
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    GONE = "gone"
+    RETRY_LATER = "retry_later"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    outcome: Outcome
+    # The Telegram file of a photo that was sent, for the cache.
+    file_id: str | None = None
+
+
+class Delivery:
+    def __init__(
+        self,
+        bot: Bot,
+        texts: Texts,
+        *,
+        upload_chat_id: int | None = None,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._bot = bot
+        self._texts = texts
+        self._upload_chat_id = upload_chat_id
+        self._attempts = attempts
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def upload_chat(self, user_id: int) -> int:
+        """Where inline results are uploaded: the storage chat, else the user's private chat."""
+        return self._upload_chat_id if self._upload_chat_id is not None else user_id
+
+    async def picture(self, job: Job, image: bytes | None) -> Delivered:
+        """The result as the job wants it: a photo reply, an original document, or an inline
+        message edited into the photo. `image` is None when the job has a cached file."""
+        try:
+            if job.as_document:
+                assert image is not None
+                return await self._document(job, image)
+            if job.inline_message_id is not None:
+                return await self._inline_photo(job, image)
+            return await self._chat_photo(job, image)
+        except TelegramBadRequest as exc:
+            log.warning("job %s: Telegram refused the picture: %s", job.id, exc.message)
+            return Delivered(Outcome.GONE)
+
+    async def _chat_photo(self, job: Job, image: bytes | None) -> Delivered:
+        """Reply to the request with the picture, then remove the status message."""
+        photo = self._photo(job, image)
+        caption = self._texts.caption(job)
+        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        outcome, message = await self._send(
+            job,
+            lambda chat_id: self._bot.send_photo(
+                chat_id,
+                photo,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply_to(job),
+                reply_markup=keyboard,
+            ),
+        )
+        if outcome is Outcome.SENT and job.status_message_id is not None:
+            await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
+        return Delivered(outcome, _file_id(message))
+
+    async def _document(self, job: Job, image: bytes) -> Delivered:
+        document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        caption = self._texts.caption(job)
+        outcome, _ = await self._send(
+            job,
+            lambda chat_id: self._bot.send_document(
+                chat_id,
+                document,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply_to(job),
+            ),
+        )
+        return Delivered(outcome)
+
+    async def _inline_photo(self, job: Job, image: bytes | None) -> Delivered:
+        """Inline messages cannot take an upload: upload once to get a file_id, then edit."""
+        assert job.inline_message_id is not None
+        inline_message_id = job.inline_message_id
+        file_id = job.cached_file_id
+        upload: Message | None = None
+        if file_id is None:
+            assert image is not None
+            photo = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+            outcome, upload = await self._send(
+                job,
+                lambda chat_id: self._bot.send_photo(chat_id, photo, disable_notification=True),
+            )
+            if outcome is Outcome.GONE:
+                await self.failure(job, ErrorKind.NO_UPLOAD_CHAT)
+            file_id = _file_id(upload)
+            if file_id is None:
+                return Delivered(outcome)
+        media = InputMediaPhoto(
+            media=file_id, caption=self._texts.caption(job), parse_mode=ParseMode.HTML
+        )
+        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        outcome, _ = await self._send(
+            job,
+            lambda _: self._bot.edit_message_media(
+                media, inline_message_id=inline_message_id, reply_markup=keyboard
+            ),
+        )
+        if upload is not None and self._upload_chat_id is None:
+            # The copy in the user's private chat was only a way to get a file_id.
+            await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
+        return Delivered(outcome, file_id)
+
+    async def status(self, job: Job, queue_position: int | None) -> None:
+        """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
+        Best effort: a status that cannot be edited changes nothing for the result."""
+        text = (
+            self._texts.status(job)
+            if queue_position is None
+            else self._texts.get(job.locale, "status.queued", position=queue_position)
+        )
+        markup = status_keyboard(self._texts, job.locale, job.id)
+        if job.inline_message_id is not None:
+            await self._quietly(
+                self._bot.edit_message_text(
+                    text, inline_message_id=job.inline_message_id, reply_markup=markup
+                )
+            )
+        elif job.status_message_id is not None:
+            await self._quietly(
+                self._bot.edit_message_text(
+                    text,
+                    chat_id=job.chat_id,
+                    message_id=job.status_message_id,
+                    reply_markup=markup,
+                )
+            )
+
+    async def failure(self, job: Job, kind: ErrorKind) -> Outcome:
+        """Turn the status message into the explanation, or send it anew if that is gone."""
+        text = self._texts.failure(job, kind)
+        if job.inline_message_id is not None:
+            inline_message_id = job.inline_message_id
+            try:
+                outcome, _ = await self._send(
+                    job,
+                    lambda _: self._bot.edit_message_text(
+                        text, inline_message_id=inline_message_id
+                    ),
+                )
+            except TelegramBadRequest as exc:
+                return Outcome.SENT if "not modified" in exc.message else Outcome.GONE
+            return outcome
+        if job.status_message_id is not None:
+            message_id = job.status_message_id
+            try:
+                outcome, _ = await self._send(
+                    job,
+                    lambda chat_id: self._bot.edit_message_text(
+                        text, chat_id=chat_id, message_id=message_id
+                    ),
+                )
+                return outcome
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return Outcome.SENT
+                log.info("job %s: status message cannot be edited, sending anew", job.id)
+        try:
+            outcome, _ = await self._send(
+                job,
+                lambda chat_id: self._bot.send_message(
+                    chat_id, text, reply_parameters=_reply_to(job)
+                ),
+            )
+        except TelegramBadRequest as exc:
+            log.warning("job %s: Telegram refused the error message: %s", job.id, exc.message)
+            return Outcome.GONE
+        return outcome
+
+    def _photo(self, job: Job, image: bytes | None) -> BufferedInputFile | str:
+        if job.cached_file_id is not None:
+            return job.cached_file_id
+        assert image is not None
+        return BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+
+    async def _send(self, job: Job, call: Callable[[int], Awaitable[Any]]) -> tuple[Outcome, Any]:
+        """Run `call(chat_id)` with retries; returns the outcome and Telegram's answer.
+        A bad request is raised, since only the caller knows what to do instead."""
+        chat_id = job.chat_id
+        for attempt in range(self._attempts):
+            try:
+                return Outcome.SENT, await call(chat_id)
+            except TelegramRetryAfter:
+                return Outcome.RETRY_LATER, None  # FloodControl already waited as long as sane
+            except TelegramMigrateToChat as exc:
+                chat_id = exc.migrate_to_chat_id
+            except (TelegramForbiddenError, TelegramNotFound):
+                log.info("job %s: chat %s is gone, dropping the result", job.id, chat_id)
+                return Outcome.GONE, None
+            except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as exc:
+                delay = self._backoff * 2**attempt * random.uniform(0.5, 1.5)
+                log.info("job %s: %s, retrying in %.1fs", job.id, type(exc).__name__, delay)
+                await self._sleep(delay)
+        return Outcome.RETRY_LATER, None
+
+    async def _quietly(self, call: Awaitable[object]) -> None:
+        """For clean-ups whose failure changes nothing for the user."""
+        try:
+            await call
+        except TelegramAPIError as exc:
+            log.debug("clean-up call failed: %s", type(exc).__name__)
+
+
+def _file_id(message: object) -> str | None:
+    if isinstance(message, Message) and message.photo:
+        return message.photo[-1].file_id
+    return None
+
+
+def _reply_to(job: Job) -> ReplyParameters | None:
+    if job.reply_to_message_id is None:
+        return None
+    return ReplyParameters(message_id=job.reply_to_message_id, allow_sending_without_reply=True)

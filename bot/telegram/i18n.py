@@ -1,0 +1,38 @@
+"""The interface language of each update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+
+from bot.core.prefs import PrefsReader
+
+MAX_LANGUAGE_CODES = 1000
+
+
+class PrefsI18nMiddleware(SimpleI18nMiddleware):
+    """The language chosen in /settings, else Telegram's `language_code` (aiogram's
+    SimpleI18nMiddleware), else English."""
+
+    def __init__(self, i18n: I18n, prefs: PrefsReader) -> None:
+        super().__init__(i18n)
+        self._prefs = prefs
+        # Telegram's language_code → our locale, rather than Babel parsing it per update.
+        self._by_code: dict[str | None, str] = {}
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await super().get_locale(event, data)
+        chosen = (await self._prefs.get(user.id)).language
+        if chosen in self.i18n.available_locales:
+            return chosen
+        locale = self._by_code.get(user.language_code)
+        if locale is None:
+            locale = await super().get_locale(event, data)
+            if len(self._by_code) >= MAX_LANGUAGE_CODES:  # codes come from clients
+                self._by_code.clear()
+            self._by_code[user.language_code] = locale
+        return locale

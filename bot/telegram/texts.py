@@ -1,0 +1,122 @@
+"""Every user-visible sentence, looked up in `locales/` for a given locale.
+
+Handlers and services ask this class for finished texts, so formatting rules
+(HTML escaping, caption length) live in one place.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from aiogram.utils.i18n import I18n
+
+from bot.core.errors import MISCONFIGURED, ErrorKind
+from bot.core.jobs import Job
+from bot.core.limits import Refusal
+from bot.core.prompt import MAX_SEED, Limits, PromptError
+from bot.core.stats import StatsReport
+from bot.core.text import caption
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+class Texts:
+    def __init__(
+        self,
+        i18n: I18n,
+        limits: Limits,
+        deadline_seconds: float,
+        retention_seconds: float = 0,
+        yandex_daily_quota: int = 5000,
+    ) -> None:
+        self._i18n = i18n
+        self._yandex_daily_quota = yandex_daily_quota
+        self._limits = limits
+        self._deadline_minutes = _minutes(deadline_seconds)
+        self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return self._i18n.available_locales
+
+    def get(self, locale: str, key: str, **params: object) -> str:
+        return self._i18n.gettext(key, locale=locale).format(**params)
+
+    @staticmethod
+    def plain(text: str) -> str:
+        """Telegram HTML made plain, for places without markup (inline descriptions)."""
+        return html.unescape(_TAG.sub("", text))
+
+    def help(self, locale: str) -> str:
+        return self.get(
+            locale,
+            "help",
+            max_seed=MAX_SEED,
+            max_side=self._limits.max_side,
+            max_elongation=f"{self._limits.max_elongation:g}",
+            max_length=self._limits.max_length,
+        )
+
+    def privacy(self, locale: str) -> str:
+        if self._retention_minutes >= 120:
+            hours = round(self._retention_minutes / 60)
+            after = self.get(locale, "privacy.retention_hours", hours=hours)
+        elif self._retention_minutes:
+            after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
+        else:
+            after = self.get(locale, "privacy.deleted")
+        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+
+    def prompt_error(self, locale: str, error: PromptError) -> str:
+        params = {k: html.escape(str(v)) for k, v in error.params.items()}
+        return self.get(locale, f"error.{error.code}", **params)
+
+    def refusal(self, locale: str, refusal: Refusal) -> str:
+        left = max(0, int(refusal.resets_in))
+        return self.get(
+            locale,
+            f"limit.{refusal.reason}",
+            limit=refusal.limit,
+            hours=left // 3600,
+            minutes=left % 3600 // 60,
+        )
+
+    def stats(self, locale: str, report: StatsReport) -> str:
+        none = self.get(locale, "stats.none")
+        failures = ", ".join(f"{kind} {count}" for kind, count in report.failures.items())
+        return self.get(
+            locale,
+            "stats.text",
+            pending=report.pending,
+            delivered=report.delivered,
+            submitted=report.submitted,
+            quota=self._yandex_daily_quota,
+            failures=failures or none,
+            mean=self._seconds(locale, report.lag_mean),
+            p95=self._seconds(locale, report.lag_p95),
+        )
+
+    def _seconds(self, locale: str, value: float | None) -> str:
+        return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
+
+    def status(self, job: Job) -> str:
+        return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+
+    def caption(self, job: Job) -> str:
+        meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
+        prompt = job.request.text
+        if job.enhanced_prompt is not None:
+            prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
+        elif job.enhance_failed:
+            meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
+        return caption(prompt, meta)
+
+    def failure(self, job: Job, kind: ErrorKind) -> str:
+        if kind in MISCONFIGURED:
+            return self.get(job.locale, "fail.misconfigured")
+        return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, round(seconds / 60))

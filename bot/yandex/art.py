@@ -1,0 +1,168 @@
+"""YandexART over REST: submit a generation, poll its operation, cancel it.
+
+One aiohttp session per client; every call has a timeout. Only a submit is retried here
+(with an idempotency key, so a retry never starts a second generation); a failed poll is
+simply polled again later by the tracker's schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.prompt import ArtRequest
+from bot.yandex.errors import (
+    GenerationFailed,
+    ServiceUnavailable,
+    TransientError,
+    YandexArtError,
+    classify_error,
+)
+from bot.yandex.http import YandexHttp, int_or_none
+
+log = logging.getLogger(__name__)
+
+SUBMIT_PATH = "/foundationModels/v1/imageGenerationAsync"
+OPERATION_PATH = "/operations/{id}"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_AFTER_CAP = 60.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The operation is still running."""
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    image: bytes
+    # When Yandex finished the operation (its `modifiedAt`), to measure delivery lag.
+    finished_at: float | None = None
+
+
+@dataclass(frozen=True)
+class OperationFailed:
+    error: YandexArtError
+
+
+OperationState = Pending | ImageReady | OperationFailed
+
+
+class ImageBackend(Protocol):
+    """What the tracker needs from an image service; a second backend implements this."""
+
+    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str: ...
+
+    async def get_operation(self, operation_id: str) -> OperationState: ...
+
+    async def cancel(self, operation_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def build_request_body(model_uri: str, request: ArtRequest, seed: int) -> dict[str, Any]:
+    """The JSON YandexART expects: proto JSON, so int64 fields are strings."""
+    return {
+        "modelUri": model_uri,
+        "generationOptions": {
+            "mimeType": "image/jpeg",
+            "seed": str(seed),
+            "aspectRatio": {
+                "widthRatio": str(request.ratio.width),
+                "heightRatio": str(request.ratio.height),
+            },
+        },
+        "messages": [{"weight": part.weight, "text": part.text} for part in request.parts],
+    }
+
+
+def parse_operation(payload: Mapping[str, Any]) -> OperationState:
+    """Read an Operation; an `error` with a non-zero code is a failure even without `done`."""
+    error = payload.get("error")
+    if isinstance(error, Mapping) and error.get("code"):
+        message = str(error.get("message", ""))
+        failure = classify_error(grpc_code=int_or_none(error["code"]), message=message)
+        # The operation is over: polling again cannot turn a "transient" code into a picture.
+        if isinstance(failure, TransientError):
+            failure = GenerationFailed(message)
+        return OperationFailed(failure)
+    if not payload.get("done"):
+        return Pending()
+    response = payload.get("response")
+    image = response.get("image") if isinstance(response, Mapping) else None
+    try:
+        data = base64.b64decode(image, validate=True) if isinstance(image, str) else b""
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data:
+        return OperationFailed(GenerationFailed("operation finished without a readable image"))
+    return ImageReady(data, finished_at=_timestamp(payload.get("modifiedAt")))
+
+
+class YandexArtClient:
+    def __init__(
+        self,
+        http: YandexHttp,
+        *,
+        model_uri: str,
+        retries: int,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self._http = http
+        self._model_uri = model_uri
+        self._retries = retries
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str:
+        body = build_request_body(self._model_uri, request, seed)
+        headers = {IDEMPOTENCY_HEADER: idempotency_key}
+        attempt = 0
+        while True:
+            try:
+                payload = await self._http.call("POST", SUBMIT_PATH, json=body, headers=headers)
+                break
+            except TransientError as exc:
+                if attempt >= self._retries:
+                    raise
+                await asyncio.sleep(self._wait(attempt, exc))
+                attempt += 1
+        operation_id = payload.get("id")
+        if not isinstance(operation_id, str) or not operation_id:
+            raise ServiceUnavailable("submit answered without an operation id")
+        return operation_id
+
+    def _wait(self, attempt: int, exc: TransientError) -> float:
+        """Before retry `attempt + 1`: what the server asked for, else exponential backoff
+        with jitter. (A plain loop: tenacity's machinery cost a third of the request.)"""
+        if exc.retry_after is not None:
+            return min(exc.retry_after, RETRY_AFTER_CAP)
+        backoff = self._backoff_initial * 2.0**attempt + random.uniform(0, self._backoff_initial)
+        return min(backoff, self._backoff_max)
+
+    async def get_operation(self, operation_id: str) -> OperationState:
+        payload = await self._http.call("GET", OPERATION_PATH.format(id=operation_id))
+        return parse_operation(payload)
+
+    async def cancel(self, operation_id: str) -> None:
+        await self._http.call("POST", OPERATION_PATH.format(id=operation_id) + ":cancel")
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
