@@ -86,6 +86,21 @@ async def test_a_voice_message_is_heard_and_drawn(
     assert yandex.generations == 1
 
 
+async def test_a_voice_update_delivered_twice_is_heard_and_drawn_once(
+    voice_bot: RunningBot, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    voice = telegram.push_voice(OGG, size=len(OGG))
+    # A webhook retry, or polling after a restart: the same message again, at once...
+    telegram.push({"update_id": 2_000_000, "message": voice})
+    await telegram.wait_for("sendPhoto")
+    telegram.push({"update_id": 2_000_001, "message": voice})  # ...and after the picture
+    await settle()
+    assert len(speechkit.requests) == 1
+    assert len(telegram.sent("sendMessage")) == 1
+    assert len(telegram.sent("sendPhoto")) == 1
+    assert yandex.generations == 1
+
+
 @pytest.mark.parametrize(
     ("duration", "size", "answer"),
     [

@@ -84,17 +84,29 @@ class VoiceService:
         self.enabled = enabled
         self._shutdown_grace = shutdown_grace
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Requests of this instance from admission to their end: a copy of the update that
+        # arrives meanwhile (handled concurrently) is a duplicate.
+        self._claimed: set[str] = set()
 
     async def admit(self, user_id: int, job_id: str) -> Refusal | Duplicate | None:
         """The admission of every generation (allowlists are the access middleware's),
         taken before anything is downloaded or recognised. The slot is the job's: it is
         released when the job ends, or here when no job comes of the voice."""
-        if job_id in self._tasks or await self._known(job_id):
+        if job_id in self._claimed:
             return DUPLICATE
-        return await self._quotas.admit(user_id, job_id)
+        self._claimed.add(job_id)
+        verdict: Refusal | Duplicate | None = DUPLICATE
+        try:
+            if not await self._known(job_id):
+                verdict = await self._quotas.admit(user_id, job_id)
+        finally:
+            if verdict is not None:
+                self._claimed.discard(job_id)
+        return verdict
 
     async def release(self, user_id: int, job_id: str) -> None:
         """Give back the slot of a request that will not become a job."""
+        self._claimed.discard(job_id)
         with suppress(StoreUnavailable):
             await self._store.release_slot(user_id, job_id)
 
@@ -102,7 +114,11 @@ class VoiceService:
         """Recognise and draw in the background; the task is kept until it ends."""
         task = asyncio.create_task(self._run(prompt), name=f"voice-{prompt.job_id}")
         self._tasks[prompt.job_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(prompt.job_id, None))
+        task.add_done_callback(lambda _: self._ended(prompt.job_id))
+
+    def _ended(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        self._claimed.discard(job_id)
 
     async def close(self) -> None:
         """Let recognitions in flight finish (each is bounded by timeouts), then stop."""

@@ -9,13 +9,11 @@ written to disk.
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 
 import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-
-log = logging.getLogger(__name__)
 
 CHUNK = 65536
 
@@ -29,11 +27,12 @@ class VoiceFiles:
         self._bot = bot
         self._max_bytes = max_bytes
         self._timeout = timeout
+        self._whole_seconds = max(1, math.ceil(timeout))  # aiogram takes whole seconds
 
     async def download(self, file_id: str) -> bytes:
         try:
             async with asyncio.timeout(self._timeout):
-                file = await self._bot.get_file(file_id, request_timeout=int(self._timeout))
+                file = await self._bot.get_file(file_id, request_timeout=self._whole_seconds)
                 if file.file_path is None:
                     raise DownloadFailed("no file path")
                 if file.file_size is not None and file.file_size > self._max_bytes:
@@ -47,7 +46,7 @@ class VoiceFiles:
         session = self._bot.session
         url = session.api.file_url(self._bot.token, file_path)
         data = bytearray()
-        stream = session.stream_content(url, timeout=int(self._timeout), chunk_size=CHUNK)
+        stream = session.stream_content(url, timeout=self._whole_seconds, chunk_size=CHUNK)
         try:
             async for chunk in stream:
                 data += chunk
