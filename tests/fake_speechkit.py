@@ -8,6 +8,7 @@ Answers `{"result": text}`; errors as v1 does, `{"error_code", "error_message"}`
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -40,12 +41,16 @@ class FakeSpeechKit(LocalServer):
         self.text = "a red fox in the snow"  # what every recognition answers
         self.requests: list[Recognition] = []
         self.faults: list[SttFault] = []  # answered in order before any text
+        # While cleared, recognitions wait (a test acts in the meantime); set by default.
+        self.gate = asyncio.Event()
+        self.gate.set()
         self.app.router.add_post("/speech/v1/stt:recognize", self._recognize)
 
     async def _recognize(self, request: web.Request) -> web.Response:
         body = await request.read()
         query = dict(request.query)
         self.requests.append(Recognition(query, dict(request.headers), body))
+        await self.gate.wait()
         if request.headers.get("Authorization") != f"Api-Key {self.api_key}":
             return _error(401, "UNAUTHORIZED", "unknown api key")
         if "folderId" in query:

@@ -101,6 +101,25 @@ async def test_a_voice_update_delivered_twice_is_heard_and_drawn_once(
     assert yandex.generations == 1
 
 
+async def test_a_deleted_status_message_is_sent_anew_and_ends_with_the_picture(
+    voice_bot: RunningBot, telegram: FakeTelegram, speechkit: FakeSpeechKit
+) -> None:
+    speechkit.gate.clear()
+    voice = telegram.push_voice(OGG, size=len(OGG))
+    listening = (await telegram.wait_for("sendMessage"))[0]
+    telegram.delete(CHAT, listening.result["message_id"])
+    speechkit.gate.set()
+    photo = (await telegram.wait_for("sendPhoto"))[0]
+    status = telegram.sent("sendMessage", CHAT)[1]
+    assert status.params["text"].startswith("🎙 a red fox in the snow\n🎨 Generating…")
+    assert status.json("reply_parameters")["message_id"] == voice["message_id"]
+    assert "✖️ Cancel" in str(status.json("reply_markup"))
+    assert photo.json("reply_parameters")["message_id"] == voice["message_id"]
+    # The job knew its new status message: removed once the picture is there.
+    deleted = await telegram.wait_for("deleteMessage")
+    assert deleted[0].params["message_id"] == str(status.result["message_id"])
+
+
 @pytest.mark.parametrize(
     ("duration", "size", "answer"),
     [

@@ -51,11 +51,9 @@ class VoicePrompt:
     from_reply: bool = False
 
 
+@dataclass(frozen=True)
 class Duplicate:
     """This request is being heard or was drawn already (its update came twice)."""
-
-
-DUPLICATE = Duplicate()
 
 
 class VoiceService:
@@ -93,9 +91,9 @@ class VoiceService:
         taken before anything is downloaded or recognised. The slot is the job's: it is
         released when the job ends, or here when no job comes of the voice."""
         if job_id in self._claimed:
-            return DUPLICATE
+            return Duplicate()
         self._claimed.add(job_id)
-        verdict: Refusal | Duplicate | None = DUPLICATE
+        verdict: Refusal | Duplicate | None = Duplicate()
         try:
             if not await self._known(job_id):
                 verdict = await self._quotas.admit(user_id, job_id)
