@@ -120,6 +120,20 @@ async def test_a_deleted_status_message_is_sent_anew_and_ends_with_the_picture(
     assert deleted[0].params["message_id"] == str(status.result["message_id"])
 
 
+async def test_a_voice_still_being_heard_at_shutdown_is_told_to_come_again(
+    voice_bot: RunningBot, telegram: FakeTelegram, speechkit: FakeSpeechKit
+) -> None:
+    voice_bot.dispatcher["voice_service"].shutdown_grace = 0.1  # not the 10 s of production
+    speechkit.gate.clear()  # SpeechKit never answers before the bot stops
+    telegram.push_voice(OGG, size=len(OGG))
+    await telegram.wait_for("sendMessage")
+    await voice_bot.stop()
+    speechkit.gate.set()  # lets the fake's pending request end
+    listening, answer = texts_shown(telegram)
+    assert listening == "🎙 Listening…"
+    assert answer.startswith("The bot was restarted while hearing this voice message.")
+
+
 @pytest.mark.parametrize(
     ("duration", "size", "answer"),
     [

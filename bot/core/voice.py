@@ -24,6 +24,7 @@ class VoiceIssue(StrEnum):
     TOO_LARGE = "too_large"
     EMPTY = "empty"
     DOWNLOAD_FAILED = "download_failed"
+    INTERRUPTED = "interrupted"  # the bot stopped while hearing it
 
 
 def check_voice(duration: int, file_size: int | None) -> VoiceIssue | None:

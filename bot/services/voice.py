@@ -32,6 +32,11 @@ from bot.yandex.speechkit import SpeechKitClient
 
 log = logging.getLogger(__name__)
 
+# At shutdown, how long the bot tries to tell a user their voice was not heard.
+TELL_AT_SHUTDOWN = 3.0
+# How long shutdown waits for recognitions in flight (the tracker waits as long for its steps).
+SHUTDOWN_GRACE = 10.0
+
 
 @dataclass(frozen=True)
 class VoicePrompt:
@@ -69,7 +74,7 @@ class VoiceService:
         edits: StatusEdits,
         texts: Texts,
         enabled: bool,
-        shutdown_grace: float = 10.0,
+        shutdown_grace: float = SHUTDOWN_GRACE,
     ) -> None:
         self._art = art
         self._quotas = quotas
@@ -80,7 +85,7 @@ class VoiceService:
         self._edits = edits
         self._texts = texts
         self.enabled = enabled
-        self._shutdown_grace = shutdown_grace
+        self.shutdown_grace = shutdown_grace
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # Requests of this instance from admission to their end: a copy of the update that
         # arrives meanwhile (handled concurrently) is a duplicate.
@@ -122,7 +127,7 @@ class VoiceService:
         """Let recognitions in flight finish (each is bounded by timeouts), then stop."""
         tasks = set(self._tasks.values())
         if tasks:
-            _, unfinished = await asyncio.wait(tasks, timeout=self._shutdown_grace)
+            _, unfinished = await asyncio.wait(tasks, timeout=self.shutdown_grace)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
@@ -135,11 +140,18 @@ class VoiceService:
             return False
 
     async def _run(self, prompt: VoicePrompt) -> None:
+        text: str | None = None
         started = False
         try:
-            started = await self._recognise_and_start(prompt)
+            text = await self._recognise(prompt)
+            if text is not None:
+                started = await self._start(prompt, text)
         except asyncio.CancelledError:
-            log.warning("voice %s: stopped by shutdown before it was heard", prompt.job_id)
+            # Shutdown outlasted the recognition: say so rather than listen forever.
+            log.warning("voice %s: stopped by shutdown", prompt.job_id)
+            if text is None:
+                interrupted = self._texts.voice_issue(prompt.locale, VoiceIssue.INTERRUPTED)
+                await asyncio.wait_for(self._tell(prompt, interrupted), TELL_AT_SHUTDOWN)
             raise
         except Exception:
             log.exception("voice %s: unexpected error", prompt.job_id)
@@ -148,27 +160,27 @@ class VoiceService:
             if not started:
                 await self.release(prompt.user_id, prompt.job_id)
 
-    async def _recognise_and_start(self, prompt: VoicePrompt) -> bool:
-        """True when the picture's job is started (it then holds the slot)."""
+    async def _recognise(self, prompt: VoicePrompt) -> str | None:
+        """What was said; None when the user has been told why there is nothing."""
         locale = prompt.locale
         try:
             audio = await self._files.download(prompt.file_id)
         except DownloadFailed as exc:
             log.info("voice %s: download failed (%s)", prompt.job_id, exc)
             await self._tell(prompt, self._texts.voice_issue(locale, VoiceIssue.DOWNLOAD_FAILED))
-            return False
+            return None
         try:
             await self._budget.acquire()
             result = await self._stt.recognize(audio, stt_language(locale))
         except YandexArtError as exc:
             log.info("voice %s: recognition failed (%s)", prompt.job_id, exc.kind)
             await self._tell(prompt, self._texts.voice_failure(locale, exc.kind))
-            return False
+            return None
         text = recognised_prompt(result)
         if not text:
             await self._tell(prompt, self._texts.voice_issue(locale, VoiceIssue.EMPTY))
-            return False
-        return await self._start(prompt, text)
+            return None
+        return text
 
     async def _start(self, prompt: VoicePrompt, text: str) -> bool:
         """Draw the recognised text exactly as `/art` would."""
