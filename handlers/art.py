@@ -1,7 +1,8 @@
 """/art: parse the request, show a status message at once, hand the job to the service.
 
 In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' commands),
-and `/art` sent as a reply draws the replied message's text or caption.
+and `/art` sent as a reply draws the replied message's text or caption, or what is said in
+a replied voice message (handlers/voice.py).
 """
 
 from aiogram import Router
@@ -11,12 +12,19 @@ from aiogram.utils.i18n import I18n
 
 from bot.core.prompt import PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.services.voice import VoiceService
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.texts import Texts
+from handlers.voice import start_voice_prompt
 
 
 async def art(
-    message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
+    message: Message,
+    command: CommandObject,
+    art_service: ArtService,
+    voice_service: VoiceService,
+    texts: Texts,
+    i18n: I18n,
 ) -> None:
     locale = i18n.current_locale
     user_id = message.from_user.id if message.from_user else message.chat.id
@@ -25,6 +33,18 @@ async def art(
     try:
         request = await art_service.parse(user_id, command.args, replied_text)
     except PromptError as error:
+        voice = replied.voice if replied is not None and voice_service.enabled else None
+        if error.code == "empty_prompt" and voice is not None:
+            await start_voice_prompt(
+                message,
+                voice,
+                voice_service=voice_service,
+                texts=texts,
+                locale=locale,
+                command_args=command.args,
+                from_reply=True,
+            )
+            return
         await message.reply(texts.prompt_error(locale, error))
         return
     job = art_service.new_job(

@@ -29,6 +29,7 @@ from bot.core.budget import Budget
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
+from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
 from bot.services.durations import DurationModel
@@ -38,6 +39,7 @@ from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
+from bot.services.voice import VoiceService
 from bot.storage.base import JobStore
 from bot.storage.budget import MemoryBudget
 from bot.storage.memory import MemoryJobStore
@@ -48,10 +50,13 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
+from bot.telegram.voice_files import VoiceFiles
 from bot.yandex.art import ImageBackend, YandexArtClient
 from bot.yandex.enhancer import PromptEnhancer
 from bot.yandex.http import YandexHttp
+from bot.yandex.speechkit import SpeechKitClient
 
 # Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
 if TYPE_CHECKING:
@@ -143,12 +148,14 @@ class Lifecycle:
         self,
         *,
         tracker: Tracker,
+        voice: VoiceService,
         actions: ChatActions,
         backend: ImageBackend,
         store: JobStore,
         texts: Texts,
     ) -> None:
         self._tracker = tracker
+        self._voice = voice
         self._actions = actions
         self._backend = backend
         self._store = store
@@ -162,6 +169,7 @@ class Lifecycle:
         log.info("bot started")
 
     async def shutdown(self) -> None:
+        await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
         if self._actions_task is not None:
             self._actions_task.cancel()
@@ -218,6 +226,7 @@ class Services:
     metrics: Metrics
     tracker: Tracker
     art_service: ArtService
+    voice: VoiceService
     prefs: PrefsService
     rules: AccessRules
     stats: StatsService
@@ -310,11 +319,41 @@ def create_services(
         metrics=metrics,
         tracker=tracker,
         art_service=art_service,
+        voice=create_voice(settings, bot, redis, art_service, quotas, store, texts),
         prefs=prefs,
         rules=rules,
         stats=stats,
         backend=backend,
         actions=actions,
+    )
+
+
+def create_voice(
+    settings: Settings,
+    bot: Bot,
+    redis: Redis | None,
+    art: ArtService,
+    quotas: Quotas,
+    store: JobStore,
+    texts: Texts,
+) -> VoiceService:
+    """Voice prompts: SpeechKit on its own host and session, within its own budget."""
+    http = YandexHttp(
+        base_url=str(settings.stt_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=None,
+        timeout=settings.http_timeout,
+    )
+    return VoiceService(
+        art=art,
+        quotas=quotas,
+        store=store,
+        files=VoiceFiles(bot, max_bytes=MAX_BYTES, timeout=settings.http_timeout),
+        stt=SpeechKitClient(http, folder_id=settings.stt_folder_id),
+        budget=create_budget(redis, "stt", settings.stt_rate_per_minute / 60, 5),
+        edits=StatusEdits(bot),
+        texts=texts,
+        enabled=settings.voice_prompts,
     )
 
 
@@ -334,6 +373,7 @@ def create_dispatcher(
     dispatcher = Dispatcher(
         disable_fsm=True,
         art_service=services.art_service,
+        voice_service=services.voice,
         texts=services.texts,
         store=services.store,
         metrics=services.metrics,
@@ -353,6 +393,7 @@ def create_dispatcher(
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
         tracker=services.tracker,
+        voice=services.voice,
         actions=services.actions,
         backend=services.backend,
         store=services.store,

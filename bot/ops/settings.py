@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
+DEFAULT_STT_API_URL = "https://stt.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
     http_retries: int = Field(default=4, ge=0)
 
+    # Voice prompts: voice messages recognised by SpeechKit (synchronous recognition, v1).
+    voice_prompts: bool = True
+    stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
+    # SpeechKit's quota for synchronous recognition is 20 requests a second.
+    stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -163,6 +170,12 @@ class Settings(BaseSettings):
     @property
     def gpt_model_uri_resolved(self) -> str:
         return self.gpt_model_uri.format(folder=self.yandex_folder_id)
+
+    @property
+    def stt_folder_id(self) -> str | None:
+        """SpeechKit v1 wants `folderId` with a user account's IAM token, never with a
+        service account's API key."""
+        return self.yandex_folder_id if self.yandex_api_key is None else None
 
     @property
     def yandex_auth_header(self) -> str:

@@ -17,6 +17,7 @@ from bot.core.limits import Refusal
 from bot.core.prompt import MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.text import caption
+from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -116,6 +117,22 @@ class Texts:
         if kind in MISCONFIGURED:
             return self.get(job.locale, "fail.misconfigured")
         return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+
+    def voice_issue(self, locale: str, issue: VoiceIssue) -> str:
+        return self.get(
+            locale, f"voice.{issue}", seconds=MAX_SECONDS, megabytes=MAX_BYTES // 1_000_000
+        )
+
+    def voice_failure(self, locale: str, kind: ErrorKind) -> str:
+        """A recognition that SpeechKit refused or could not do."""
+        return self.get(locale, f"voice.fail.{stt_failure(kind)}")
+
+    def heard(self, locale: str, text: str) -> str:
+        """The recognised text, shown back to the user above the status."""
+        return self.get(locale, "voice.heard", text=html.escape(text))
+
+    def voice_status(self, heard_text: str, job: Job) -> str:
+        return f"{self.heard(job.locale, heard_text)}\n{self.status(job)}"
 
 
 def _minutes(seconds: float) -> int:

@@ -1,5 +1,5 @@
-"""One aiohttp session to Yandex Cloud's LLM API (YandexART and YandexGPT share the host):
-auth headers, a timeout on every call, and errors turned into typed exceptions."""
+"""One aiohttp session per Yandex Cloud host (YandexART and YandexGPT share one, SpeechKit
+has its own): auth headers, a timeout on every call, and errors turned into typed exceptions."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from bot.yandex.errors import ServiceUnavailable, classify_error
 
 
 class YandexHttp:
-    def __init__(self, *, base_url: str, auth_header: str, folder_id: str, timeout: float) -> None:
+    def __init__(
+        self, *, base_url: str, auth_header: str, folder_id: str | None, timeout: float
+    ) -> None:
+        """`folder_id` None: no `x-folder-id` header (SpeechKit v1 takes it in the query)."""
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
+        self._headers = {"Authorization": auth_header}
+        if folder_id is not None:
+            self._headers["x-folder-id"] = folder_id
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -53,7 +58,7 @@ async def _read_json(resp: aiohttp.ClientResponse) -> Mapping[str, Any]:
 
 
 def _error_message(payload: Mapping[str, Any]) -> str:
-    for key in ("message", "error"):
+    for key in ("message", "error", "error_message"):
         value = payload.get(key)
         if isinstance(value, str):
             return value
