@@ -156,6 +156,11 @@ class Settings(BaseSettings):
                 raise ValueError("must name one or more models, each once")
         return value
 
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _model_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:

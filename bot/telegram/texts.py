@@ -145,6 +145,12 @@ class Texts:
             meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
         return caption(prompt, meta)
 
+    def inline_description(self, job: Job) -> str:
+        key = self._with_model(job)
+        if key is None:
+            return self.get(job.locale, "inline.description", **self._meta(job))
+        return self.get(job.locale, f"caption.{key}", **self._meta(job))
+
     def _with_model(self, job: Job) -> str | None:
         """The status and caption naming the model (when users have a choice, or the model
         has no seeds, whose status shows none); None for the plain ones."""
