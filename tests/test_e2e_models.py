@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.bot_process import API_KEY, FOLDER, BotProcess, fast_settings
@@ -201,6 +202,28 @@ async def test_one_model_keeps_the_old_texts(
 
 
 # --- errors, budgets, cancel -------------------------------------------------------------
+
+
+async def test_the_fake_refuses_what_the_images_api_refuses(images: FakeImages) -> None:
+    good = {"model": ALICE_URI, "prompt": "a fox", "size": "16x9"}
+    auth = {"Authorization": f"Api-Key {API_KEY}"}
+    cases: list[tuple[dict[str, Any], dict[str, str], int]] = [
+        (good, {"Authorization": "Api-Key wrong"}, 401),
+        ({**good, "seed": 5}, auth, 400),
+        ({**good, "n": 1}, auth, 400),
+        ({**good, "response_format": "b64_json"}, auth, 400),
+        ({**good, "size": "16:9"}, auth, 400),
+        ({**good, "size": "0x9"}, auth, 400),
+        ({**good, "model": "art://other/aliceai-image-art-3.0"}, auth, 400),
+        ({**good, "prompt": " "}, auth, 400),
+        (good, auth, 200),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for body, headers, status in cases:
+            url = images.url + "/v1/images/generations"
+            async with http.post(url, json=body, headers=headers) as resp:
+                assert resp.status == status, body
+    assert len(images.images) == 1
 
 
 async def test_errors_map_to_the_usual_explanations(
