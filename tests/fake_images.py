@@ -5,8 +5,9 @@ body that is not the documented JSON, a wrong model URI, a size that is not two 
 integers joined by `x`, and any field the reference does not document or marks "currently
 not supported" (a seed has no field at all; 400). A banned word gets the moderation answer.
 Every picture is distinct and recorded, so a test can compare the bytes Telegram got.
-Faults on demand: queued replies (`faults`), and `hold` to keep a call waiting (e.g. while
-a test kills the bot in the middle of it).
+Faults on demand: queued replies (`faults`), connections closed without an answer
+(`drops`), and `hold` to keep a call waiting (e.g. while a test kills the bot in the middle
+of it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class FakeImages(LocalServer):
         # Pictures answered, in order: what a user may have been billed for.
         self.images: list[bytes] = []
         self.faults: list[Reply] = []
+        self.drops = 0  # the next calls closed without an answer
         self.banned_words: set[str] = {"forbidden"}
         # While set, a call waits (without answering) until it is cleared.
         self.hold = asyncio.Event()
@@ -55,6 +57,11 @@ class FakeImages(LocalServer):
         problem = self._invalid(body)
         if problem is not None:
             return _error(400, problem, "invalid_request_error")
+        if self.drops:
+            self.drops -= 1
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=599)  # goes nowhere: the connection is closed
         if self.faults:
             fault = self.faults.pop(0)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)

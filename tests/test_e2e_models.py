@@ -240,23 +240,35 @@ async def test_errors_map_to_the_usual_explanations(
     assert not telegram.sent("sendPhoto")
 
 
-async def test_rate_limit_and_outage_are_retried_into_one_picture(
+async def test_rate_limit_outage_and_network_errors_are_retried_into_one_picture(
     both: RunningBot, telegram: FakeTelegram, images: FakeImages
 ) -> None:
+    images.drops = 1
     images.faults += [
         Reply(429, {"error": {"message": "rate exceeded"}}, {"Retry-After": "0"}),
         Reply(503, {"error": {"message": "unavailable"}}),
     ]
     telegram.push_message("/art a patient fox --model aliceai")
     photo = (await telegram.wait_for("sendPhoto"))[0]
-    assert images.faults == []  # both faults were answered
-    assert len(images.calls) == 3
+    assert (images.drops, images.faults) == (0, [])  # every fault was injected
+    assert len(images.calls) == 4
     assert len(images.images) == 1
     assert files_of(photo, photo.params["photo"]) == images.images[0]
 
 
-async def test_outage_past_patience_tells_the_user(
-    start_bot: Any, telegram: FakeTelegram, images: FakeImages
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (503, "The aliceai model is unavailable right now. Please try again later."),
+        (
+            429,
+            "The aliceai model is over its request quota right now. "
+            "Please try again in a few minutes.",
+        ),
+    ],
+)
+async def test_refusals_past_patience_tell_the_user_why(
+    start_bot: Any, telegram: FakeTelegram, images: FakeImages, status: int, answer: str
 ) -> None:
     await start_bot(
         models="aliceai",
@@ -265,13 +277,31 @@ async def test_outage_past_patience_tells_the_user(
         http_retries=0,
         submit_patience=0.3,
     )
-    images.faults += [Reply(503, {"error": {"message": "unavailable"}})] * 50
+    images.faults += [Reply(status, {"error": {"message": "try later"}})] * 50
+    telegram.push_message("/art a fox")
+    failure = (await telegram.wait_for("editMessageText"))[0]
+    assert failure.params["text"] == answer
+    assert len(images.faults) < 50
+    assert images.images == []
+
+
+async def test_a_hanging_call_ends_at_the_request_deadline(
+    start_bot: Any, telegram: FakeTelegram, images: FakeImages
+) -> None:
+    """IMAGES_HTTP_TIMEOUT is 120 s, but the call may not outlive the request's deadline."""
+    await start_bot(
+        models="aliceai",
+        default_model="aliceai",
+        images_api_url=images.url,
+        generation_deadline=1.0,
+    )
+    images.hold.clear()
     telegram.push_message("/art a fox")
     failure = (await telegram.wait_for("editMessageText"))[0]
     assert failure.params["text"] == (
         "The aliceai model is unavailable right now. Please try again later."
     )
-    assert len(images.faults) < 50
+    assert images.held == 1
     assert images.images == []
 
 
