@@ -1,5 +1,5 @@
 """Prometheus metrics of one bot instance, in its own registry (tests run several).
-Generation counters are labelled by model."""
+Submits, failures and deliveries are labelled by model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ class Metrics:
         self.submits = Counter(
             "art_submits", "Generations submitted to Yandex", ["model"], registry=self.registry
         )
-        self.polls = Counter("art_polls", "Operation polls", ["model"], registry=self.registry)
+        # Only asynchronous models have operations to poll.
+        self.polls = Counter("art_polls", "Operation polls", registry=self.registry)
         self.failures = Counter(
             "art_failures",
             "Jobs that ended without a picture",

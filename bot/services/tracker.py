@@ -323,7 +323,7 @@ class Tracker:
         last_error = job.last_error
         state: OperationState | None = None
         await self._poll_budget.acquire()
-        self._metrics.polls.labels(model=job.request.model).inc()
+        self._metrics.polls.inc()
         try:
             state = await self._backends.backend(job.request.model).get_operation(job.operation_id)
         except TransientBackendError as exc:
