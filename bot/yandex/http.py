@@ -1,5 +1,6 @@
-"""One aiohttp session to Yandex Cloud's LLM API (YandexART and YandexGPT share the host):
-auth headers, a timeout on every call, and errors turned into typed exceptions."""
+"""One aiohttp session per Yandex Cloud API host (YandexART and YandexGPT share one, the
+Images API has its own): auth headers, a timeout on every call, errors turned into typed
+exceptions, and the backoff between retries."""
 
 from __future__ import annotations
 
