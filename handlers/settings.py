@@ -1,4 +1,5 @@
-"""/settings: default ratio, prompt enhancement and interface language, on buttons."""
+"""/settings: default ratio, prompt enhancement, model (when there is a choice) and
+interface language, on buttons."""
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -8,6 +9,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.prefs import RATIO_CHOICES, UserPrefs
+from bot.services.art import ArtService
 from bot.services.prefs import PrefsService
 from bot.telegram.texts import Texts
 
@@ -28,11 +30,18 @@ def label(texts: Texts, locale: str, text: str, chosen: bool) -> str:
     return texts.get(locale, "settings.chosen", label=text) if chosen else text
 
 
-def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyboardMarkup]:
+def render(
+    texts: Texts, locale: str, prefs: UserPrefs, default_model: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The settings and their buttons; models only when MODELS offers more than one."""
     state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
     names = languages(texts)
     language = names.get(prefs.language or "", texts.get(locale, "settings.auto"))
     text = texts.get(locale, "settings.text", ratio=prefs.ratio, enhance=state, language=language)
+    models = texts.offered if len(texts.offered) > 1 else ()
+    model = prefs.model if prefs.model in models else default_model
+    if models:
+        text += "\n" + texts.get(locale, "settings.model", model=model)
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
         # ":" separates callback data fields, so "16:9" travels as "16x9".
@@ -45,19 +54,27 @@ def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyb
         text=texts.get(locale, "settings.enhance_button", state=state),
         callback_data=SettingsAction(key="enhance", value="off" if prefs.enhance else "on"),
     )
+    for name in models:
+        builder.button(
+            text=label(texts, locale, name, name == model),
+            callback_data=SettingsAction(key="model", value=name),
+        )
     choices = {AUTO: texts.get(locale, "settings.language_auto"), **names}
     for code, name in choices.items():
         builder.button(
             text=label(texts, locale, name, (prefs.language or AUTO) == code),
             callback_data=SettingsAction(key="language", value=code),
         )
-    builder.adjust(3, 3, 1, len(choices))
+    builder.adjust(3, 3, 1, *([len(models)] if models else []), len(choices))
     return text, builder.as_markup()
 
 
-async def show(message: Message, prefs: PrefsService, texts: Texts, i18n: I18n) -> None:
+async def show(
+    message: Message, prefs: PrefsService, art_service: ArtService, texts: Texts, i18n: I18n
+) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
-    text, keyboard = render(texts, i18n.current_locale, await prefs.get(user_id))
+    user_prefs = await prefs.get(user_id)
+    text, keyboard = render(texts, i18n.current_locale, user_prefs, art_service.backends.default)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -65,6 +82,7 @@ async def change(
     query: CallbackQuery,
     callback_data: SettingsAction,
     prefs: PrefsService,
+    art_service: ArtService,
     texts: Texts,
     i18n: I18n,
 ) -> None:
@@ -73,6 +91,8 @@ async def change(
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):
         updated = await prefs.update(query.from_user.id, enhance=value == "on")
+    elif key == "model" and callback_data.value in texts.offered:
+        updated = await prefs.update(query.from_user.id, model=callback_data.value)
     elif key == "language" and (value == AUTO or value in texts.locales):
         updated = await prefs.update(query.from_user.id, language=None if value == AUTO else value)
     else:
@@ -81,7 +101,7 @@ async def change(
     locale = updated.language or i18n.current_locale
     await query.answer(texts.get(locale, "settings.saved"))
     if isinstance(query.message, Message):
-        text, keyboard = render(texts, locale, updated)
+        text, keyboard = render(texts, locale, updated, art_service.backends.default)
         await query.message.edit_text(text, reply_markup=keyboard)
 
 
@@ -89,6 +109,6 @@ def create_router() -> Router:
     router = Router(name="settings")
     router.message.register(show, Command("settings"))
     router.callback_query.register(
-        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "language"}))
+        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "model", "language"}))
     )
     return router

@@ -20,7 +20,7 @@ from bot.core.prompt import (
 )
 
 LIMITS = Limits()
-KNOWN = "--seed, --ratio, --enhance, --no-enhance"
+KNOWN = "--seed, --ratio, --enhance, --no-enhance, --model"
 
 
 def parse(args: str | None, limits: Limits = LIMITS) -> ArtRequest:

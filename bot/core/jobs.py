@@ -1,9 +1,10 @@
 """A generation job and its state machine.
 
 submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
-→ done | failed | expired | cancelled. A pending job whose operation is gone (an "Original"
-asked for after Yandex dropped the result) goes back to submitted to draw it again with the
-same seed. Times are wall-clock seconds so that a job can outlive the process.
+→ done | failed | expired | cancelled; a synchronous model goes from submitted to done. A
+pending job whose operation is gone (an "Original" asked for after Yandex dropped the
+result) goes back to submitted to draw it again with the same seed. Times are wall-clock
+seconds so that a job can outlive the process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.errors import ErrorKind
+from bot.core.models import YANDEXART
 from bot.core.prompt import ArtRequest, PromptPart, Ratio
 
 
@@ -30,7 +32,7 @@ ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
-    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING},
+    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING, JobState.DONE},
     JobState.PENDING: _ENDINGS | {JobState.DONE, JobState.SUBMITTED},
 }
 
@@ -114,6 +116,7 @@ def job_from_dict(data: dict[str, Any]) -> Job:
             seed=request["seed"],
             ratio=Ratio(width, height),
             enhance=bool(request.get("enhance", False)),
+            model=request.get("model", YANDEXART),
         ),
         "state": JobState(data["state"]),
         "last_error": _kind(data.get("last_error")),

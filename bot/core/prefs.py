@@ -1,14 +1,16 @@
-"""A user's preferences from /settings (default ratio, enhancement, interface language)
-and how they are stored as JSON."""
+"""A user's preferences from /settings (default ratio, enhancement, model, interface
+language) and how they are stored as JSON."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from bot.core.models import YANDEXART
 from bot.core.prompt import SQUARE, Defaults, Ratio
 
 log = logging.getLogger(__name__)
@@ -21,10 +23,17 @@ class UserPrefs:
     ratio: str = str(SQUARE)
     enhance: bool = False
     language: str | None = None  # None: Telegram's language_code
+    model: str | None = None  # None: the bot's DEFAULT_MODEL
 
     @property
     def defaults(self) -> Defaults:
-        return _defaults(self.ratio, self.enhance)
+        return _defaults(self.ratio, self.enhance, YANDEXART)
+
+    def defaults_among(self, models: Collection[str], default_model: str) -> Defaults:
+        """The defaults with this user's model, or the bot's when theirs is not offered
+        (any more)."""
+        model = self.model if self.model in models else default_model
+        return _defaults(self.ratio, self.enhance, model)
 
 
 # Shared by every user without saved settings (most users), rather than one each.
@@ -32,10 +41,10 @@ DEFAULT_PREFS = UserPrefs()
 
 
 @lru_cache(maxsize=64)
-def _defaults(ratio: str, enhance: bool) -> Defaults:
+def _defaults(ratio: str, enhance: bool, model: str) -> Defaults:
     """One instance per value: each pending job's request keeps its Ratio."""
     width, height = (int(side) for side in ratio.split(":"))
-    return Defaults(ratio=Ratio(width, height), enhance=enhance)
+    return Defaults(ratio=Ratio(width, height), enhance=enhance, model=model)
 
 
 def parse_prefs(raw: str | None) -> UserPrefs:
@@ -43,7 +52,8 @@ def parse_prefs(raw: str | None) -> UserPrefs:
         return DEFAULT_PREFS
     try:
         data = json.loads(raw)
-        prefs = UserPrefs(**{k: data[k] for k in ("ratio", "enhance", "language") if k in data})
+        keys = ("ratio", "enhance", "language", "model")
+        prefs = UserPrefs(**{k: data[k] for k in keys if k in data})
         _ = prefs.defaults  # a ratio that does not parse falls back to the defaults
     except (ValueError, TypeError):
         log.warning("unreadable user preferences, using defaults")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
+
 MAX_SEED = 2**63 - 1
-KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance")
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "model")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
 SHORT_FLAGS = {"-e": "enhance"}
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
@@ -47,6 +49,8 @@ class ArtRequest:
     ratio: Ratio = SQUARE
     # Ask YandexGPT for a richer prompt first.
     enhance: bool = False
+    # Which image model draws it (a name from the MODELS setting).
+    model: str = YANDEXART
 
     @property
     def text(self) -> str:
@@ -62,6 +66,7 @@ class Defaults:
 
     ratio: Ratio = SQUARE
     enhance: bool = False
+    model: str = YANDEXART
 
 
 @dataclass(frozen=True)
@@ -91,13 +96,19 @@ def parse_art_args(
     limits: Limits,
     replied_text: str | None = None,
     defaults: Defaults = Defaults(),
+    models: Mapping[str, Capabilities] = ONLY_YANDEXART,
 ) -> ArtRequest:
     """Split flags from the prompt, validate both, and build the request.
 
     `replied_text` is the message `/art` answers to: when the command itself has no prompt,
     that text is drawn, taken literally (someone else's `|` or `--` is not syntax).
+    `models` are the models users may pick, with what each can do.
     """
     flags, words = _split_flags(args or "")
+    model = _parse_model(flags["model"], models) if "model" in flags else defaults.model
+    capabilities = models.get(model, FULL)
+    if "seed" in flags and not capabilities.seed:
+        raise PromptError("model_no_seed", {"model": model})
     seed = _parse_seed(flags["seed"]) if "seed" in flags else None
     ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else defaults.ratio
     if "enhance" in flags and "no-enhance" in flags:
@@ -108,7 +119,10 @@ def parse_art_args(
         _check_length(parts, limits)
     else:
         parts = _parse_parts(" ".join(words), limits)
-    return ArtRequest(parts=parts, seed=seed, ratio=ratio, enhance=enhance)
+        weighted = len(parts) > 1 or parts[0].weight != 1.0
+        if weighted and not capabilities.weights:
+            raise PromptError("model_no_weights", {"model": model})
+    return ArtRequest(parts=parts, seed=seed, ratio=ratio, enhance=enhance, model=model)
 
 
 def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
@@ -144,6 +158,13 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
             i += 1
         flags[name] = value
     return flags, words
+
+
+def _parse_model(value: str, models: Mapping[str, Capabilities]) -> str:
+    name = value.lower()
+    if name not in models:
+        raise PromptError("unknown_model", {"model": value[:40], "known": ", ".join(models)})
+    return name
 
 
 def _parse_seed(value: str) -> int | None:

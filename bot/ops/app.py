@@ -25,6 +25,7 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 import handlers
+from bot.core.backend import ImageBackend
 from bot.core.budget import Budget
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
@@ -32,6 +33,7 @@ from bot.core.schedule import LearnedSchedule, PollSchedule
 from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
+from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
 from bot.services.metrics import Metrics
 from bot.services.planner import PollPlanner
@@ -53,9 +55,10 @@ from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
 from bot.telegram.voice_files import VoiceFiles
-from bot.yandex.art import ImageBackend, YandexArtClient
+from bot.yandex.art import YandexArtClient
 from bot.yandex.enhancer import PromptEnhancer
 from bot.yandex.http import YandexHttp
+from bot.yandex.images import ImagesClient
 from bot.yandex.speechkit import SpeechKitClient
 
 # Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
@@ -110,6 +113,40 @@ def create_yandex_http(settings: Settings) -> YandexHttp:
     )
 
 
+def create_backends(
+    settings: Settings,
+    http: YandexHttp,
+    redis: Redis | None,
+    yandexart: ImageBackend | None = None,
+) -> Backends:
+    """Every known model by name (KNOWN_MODELS in settings), each with its submit budget;
+    users pick among MODELS. A new model is one more entry here."""
+    images_http = YandexHttp(
+        base_url=str(settings.images_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=settings.yandex_folder_id,
+        timeout=settings.images_http_timeout,
+    )
+    models = {
+        "yandexart": Model(
+            yandexart
+            or YandexArtClient(http, model_uri=settings.model_uri, retries=settings.http_retries),
+            # Submits may come in small bursts, as users do.
+            create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
+        ),
+        "aliceai": Model(
+            ImagesClient(
+                images_http,
+                model_uri=settings.images_model_uri_resolved,
+                timeout=settings.images_http_timeout,
+                retries=settings.http_retries,
+            ),
+            create_budget(redis, "images", settings.images_rate_per_minute / 60, 5),
+        ),
+    }
+    return Backends(models, offered=settings.models, default=settings.default_model)
+
+
 async def connect_redis(url: str) -> Redis:
     """A client with timeouts, checked once: a wrong REDIS_URL stops start-up clearly."""
     from redis.asyncio import Redis
@@ -150,14 +187,14 @@ class Lifecycle:
         tracker: Tracker,
         voice: VoiceService,
         actions: ChatActions,
-        backend: ImageBackend,
+        backends: Backends,
         store: JobStore,
         texts: Texts,
     ) -> None:
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
-        self._backend = backend
+        self._backends = backends
         self._store = store
         self._texts = texts
         self._actions_task: asyncio.Task[None] | None = None
@@ -175,7 +212,7 @@ class Lifecycle:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._actions_task
-        await self._backend.close()
+        await self._backends.close()
         await self._store.close()
         log.info("bot stopped")
 
@@ -230,7 +267,7 @@ class Services:
     prefs: PrefsService
     rules: AccessRules
     stats: StatsService
-    backend: ImageBackend
+    backends: Backends
     actions: ChatActions
 
 
@@ -248,17 +285,17 @@ def create_services(
         max_side=settings.ratio_max_side,
         max_elongation=settings.ratio_max_elongation,
     )
+    store = create_store(settings, redis)
+    http = create_yandex_http(settings)
+    backends = create_backends(settings, http, redis, backend)
     texts = Texts(
         i18n,
         limits,
         settings.generation_deadline,
         settings.job_retention,
         settings.yandex_daily_quota,
-    )
-    store = create_store(settings, redis)
-    http = create_yandex_http(settings)
-    backend = backend or YandexArtClient(
-        http, model_uri=settings.model_uri, retries=settings.http_retries
+        models=backends.capabilities,
+        offered=tuple(backends.offered),
     )
     enhancer = PromptEnhancer(
         http,
@@ -269,21 +306,25 @@ def create_services(
     )
     metrics = Metrics()
     actions = ChatActions(bot)
-    cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
-    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
+    # Only models with a seed can answer a repeated request from the cache.
+    cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
+    delivery = Delivery(
+        bot,
+        texts,
+        upload_chat_id=settings.inline_storage_chat_id,
+        models=backends.capabilities,
+    )
     tracker = Tracker(
         store=store,
-        backend=backend,
+        backends=backends,
         delivery=delivery,
         actions=actions,
         planner=create_planner(settings, store),
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
-        # Polls: one at a time at the rate (never above it in any second); submits may
-        # come in small bursts, as users do.
+        # Polls: one at a time at the rate (never above it in any second).
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
-        submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
         clock=clock,
     )
@@ -308,6 +349,7 @@ def create_services(
         quotas=quotas,
         prefs=prefs,
         limits=limits,
+        backends=backends,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
@@ -323,7 +365,7 @@ def create_services(
         prefs=prefs,
         rules=rules,
         stats=stats,
-        backend=backend,
+        backends=backends,
         actions=actions,
     )
 
@@ -395,7 +437,7 @@ def create_dispatcher(
         tracker=services.tracker,
         voice=services.voice,
         actions=services.actions,
-        backend=services.backend,
+        backends=services.backends,
         store=services.store,
         texts=services.texts,
     )

@@ -15,6 +15,7 @@ from enum import StrEnum
 from bot.core.jobs import Job, JobState
 from bot.core.limits import Refusal
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.services.backends import Backends
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
@@ -43,6 +44,7 @@ class ArtService:
         quotas: Quotas,
         prefs: PrefsService,
         limits: Limits,
+        backends: Backends,
         deadline: float,
         upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
@@ -54,6 +56,7 @@ class ArtService:
         self._quotas = quotas
         self._prefs = prefs
         self.limits = limits
+        self.backends = backends
         self._deadline = deadline
         self._upload_chat = upload_chat
         self._clock = clock
@@ -63,8 +66,10 @@ class ArtService:
         self, user_id: int, args: str | None, replied_text: str | None = None
     ) -> ArtRequest:
         """The request, with the user's /settings where no flag says otherwise."""
-        defaults = (await self._prefs.get(user_id)).defaults
-        return parse_art_args(args, self.limits, replied_text, defaults)
+        offered = self.backends.offered
+        prefs = await self._prefs.get(user_id)
+        defaults = prefs.defaults_among(offered, self.backends.default)
+        return parse_art_args(args, self.limits, replied_text, defaults, offered)
 
     async def admit(self, job: Job) -> Refusal | None:
         """Count the job against its user's limits; a refusal says which and until when."""

@@ -4,6 +4,11 @@ A single loop claims the jobs that are due and runs each step as a tracked task,
 of waiting jobs cost a store entry each, not a sleeping task each. Polls share one rate
 limiter (the Yandex quota). Transient errors never lose a job: it is simply due again later.
 The same loop renews the leases of the jobs in flight and rides out store outages.
+
+Each job's model is reached through `Backends`: an asynchronous one answers the submit with
+an operation to poll, a synchronous one with the picture, delivered in the same step. The
+job stays claimed in the store during that call, so a process killed meanwhile leaves it to
+be drawn again once its lease runs out.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
+from bot.core.backend import ImageBackend, ImageReady, OperationFailed, OperationState, Submitted
 from bot.core.budget import Budget
-from bot.core.errors import ErrorKind, StoreUnavailable
+from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
 from bot.core.jobs import Job, JobState
 from bot.core.limits import day_of
+from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
@@ -27,9 +34,7 @@ from bot.storage.base import JobStore, LeaseLost
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
-from bot.yandex.art import ImageBackend, ImageReady, OperationFailed, OperationState
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.errors import TransientError, YandexArtError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,13 @@ _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
 STORE_RETRY_MAX = 5.0
 # A job whose chat holds its share of picture places is polled again this much later.
 CHAT_BUSY_WAIT = 2.0
+# While a submit (a synchronous drawing) takes longer, ask the store this often for a Cancel.
+CANCEL_CHECK = 1.0
+
+
+def model_event(model: str, event: str) -> str:
+    """The daily counter of `event` for one model (/stats per model)."""
+    return f"model:{model}:{event}"
 
 
 def expiry_reason(job: Job) -> ErrorKind:
@@ -49,7 +61,7 @@ class Tracker:
         self,
         *,
         store: JobStore,
-        backend: ImageBackend,
+        backends: Backends,
         delivery: Delivery,
         actions: ChatActions,
         planner: PollPlanner,
@@ -57,7 +69,6 @@ class Tracker:
         cache: PictureCache,
         enhancer: PromptEnhancer,
         poll_budget: Budget,
-        submit_budget: Budget,
         submit_patience: float,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
@@ -66,7 +77,7 @@ class Tracker:
         shutdown_grace: float = 10.0,
     ) -> None:
         self._store = store
-        self._backend = backend
+        self._backends = backends
         self._delivery = delivery
         self._actions = actions
         self._planner = planner
@@ -75,7 +86,6 @@ class Tracker:
         self._cache = cache
         self._enhancer = enhancer
         self._poll_budget = poll_budget
-        self._submit_budget = submit_budget
         self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
         self._submit_patience = submit_patience
         self._clock = clock
@@ -214,6 +224,9 @@ class Tracker:
             await self._cancel(job)
         elif job.untold_failure is not None:
             await self._fail(job, job.untold_failure)
+        elif job.request.model not in self._backends:
+            log.warning("job %s: unknown model, dropped", job.id)
+            await self._fail(job, ErrorKind.BAD_REQUEST)
         elif job.cached_file_id is not None:
             await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
@@ -236,10 +249,8 @@ class Tracker:
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
         await self._wait_for_submit_budget(job)
         try:
-            operation_id = await self._backend.submit(
-                job.drawn_request, job.seed, job.idempotency_key
-            )
-        except TransientError as exc:
+            answer = await self._draw(self._backends.backend(job.request.model), job)
+        except TransientBackendError as exc:
             if now - job.created_at >= self._submit_patience:
                 await self._fail(job, exc.kind)
                 return
@@ -252,20 +263,60 @@ class Tracker:
                 )
             )
             return
-        except YandexArtError as exc:
+        except BackendError as exc:
             await self._fail(job, exc.kind)
             return
-        self._metrics.submits.inc()
-        await self._record("submitted")
-        log.info("job %s: submitted as operation %s", job.id, operation_id)
+        if answer is None:
+            await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
+            return
+        self._metrics.submits.labels(model=job.request.model).inc()
+        await self._record("submitted", model=job.request.model)
+        if isinstance(answer, ImageReady):
+            # Nothing to come back to: a delivery put off until later draws it again.
+            log.info("job %s: drawn", job.id)
+            async with self._pictures.place(job.chat_id):
+                await self._deliver(job, answer.image, self._clock())
+            return
+        log.info("job %s: submitted as operation %s", job.id, answer.operation_id)
         job = job.moved_to(
             JobState.PENDING,
-            operation_id=operation_id,
+            operation_id=answer.operation_id,
             submitted_at=now,
             attempts=0,
             last_error=None,
         )
         await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+
+    async def _draw(self, backend: ImageBackend, job: Job) -> Submitted | ImageReady | None:
+        """The backend's answer to the submit, or None when the user cancelled meanwhile:
+        a synchronous drawing takes a while, so the store is asked for a Cancel meanwhile
+        and once more before a picture is delivered."""
+        call = asyncio.ensure_future(
+            backend.submit(
+                job.drawn_request,
+                job.seed,
+                job.idempotency_key,
+                time_left=job.deadline_at - self._clock(),
+            )
+        )
+        try:
+            while not (await asyncio.wait({call}, timeout=CANCEL_CHECK))[0]:
+                if await self._cancel_requested(job):
+                    return None
+            answer = call.result()
+        finally:
+            if not call.done():  # cancelled by the user, or this step by a shutdown
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+        if isinstance(answer, ImageReady) and await self._cancel_requested(job):
+            return None
+        return answer
+
+    async def _cancel_requested(self, job: Job) -> bool:
+        with suppress(StoreUnavailable):
+            stored = await self._store.get(job.id)
+            return stored is not None and stored.cancel_requested
+        return False
 
     async def _poll(self, job: Job) -> None:
         assert job.operation_id is not None
@@ -274,10 +325,10 @@ class Tracker:
         await self._poll_budget.acquire()
         self._metrics.polls.inc()
         try:
-            state = await self._backend.get_operation(job.operation_id)
-        except TransientError as exc:
+            state = await self._backends.backend(job.request.model).get_operation(job.operation_id)
+        except TransientBackendError as exc:
             last_error = exc.kind
-        except YandexArtError as exc:
+        except BackendError as exc:
             state = OperationFailed(exc)
         if isinstance(state, ImageReady):
             await self._planner.observe(job, state.finished_at)
@@ -315,18 +366,18 @@ class Tracker:
         if delivered.outcome is Outcome.SENT and finished_at is not None:
             lag = max(0.0, self._clock() - finished_at)
             self._metrics.delivery_lag.observe(lag)
-        await self._record(f"delivered:{delivered.outcome}", lag)
+        await self._record(f"delivered:{delivered.outcome}", lag, model=job.request.model)
         if delivered.file_id is not None and job.cached_file_id is None and not job.request.enhance:
             await self._cache.remember(job, delivered.file_id)
-        self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
+        self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
         log.info("job %s: picture %s", job.id, delivered.outcome)
         await self._finish(job.moved_to(JobState.DONE))
 
     async def _cancel(self, job: Job) -> None:
         if job.operation_id is not None:
             try:
-                await self._backend.cancel(job.operation_id)
-            except YandexArtError as exc:
+                await self._backends.backend(job.request.model).cancel(job.operation_id)
+            except BackendError as exc:
                 log.info("job %s: cancelling the operation failed (%s)", job.id, exc.kind)
         await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
 
@@ -336,8 +387,8 @@ class Tracker:
         if outcome is Outcome.RETRY_LATER:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
-        self._metrics.failures.labels(kind=kind).inc()
-        await self._record(f"failed:{kind}")
+        self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
+        await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
 
     async def _finish(self, job: Job) -> None:
@@ -347,22 +398,27 @@ class Tracker:
             await self._store.release_slot(job.user_id, job.id)
 
     async def _wait_for_submit_budget(self, job: Job) -> None:
-        """Over the submit budget, wait in line and show the place in the status message."""
-        if await self._submit_budget.available():
-            await self._submit_budget.acquire()
+        """Over the model's submit budget, wait in line and show the place in the status
+        message."""
+        budget = self._backends.submit_budget(job.request.model)
+        if await budget.available():
+            await budget.acquire()
             return
         self._submit_queue.append(job.id)
         try:
             await self._delivery.status(job, self._submit_queue.index(job.id) + 1)
-            await self._submit_budget.acquire()
+            await budget.acquire()
         finally:
             self._submit_queue.remove(job.id)
         await self._delivery.status(job, None)
 
-    async def _record(self, event: str, lag: float | None = None) -> None:
-        """Daily figures for /stats; losing one to a store outage is harmless."""
+    async def _record(self, event: str, lag: float | None = None, *, model: str) -> None:
+        """Daily figures for /stats, in total and per model; losing one to a store outage
+        is harmless."""
+        day = day_of(self._clock())
         with suppress(StoreUnavailable):
-            await self._store.record(day_of(self._clock()), event, lag)
+            await self._store.record(day, event, lag)
+            await self._store.record(day, model_event(model, event))
 
     async def _save(self, job: Job) -> None:
         """Write the step's result; wait out a store outage rather than lose it."""

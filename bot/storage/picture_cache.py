@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.errors import StoreUnavailable
@@ -32,14 +33,18 @@ def request_key(model_uri: str, request: ArtRequest, seed: int) -> str:
 
 
 class PictureCache:
-    def __init__(self, store: JobStore, model_uri: str, ttl: float) -> None:
+    def __init__(self, store: JobStore, model_uris: Mapping[str, str], ttl: float) -> None:
+        """`model_uris`: each model's URI by name; pictures of other models are not kept."""
         self._store = store
-        self._model_uri = model_uri
+        self._model_uris = model_uris
         self._ttl = ttl
 
     async def lookup(self, request: ArtRequest, seed: int) -> CachedPicture | None:
+        model_uri = self._model_uris.get(request.model)
+        if model_uri is None:
+            return None
         try:
-            raw = await self._store.cache_get(request_key(self._model_uri, request, seed))
+            raw = await self._store.cache_get(request_key(model_uri, request, seed))
         except StoreUnavailable:
             return None
         if raw is None:
@@ -48,10 +53,13 @@ class PictureCache:
         return CachedPicture(file_id=data["file_id"], operation_id=data.get("operation_id"))
 
     async def remember(self, job: Job, file_id: str) -> None:
+        model_uri = self._model_uris.get(job.request.model)
+        if model_uri is None:
+            return
         value = json.dumps({"file_id": file_id, "operation_id": job.operation_id})
         try:
             await self._store.cache_put(
-                request_key(self._model_uri, job.request, job.seed), value, self._ttl
+                request_key(model_uri, job.request, job.seed), value, self._ttl
             )
         except StoreUnavailable:
             log.info("job %s: store unavailable, picture not cached", job.id)

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.jobs import Job
 from bot.core.limits import Refusal
+from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
 from bot.core.prompt import MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.text import caption
 from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
 
 _TAG = re.compile(r"<[^>]+>")
+# Failure texts that name YandexART; another model's failures name that model instead.
+_NAMING_THE_SERVICE = frozenset(
+    {"moderation", "prompt_too_long", "quota", "unavailable", "failed", "misconfigured"}
+)
 
 
 class Texts:
@@ -30,8 +36,14 @@ class Texts:
         deadline_seconds: float,
         retention_seconds: float = 0,
         yandex_daily_quota: int = 5000,
+        *,
+        models: Mapping[str, Capabilities] = ONLY_YANDEXART,
+        offered: tuple[str, ...] = (YANDEXART,),
     ) -> None:
+        """`models`: what each known model can do; `offered`: those users may pick."""
         self._i18n = i18n
+        self._models = models
+        self.offered = offered
         self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
@@ -50,7 +62,7 @@ class Texts:
         return html.unescape(_TAG.sub("", text))
 
     def help(self, locale: str) -> str:
-        return self.get(
+        text = self.get(
             locale,
             "help",
             max_seed=MAX_SEED,
@@ -58,6 +70,11 @@ class Texts:
             max_elongation=f"{self._limits.max_elongation:g}",
             max_length=self._limits.max_length,
         )
+        if self.offered == (YANDEXART,):
+            return text
+        models = [self.get(locale, "help.models")]
+        models += [self.get(locale, f"help.model.{name}") for name in self.offered]
+        return text + "\n\n" + "\n".join(models)
 
     def privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
@@ -86,7 +103,7 @@ class Texts:
     def stats(self, locale: str, report: StatsReport) -> str:
         none = self.get(locale, "stats.none")
         failures = ", ".join(f"{kind} {count}" for kind, count in report.failures.items())
-        return self.get(
+        text = self.get(
             locale,
             "stats.text",
             pending=report.pending,
@@ -97,15 +114,31 @@ class Texts:
             mean=self._seconds(locale, report.lag_mean),
             p95=self._seconds(locale, report.lag_p95),
         )
+        if self.offered == (YANDEXART,) and set(report.by_model) <= {YANDEXART}:
+            return text
+        lines = [
+            self.get(
+                locale,
+                "stats.model",
+                model=name,
+                submitted=figures.submitted,
+                delivered=figures.delivered,
+                failed=figures.failed,
+            )
+            for name, figures in report.by_model.items()
+        ]
+        return "\n".join([text, *lines])
 
     def _seconds(self, locale: str, value: float | None) -> str:
         return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
 
     def status(self, job: Job) -> str:
-        return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+        key = self._with_model(job) or "generating"
+        return self.get(job.locale, f"status.{key}", **self._meta(job))
 
     def caption(self, job: Job) -> str:
-        meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
+        key = self._with_model(job) or "meta"
+        meta = self.get(job.locale, f"caption.{key}", **self._meta(job))
         prompt = job.request.text
         if job.enhanced_prompt is not None:
             prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
@@ -113,10 +146,28 @@ class Texts:
             meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
         return caption(prompt, meta)
 
+    def inline_description(self, job: Job) -> str:
+        key = self._with_model(job)
+        if key is None:
+            return self.get(job.locale, "inline.description", **self._meta(job))
+        return self.get(job.locale, f"caption.{key}", **self._meta(job))
+
+    def _with_model(self, job: Job) -> str | None:
+        """The status and caption naming the model (when users have a choice, or the model
+        has no seeds, whose status shows none); None for the plain ones."""
+        if not self._models.get(job.request.model, FULL).seed:
+            return "model_noseed"
+        return None if len(self.offered) == 1 else "model"
+
+    @staticmethod
+    def _meta(job: Job) -> dict[str, object]:
+        return {"seed": job.seed, "ratio": job.request.ratio, "model": job.request.model}
+
     def failure(self, job: Job, kind: ErrorKind) -> str:
-        if kind in MISCONFIGURED:
-            return self.get(job.locale, "fail.misconfigured")
-        return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+        key = "misconfigured" if kind in MISCONFIGURED else str(kind)
+        if job.request.model != YANDEXART and key in _NAMING_THE_SERVICE:
+            return self.get(job.locale, f"fail.model.{key}", model=job.request.model)
+        return self.get(job.locale, f"fail.{key}", minutes=self._deadline_minutes)
 
     def voice_issue(self, locale: str, issue: VoiceIssue) -> str:
         return self.get(
