@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -43,6 +42,7 @@ from bot.storage.budget import MemoryBudget
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
+from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
@@ -59,22 +59,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "settings", "help", "privacy", "start")
 REDIS_TIMEOUT = 5.0
 
 
 def create_i18n() -> I18n:
-    """Texts from compiled catalogs; a missing or stale .mo would silently show old texts."""
-    stale = []
-    for po in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            stale.append(po.parent.parent.name)
-    if stale:
-        raise StartupError(f"locales not compiled: {', '.join(stale)}; run `make locales`")
-    return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+    """Texts compiled from the installed catalogs: what is in the .po files is what users see."""
+    try:
+        return PackagedI18n(default_locale=DEFAULT_LOCALE, domain="messages")
+    except CatalogError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -96,12 +91,12 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_yandex_http(settings: Settings) -> YandexHttp:
+def create_yandex_http(settings: Settings, timeout: float | None = None) -> YandexHttp:
     return YandexHttp(
         base_url=str(settings.yandex_api_url),
         auth_header=settings.yandex_auth_header,
         folder_id=settings.yandex_folder_id,
-        timeout=settings.http_timeout,
+        timeout=settings.http_timeout if timeout is None else timeout,
     )
 
 
