@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.bot_process import BOT_TOKEN
 from tests.local_server import LocalServer
 
 BOT_ID = 100500
@@ -84,8 +85,13 @@ class TelegramChaos:
 
 
 class FakeTelegram(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, token: str = BOT_TOKEN) -> None:
         super().__init__()
+        # Telegram answers 401 Unauthorized to any other token.
+        self.token = token
+        self.refused_tokens = 0
+        self.inline_mode = True  # @BotFather's /setinline
+        self.webhook: dict[str, Any] = {}  # what setWebhook set, for getWebhookInfo
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.blocked: set[int] = set()
@@ -271,6 +277,9 @@ class FakeTelegram(LocalServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            self.refused_tokens += 1
+            return _error(401, "Unauthorized")
         params: dict[str, str] = {}
         files: dict[str, bytes] = {}
         for name, value in (await request.post()).items():
@@ -314,7 +323,13 @@ class FakeTelegram(LocalServer):
         return web.json_response({"ok": True, "result": result})
 
     async def _api_getMe(self, call: Call) -> Any:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Art", "username": BOT_USERNAME}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Art",
+            "username": BOT_USERNAME,
+            "supports_inline_queries": self.inline_mode,
+        }
 
     async def _api_getUpdates(self, call: Call) -> Any:
         self.get_updates_calls += 1
@@ -333,10 +348,20 @@ class FakeTelegram(LocalServer):
         return True
 
     async def _api_deleteWebhook(self, call: Call) -> Any:
+        self.webhook = {}
         return True
 
     async def _api_setWebhook(self, call: Call) -> Any:
+        self.webhook = {"url": call.params["url"]}
         return True
+
+    async def _api_getWebhookInfo(self, call: Call) -> Any:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+            **self.webhook,
+        }
 
     async def _api_sendChatAction(self, call: Call) -> Any:
         self._check_chat(call)

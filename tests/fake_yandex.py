@@ -126,7 +126,11 @@ class FakeYandex(LocalServer):
         self.completions: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.completion_faults: list[Reply] = []
         self.completion_text: str | None = None  # None: "vivid " + the user's text
+        # Authenticated requests that create nothing (start-up probes): GETs of operations
+        # that do not exist, and tokenize calls.
+        self.probes: list[dict[str, str]] = []
         self.app.router.add_post("/foundationModels/v1/completion", self._complete)
+        self.app.router.add_post("/foundationModels/v1/tokenize", self._tokenize)
         self.app.router.add_post("/foundationModels/v1/imageGenerationAsync", self._submit)
         self.app.router.add_get("/operations/{id}", self._get)
         self.app.router.add_post("/operations/{id}:cancel", self._cancel)
@@ -205,10 +209,22 @@ class FakeYandex(LocalServer):
             }
         )
 
-    async def _get(self, request: web.Request) -> web.Response:
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.probes.append(dict(request.headers))
         if not self._authorized(request):
             return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
+        if not str(body.get("modelUri", "")).startswith("gpt://"):
+            return web.json_response({"code": 3, "message": "invalid model_uri"}, status=400)
+        tokens = [{"id": "1", "text": word, "special": False} for word in body["text"].split()]
+        return web.json_response({"tokens": tokens, "modelVersion": "test"})
+
+    async def _get(self, request: web.Request) -> web.Response:
         op = self.operations.get(request.match_info["id"])
+        if op is None:
+            self.probes.append(dict(request.headers))
+        if not self._authorized(request):
+            return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
         if op is None:
             return web.json_response({"code": 5, "message": "Operation not found"}, status=404)
         if self.poll_faults:
@@ -268,7 +284,7 @@ class FakeYandex(LocalServer):
         """Middleware for `chaos` and `on_request` around submits and polls."""
         if request.path == "/foundationModels/v1/imageGenerationAsync":
             kind = "submit"
-        elif request.method == "GET" and request.path.startswith("/operations/"):
+        elif request.method == "GET" and request.match_info.get("id") in self.operations:
             kind = "poll"
             self.poll_times.append(time.monotonic())
         else:

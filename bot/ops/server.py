@@ -20,6 +20,7 @@ from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
 from bot.ops.settings import Settings
+from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,22 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 async def run(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT: long polling by default, a webhook when WEBHOOK_URL is set."""
-    redis = await connect_redis(settings.redis_url) if settings.redis_url else None
     bot = create_bot(settings)
+    try:
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            me = await wait_for_telegram(bot, stop)
+            if me is not None:
+                await check_yandex(settings)
+        if me is None:
+            log.info("stopped before Telegram answered")
+            await bot.session.close()
+            return
+        redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+    except BaseException:
+        await bot.session.close()
+        raise
+    log.info("Telegram accepted the token: @%s", me.username)
     dispatcher = create_dispatcher(settings, bot, redis=redis)
     tune_gc()
     if settings.webhook_url is not None:
