@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint unit redis-server clean
+.PHONY: run check test lint unit redis-server clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.dev: $(VENV)/.base
 # no build step, nothing to go stale.
 run: $(VENV)/.base
 	$(PY) -m bot
+
+# Preflight: settings, Telegram, Yandex, Redis, one line each; exit 0 when all is well.
+check: $(VENV)/.base
+	$(PY) -m bot check
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
