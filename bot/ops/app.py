@@ -20,7 +20,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 import handlers
@@ -34,6 +33,7 @@ from bot.services.durations import DurationModel
 from bot.services.metrics import Metrics
 from bot.services.planner import PollPlanner
 from bot.services.prefs import PrefsService
+from bot.services.profile import BotProfile
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -141,17 +141,17 @@ class Lifecycle:
         actions: ChatActions,
         backend: ImageBackend,
         store: JobStore,
-        texts: Texts,
+        profile: BotProfile,
     ) -> None:
         self._tracker = tracker
         self._actions = actions
         self._backend = backend
         self._store = store
-        self._texts = texts
+        self._profile = profile
         self._actions_task: asyncio.Task[None] | None = None
 
     async def startup(self, bot: Bot) -> None:
-        await self._register_commands(bot)
+        await self._profile.apply(bot)
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
         log.info("bot started")
@@ -165,15 +165,6 @@ class Lifecycle:
         await self._backend.close()
         await self._store.close()
         log.info("bot stopped")
-
-    async def _register_commands(self, bot: Bot) -> None:
-        for locale in self._texts.locales:
-            commands = [
-                BotCommand(command=name, description=self._texts.get(locale, f"cmd.{name}"))
-                for name in COMMANDS
-            ]
-            language = None if locale == DEFAULT_LOCALE else locale
-            await bot.set_my_commands(commands, language_code=language)
 
 
 def create_budget(redis: Redis | None, name: str, per_second: float, burst: int) -> Budget:
@@ -351,7 +342,9 @@ def create_dispatcher(
         actions=services.actions,
         backend=services.backend,
         store=services.store,
-        texts=services.texts,
+        profile=BotProfile(
+            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+        ),
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)
