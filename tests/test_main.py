@@ -40,7 +40,7 @@ async def _run_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process
         ({k: v for k, v in GOOD_ENV.items() if k != "YANDEX_FOLDER_ID"}, "YANDEX_FOLDER_ID"),
         (
             {k: v for k, v in GOOD_ENV.items() if k != "YANDEX_API_KEY"},
-            "set YANDEX_API_KEY or YANDEX_IAM_TOKEN",
+            "set YANDEX_API_KEY, YANDEX_SA_KEY_FILE or YANDEX_IAM_TOKEN",
         ),
         ({**GOOD_ENV, "TELEGRAM_API_URL": "not a url SECRET2"}, "TELEGRAM_API_URL"),
         ({**GOOD_ENV, "POLL_FIRST_DELAY": "-1"}, "POLL_FIRST_DELAY"),

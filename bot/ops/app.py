@@ -51,7 +51,7 @@ from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.texts import Texts
 from bot.yandex.art import ImageBackend, YandexArtClient
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.http import YandexHttp
+from bot.yandex.http import Credentials, FixedCredentials, YandexHttp
 
 # Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
 if TYPE_CHECKING:
@@ -92,12 +92,24 @@ def create_bot(settings: Settings) -> Bot:
 
 
 def create_yandex_http(settings: Settings, timeout: float | None = None) -> YandexHttp:
+    timeout = settings.http_timeout if timeout is None else timeout
     return YandexHttp(
         base_url=str(settings.yandex_api_url),
-        auth_header=settings.yandex_auth_header,
+        credentials=create_credentials(settings, timeout),
         folder_id=settings.yandex_folder_id,
-        timeout=settings.http_timeout if timeout is None else timeout,
+        timeout=timeout,
     )
+
+
+def create_credentials(settings: Settings, timeout: float) -> Credentials:
+    header = settings.yandex_auth_header
+    if header is not None:
+        return FixedCredentials(header)
+    assert settings.yandex_sa_key_file is not None
+    from bot.yandex.iam import IamTokenSource, ServiceAccountKey
+
+    key = ServiceAccountKey.from_file(settings.yandex_sa_key_file)
+    return IamTokenSource(key, iam_url=str(settings.yandex_iam_url), timeout=timeout)
 
 
 async def connect_redis(url: str) -> Redis:

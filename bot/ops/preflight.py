@@ -17,7 +17,7 @@ from aiogram.exceptions import (
 
 from bot.ops.app import REDIS_TIMEOUT, create_bot, create_yandex_http
 from bot.ops.settings import Settings
-from bot.ops.startup import TELEGRAM_TIMEOUT, YANDEX_PROBE_TIMEOUT, credential_name
+from bot.ops.startup import TELEGRAM_TIMEOUT, YANDEX_PROBE_TIMEOUT
 from bot.yandex.probe import Probe, probe_art, probe_gpt
 
 # A webhook delivery error younger than this fails the check (older ones are history).
@@ -50,8 +50,8 @@ async def run_checks(settings: Settings) -> list[Line]:
         gpt = await probe_gpt(http, settings.gpt_model_uri_resolved)
     finally:
         await http.close()
-    lines.append(_probe_line("YandexART", art, credential_name(settings)))
-    lines.append(_probe_line("YandexGPT", gpt, f"{credential_name(settings)} or GPT_MODEL_URI"))
+    lines.append(_probe_line("YandexART", art, settings.yandex_credential))
+    lines.append(_probe_line("YandexGPT", gpt, f"{settings.yandex_credential} or GPT_MODEL_URI"))
     lines.append(await check_redis(settings.redis_url))
     return lines
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
+    FilePath,
     HttpUrl,
     SecretStr,
     ValidationError,
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
+DEFAULT_YANDEX_IAM_URL = "https://iam.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     yandex_folder_id: str = Field(min_length=1)
     yandex_api_key: SecretStr | None = None
     yandex_iam_token: SecretStr | None = None
+    # A service account's authorized key (JSON): IAM tokens are made from it and kept fresh.
+    yandex_sa_key_file: FilePath | None = None
+    yandex_iam_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_IAM_URL)
 
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
@@ -130,6 +135,15 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated numeric ids") from None
         return value
 
+    @field_validator("yandex_sa_key_file")
+    @classmethod
+    def _key_file(cls, value: FilePath | None) -> FilePath | None:
+        if value is not None:
+            from bot.yandex.iam import ServiceAccountKey
+
+            ServiceAccountKey.from_file(value)
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -139,8 +153,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_yandex_credential(self) -> Settings:
-        if self.yandex_api_key is None and self.yandex_iam_token is None:
-            raise ValueError("set YANDEX_API_KEY or YANDEX_IAM_TOKEN")
+        if (self.yandex_api_key, self.yandex_sa_key_file, self.yandex_iam_token) == (None,) * 3:
+            raise ValueError("set YANDEX_API_KEY, YANDEX_SA_KEY_FILE or YANDEX_IAM_TOKEN")
         if "{folder}" not in self.art_model_uri:
             raise ValueError("ART_MODEL_URI must contain {folder}")
         if self.webhook_url is not None and self.webhook_secret is None:
@@ -165,10 +179,20 @@ class Settings(BaseSettings):
         return self.gpt_model_uri.format(folder=self.yandex_folder_id)
 
     @property
-    def yandex_auth_header(self) -> str:
-        """The Authorization header value: an API key wins over an IAM token."""
+    def yandex_credential(self) -> str:
+        """The setting whose credential is used: an API key wins over a service-account
+        key file, which wins over a fixed IAM token."""
+        if self.yandex_api_key is not None:
+            return "YANDEX_API_KEY"
+        return "YANDEX_SA_KEY_FILE" if self.yandex_sa_key_file else "YANDEX_IAM_TOKEN"
+
+    @property
+    def yandex_auth_header(self) -> str | None:
+        """The fixed Authorization header; None with a key file (its tokens change)."""
         if self.yandex_api_key is not None:
             return f"Api-Key {self.yandex_api_key.get_secret_value()}"
+        if self.yandex_sa_key_file is not None:
+            return None
         assert self.yandex_iam_token is not None
         return f"Bearer {self.yandex_iam_token.get_secret_value()}"
 

@@ -99,11 +99,6 @@ async def wait_for_telegram(
     return None
 
 
-def credential_name(settings: Settings) -> str:
-    """The setting that holds the Yandex credential in use (the key wins over the token)."""
-    return "YANDEX_API_KEY" if settings.yandex_api_key is not None else "YANDEX_IAM_TOKEN"
-
-
 async def check_yandex(settings: Settings) -> None:
     """Refused credentials stop start-up; Yandex out of reach is only a warning (it may come
     back before the first request, and requests wait out outages anyway)."""
@@ -113,11 +108,8 @@ async def check_yandex(settings: Settings) -> None:
     finally:
         await http.close()
     if probe.accepted is False:
-        hint = (
-            "; IAM tokens expire after 12 h" if credential_name(settings).endswith("TOKEN") else ""
-        )
-        raise StartupError(
-            f"{credential_name(settings)}: Yandex refused the credentials ({probe.detail}){hint}"
-        )
+        name = settings.yandex_credential
+        hint = "; IAM tokens expire after 12 h" if name == "YANDEX_IAM_TOKEN" else ""
+        raise StartupError(f"{name}: Yandex refused the credentials ({probe.detail}){hint}")
     if probe.accepted is None:
         log.warning("Yandex %s at start; starting anyway", probe.detail)

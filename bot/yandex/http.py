@@ -4,17 +4,41 @@ auth headers, a timeout on every call, and errors turned into typed exceptions."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from bot.yandex.errors import ServiceUnavailable, classify_error
 
 
+class Credentials(Protocol):
+    """Where the Authorization header comes from (an IAM token may change while running)."""
+
+    async def header(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class FixedCredentials:
+    """An API key or an IAM token from the settings: the same header every time."""
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+
+    async def header(self) -> str:
+        return self._header
+
+    async def close(self) -> None:
+        return None
+
+
 class YandexHttp:
-    def __init__(self, *, base_url: str, auth_header: str, folder_id: str, timeout: float) -> None:
+    def __init__(
+        self, *, base_url: str, credentials: Credentials, folder_id: str, timeout: float
+    ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
+        self._credentials = credentials
+        self._headers = {"x-folder-id": folder_id}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -26,10 +50,16 @@ class YandexHttp:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self._credentials.close()
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+    async def call(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Mapping[str, Any]:
+        headers = {**(headers or {}), "Authorization": await self._credentials.header()}
         try:
-            async with self._client().request(method, self._base_url + path, **kwargs) as resp:
+            async with self._client().request(
+                method, self._base_url + path, headers=headers, **kwargs
+            ) as resp:
                 payload = await _read_json(resp)
                 if resp.status >= 400:
                     raise classify_error(

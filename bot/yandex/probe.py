@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.yandex.errors import AuthError, PermissionDenied, TransientError, YandexArtError
 from bot.yandex.http import YandexHttp
+from bot.yandex.iam import IamRefused
 
 # Real operation ids are 20 characters of [a-z0-9]; this one is never issued.
 PROBE_OPERATION_ID = "probe0credentials000"
@@ -29,6 +30,8 @@ class Probe:
 
 
 def _refusal(exc: YandexArtError) -> Probe | None:
+    if isinstance(exc, IamRefused):
+        return Probe(False, exc.message)
     if isinstance(exc, AuthError):
         return Probe(False, "401 Unauthenticated")
     if isinstance(exc, PermissionDenied):
