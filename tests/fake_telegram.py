@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,12 @@ from tests.bot_process import BOT_TOKEN
 from tests.local_server import LocalServer
 
 BOT_ID = 100500
+# Bot API limits of the bot's profile, in characters (counted here in UTF-16 code units,
+# as Telegram counts message lengths: the stricter count for emoji).
+MAX_COMMANDS = 100
+MAX_COMMAND_DESCRIPTION = 256
+MAX_DESCRIPTION = 512
+MAX_SHORT_DESCRIPTION = 120
 BOT_USERNAME = "art_test_bot"
 
 
@@ -85,8 +92,16 @@ class TelegramChaos:
 
 
 class FakeTelegram(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, token: str = BOT_TOKEN) -> None:
         super().__init__()
+        # Telegram answers 401 Unauthorized to any other token.
+        self.token = token
+        self.refused_tokens = 0
+        self.inline_mode = True  # @BotFather's /setinline
+        self.webhook: dict[str, Any] = {}  # what setWebhook set, for getWebhookInfo
+        # What users see about the bot: ("commands" | "description" | "short_description",
+        # language code or "") -> what was set.
+        self.profile: dict[tuple[str, str], Any] = {}
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.blocked: set[int] = set()
@@ -312,6 +327,9 @@ class FakeTelegram(LocalServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            self.refused_tokens += 1
+            return _error(401, "Unauthorized")
         params: dict[str, str] = {}
         files: dict[str, bytes] = {}
         for name, value in (await request.post()).items():
@@ -355,7 +373,13 @@ class FakeTelegram(LocalServer):
         return web.json_response({"ok": True, "result": result})
 
     async def _api_getMe(self, call: Call) -> Any:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Art", "username": BOT_USERNAME}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Art",
+            "username": BOT_USERNAME,
+            "supports_inline_queries": self.inline_mode,
+        }
 
     async def _api_getUpdates(self, call: Call) -> Any:
         self.get_updates_calls += 1
@@ -371,13 +395,48 @@ class FakeTelegram(LocalServer):
         return self._updates
 
     async def _api_setMyCommands(self, call: Call) -> Any:
+        """Bot API: at most 100 commands; a command is 1-32 of [a-z0-9_], its description
+        1-256 characters."""
+        commands = call.json("commands")
+        if len(commands) > MAX_COMMANDS:
+            raise ApiError(400, "Bad Request: too many commands")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= _length(command["description"]) <= MAX_COMMAND_DESCRIPTION:
+                raise ApiError(400, "Bad Request: command description is too long")
+        self.profile[("commands", call.params.get("language_code", ""))] = commands
+        return True
+
+    async def _api_setMyDescription(self, call: Call) -> Any:
+        description = call.params.get("description", "")
+        if _length(description) > MAX_DESCRIPTION:
+            raise ApiError(400, "Bad Request: description is too long")
+        self.profile[("description", call.params.get("language_code", ""))] = description
+        return True
+
+    async def _api_setMyShortDescription(self, call: Call) -> Any:
+        short = call.params.get("short_description", "")
+        if _length(short) > MAX_SHORT_DESCRIPTION:
+            raise ApiError(400, "Bad Request: short description is too long")
+        self.profile[("short_description", call.params.get("language_code", ""))] = short
         return True
 
     async def _api_deleteWebhook(self, call: Call) -> Any:
+        self.webhook = {}
         return True
 
     async def _api_setWebhook(self, call: Call) -> Any:
+        self.webhook = {"url": call.params["url"]}
         return True
+
+    async def _api_getWebhookInfo(self, call: Call) -> Any:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+            **self.webhook,
+        }
 
     async def _api_sendChatAction(self, call: Call) -> Any:
         self._check_chat(call)
@@ -527,6 +586,10 @@ class FakeTelegram(LocalServer):
             self._all_sends.append(now)
         if chat_id >= 0 and self.chat_limit is not None:
             self._chat_sends.setdefault(chat_id, []).append(now)
+
+
+def _length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _user(user_id: int, language_code: str | None) -> dict[str, Any]:

@@ -371,12 +371,14 @@ class WarmBot:
             )
 
     async def go(self, env: dict[str, str], telegram: FakeTelegram) -> WarmBot:
-        """Run the bot with `env`; returns once it registered its commands (then it polls)."""
+        """Run the bot with `env`; returns once it is up (then it polls). Its commands are
+        set only when they changed, so the sign is getMe: once before start-up (the token
+        check), once after (aiogram's polling asks who the bot is)."""
         assert self.process.stdin is not None
-        registered = len(telegram.sent("setMyCommands"))
+        asked = len(telegram.sent("getMe"))
         self.process.stdin.write(json.dumps(env).encode() + b"\n")
         self.process.stdin.flush()
-        await telegram.wait_for("setMyCommands", registered + 2, timeout=30)
+        await telegram.wait_for("getMe", asked + 2, timeout=30)
         return self
 
     def kill(self) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import secrets
 import signal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -20,6 +21,10 @@ from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
 from bot.ops.settings import Settings
+from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +33,23 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 async def run(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT: long polling by default, a webhook when WEBHOOK_URL is set."""
+    # Redis first: a wrong REDIS_URL is told at once, without waiting for Telegram.
     redis = await connect_redis(settings.redis_url) if settings.redis_url else None
     bot = create_bot(settings)
+    try:
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            me = await wait_for_telegram(bot, stop)
+            if me is not None:
+                await check_yandex(settings)
+    except BaseException:
+        await _close(bot, redis)
+        raise
+    if me is None:
+        log.info("stopped before Telegram answered")
+        await _close(bot, redis)
+        return
+    log.info("Telegram accepted the token: @%s", me.username)
     dispatcher = create_dispatcher(settings, bot, redis=redis)
     tune_gc()
     if settings.webhook_url is not None:
@@ -50,6 +70,13 @@ async def run(settings: Settings) -> None:
     finally:
         if ops_runner is not None:
             await ops_runner.cleanup()
+
+
+async def _close(bot: Bot, redis: Redis | None) -> None:
+    """What start-up opened, when it stops before serving."""
+    await bot.session.close()
+    if redis is not None:
+        await redis.aclose()
 
 
 def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:

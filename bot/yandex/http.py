@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -15,17 +15,42 @@ from bot.yandex.errors import ServiceUnavailable, TransientError, classify_error
 RETRY_AFTER_CAP = 60.0
 
 
+class Credentials(Protocol):
+    """Where the Authorization header comes from (an IAM token may change while running)."""
+
+    async def header(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class FixedCredentials:
+    """An API key or an IAM token from the settings: the same header every time."""
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+
+    async def header(self) -> str:
+        return self._header
+
+    async def close(self) -> None:
+        return None
+
+
 class YandexHttp:
     def __init__(
-        self, *, base_url: str, auth_header: str, folder_id: str | None, timeout: float
+        self, *, base_url: str, credentials: Credentials, folder_id: str | None, timeout: float
     ) -> None:
         """`folder_id` None: no `x-folder-id` header (SpeechKit v1 takes it in the query)."""
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": auth_header}
-        if folder_id is not None:
-            self._headers["x-folder-id"] = folder_id
+        self._credentials = credentials
+        self._headers = {} if folder_id is None else {"x-folder-id": folder_id}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def credentials(self) -> Credentials:
+        """Shared with the clients of the other Yandex hosts: one token source for all."""
+        return self._credentials
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -35,10 +60,16 @@ class YandexHttp:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self._credentials.close()
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+    async def call(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Mapping[str, Any]:
+        headers = {**(headers or {}), "Authorization": await self._credentials.header()}
         try:
-            async with self._client().request(method, self._base_url + path, **kwargs) as resp:
+            async with self._client().request(
+                method, self._base_url + path, headers=headers, **kwargs
+            ) as resp:
                 payload = await _read_json(resp)
                 if resp.status >= 400:
                     raise classify_error(
