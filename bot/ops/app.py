@@ -277,6 +277,8 @@ def create_services(
         submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
         clock=clock,
+        backlog_max=settings.outage_backlog_max,
+        stall_after=settings.loop_stall_seconds,
     )
     rules = AccessRules(
         allowed_users=settings.allowed_user_ids,
@@ -340,6 +342,7 @@ def create_dispatcher(
         prefs=services.prefs,
         rules=services.rules,
         stats=services.stats,
+        tracker=services.tracker,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)

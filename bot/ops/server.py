@@ -53,7 +53,7 @@ async def run(settings: Settings) -> None:
 
 
 def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:
-    return Ops(bot, dispatcher["store"], dispatcher["metrics"])
+    return Ops(bot, dispatcher["store"], dispatcher["metrics"], dispatcher["tracker"])
 
 
 class SecretWebhookHandler(SimpleRequestHandler):
