@@ -290,3 +290,31 @@ async def test_an_active_job_expires_in_redis_by_what_privacy_promises(redis_url
         assert ttl_ms > (promised - 60) * 1000
     finally:
         await store.close()
+
+
+# --- item 3: a bounded backlog --------------------------------------------------------------
+
+
+async def test_while_redis_refuses_writes_new_requests_wait_up_to_the_cap_then_hear_busy(
+    start_bot: StartBot, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    # The limits (a write: the daily counter) and the store both get OOM: before the fix the
+    # limits code raised and the request got no answer at all.
+    await start_bot(redis_url=redis_url, outage_backlog_max=2)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with redis_fault(redis, "oom"):
+            for n in range(3):
+                telegram.push_message(
+                    f"/art fox {n} in the outage --seed {n + 1}", chat_id=CHAT + n
+                )
+                await telegram.wait_for("sendMessage", n + 1, ok=True)
+            replies = [c.params["text"] for c in telegram.sent("sendMessage", ok=True)]
+            assert [text.startswith("🎨 Generating") for text in replies] == [True, True, False]
+            assert replies[2] == "The bot is busy right now. Please try again in a few minutes."
+            assert not yandex.submits  # held, not lost: nothing can be recorded yet
+        photos = await telegram.wait_for("sendPhoto", 2, ok=True, timeout=15)
+        assert sorted(int(p.params["chat_id"]) for p in photos) == [CHAT, CHAT + 1]
+        assert len(yandex.submits) == 2
+    finally:
+        await redis.aclose()
