@@ -123,15 +123,25 @@ class Tracker:
         self._wakeup.set()
         return True
 
-    async def attach_status(self, job_id: str, message_id: int) -> None:
-        try:
-            await self._store.attach_status(job_id, message_id, self._clock())
-        except StoreUnavailable:
-            log.warning("job %s: store unavailable, status message not recorded", job_id)
+    async def attach_status(self, job_id: str, message_id: int, chat_id: int) -> None:
+        """Record the job's status message; if the job has ended already (its status reply
+        was slow, e.g. held back by a group's flood limit), delete the message instead of
+        leaving "Generating…" forever."""
+        if any(job.id == job_id for job in self._backlog):
             self._backlog = [
                 job.but(status_message_id=message_id) if job.id == job_id else job
                 for job in self._backlog
             ]
+            self._wakeup.set()
+            return
+        try:
+            attached = await self._store.attach_status(job_id, message_id, self._clock())
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, status message not recorded", job_id)
+            attached = True  # the job runs without it, as after a lost answer
+        if not attached:
+            log.info("job %s: ended before its status message came, deleting it", job_id)
+            await self._delivery.drop_status(chat_id, message_id)
         self._wakeup.set()
 
     def start(self) -> None:
@@ -405,7 +415,10 @@ class Tracker:
 
     async def _finish(self, job: Job) -> None:
         self._actions.drop(job.id)
-        await self._save(job)
+        late_status = await self._save(job)
+        if late_status is not None:
+            # Recorded while this step held the job, which ended without knowing it.
+            await self._delivery.drop_status(job.chat_id, late_status)
         with suppress(StoreUnavailable):
             await self._store.release_slot(job.user_id, job.id)
 
@@ -434,20 +447,20 @@ class Tracker:
         with suppress(StoreUnavailable):
             await self._store.record(day_of(self._clock()), event, lag)
 
-    async def _save(self, job: Job) -> None:
-        """Write the step's result; wait out a store outage rather than lose it."""
+    async def _save(self, job: Job) -> int | None:
+        """Write the step's result; wait out a store outage rather than lose it. Returns
+        a status message recorded meanwhile that `job` does not carry."""
         delay = 0.1
         while True:
             try:
-                await self._store.save(job)
-                return
+                return await self._store.save(job)
             except LeaseLost:
                 log.warning("job %s: lease lost, another instance has it", job.id)
-                return
+                return None
             except StoreUnavailable:
                 if self._stopping:
                     log.error("job %s: store unavailable at shutdown, step not saved", job.id)
-                    return
+                    return None
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, STORE_RETRY_MAX)
 

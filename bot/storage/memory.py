@@ -79,36 +79,40 @@ class MemoryJobStore(JobStore):
             claimed.append(self._jobs[job_id])
         return claimed
 
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> int | None:
         self._leased.discard(job.id)
         stored = self._jobs.get(job.id)
+        late_status = None
         if stored is not None and stored.cancel_requested and job.active:
             job = job.but(cancel_requested=True)
         if stored is not None and job.status_message_id is None:
-            job = job.but(status_message_id=stored.status_message_id)
+            late_status = stored.status_message_id
+            job = job.but(status_message_id=late_status)
         self._jobs[job.id] = job
         if job.active:
             self._schedule(job.id, 0.0 if job.cancel_requested else job.next_poll_at)
-            return
+            return late_status
         self._due.pop(job.id, None)
         if self._retention > 0:
             self._finished[job.id] = self._clock() + self._retention
         else:
             del self._jobs[job.id]
         self._expire()
+        return late_status
 
     async def release(self, job: Job) -> None:
         self._leased.discard(job.id)
         if job.id in self._due:
             self._schedule(job.id, self._jobs[job.id].next_poll_at)
 
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         job = self._jobs.get(job_id)
         if job is None or job_id not in self._due:
-            return
+            return False
         self._jobs[job_id] = job.but(status_message_id=message_id)
         if job_id not in self._leased:
             self._schedule(job_id, min(self._due[job_id], now))
+        return True
 
     async def request_cancel(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)

@@ -57,6 +57,7 @@ return out
 
 _SAVE = """
 if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', KEYS[2], 'status') or ''
 redis.call('HSET', KEYS[2], 'data', ARGV[2])
 redis.call('HDEL', KEYS[2], 'lease')
 if ARGV[3] == '' then
@@ -71,7 +72,7 @@ elseif redis.call('HEXISTS', KEYS[2], 'cancel') == 1 then
 else
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
 end
-return 1
+return {1, status}
 """
 
 _ADD = """
@@ -239,7 +240,7 @@ class RedisJobStore(JobStore):
         from the server's)."""
         return int(max(job.keep_until - job.created_at, 1.0) * 1000) + self._retention_ms
 
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> int | None:
         score = job.next_poll_at if job.active else ""
         async with _available():
             saved = await self._save(
@@ -248,6 +249,8 @@ class RedisJobStore(JobStore):
             )
         if not saved:
             raise LeaseLost(job.id)
+        status = _text(saved[1])
+        return int(status) if status and job.status_message_id is None else None
 
     async def release(self, job: Job) -> None:
         async with _available():
@@ -256,11 +259,12 @@ class RedisJobStore(JobStore):
                 args=[self.instance, job.next_poll_at, job.id],
             )
 
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         async with _available():
-            await self._attach_status(
+            attached = await self._attach_status(
                 keys=[self._due, self._key(job_id)], args=[job_id, message_id, now]
             )
+        return bool(attached)
 
     async def request_cancel(self, job_id: str) -> Job | None:
         async with _available():

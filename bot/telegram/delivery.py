@@ -211,6 +211,10 @@ class Delivery:
             await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome, file_id)
 
+    async def drop_status(self, chat_id: int, message_id: int) -> None:
+        """Delete a status message that came after its job had ended (best effort)."""
+        await self._quietly(self._bot.delete_message(chat_id, message_id))
+
     async def status(self, job: Job, queue_position: int | None) -> None:
         """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
         Best effort: a status that cannot be edited changes nothing for the result."""
