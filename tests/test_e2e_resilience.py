@@ -5,6 +5,7 @@ that cannot happen before the deadline. The real bot against the fakes and a rea
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from bot.core.prompt import ArtRequest, PromptPart
 from bot.ops.health import Ops
 from bot.services.tracker import STEP_ERRORS_MAX
 from bot.storage.redis_store import RedisJobStore
+from bot.telegram.keyboards import JobAction
 from bot.yandex.art import ImageBackend, ImageReady, OperationState, YandexArtClient
 from bot.yandex.http import BodyTooLarge, YandexHttp
 from tests.bot_process import API_KEY, FOLDER
@@ -318,3 +320,37 @@ async def test_while_redis_refuses_writes_new_requests_wait_up_to_the_cap_then_h
         assert len(yandex.submits) == 2
     finally:
         await redis.aclose()
+
+
+async def test_a_failure_that_cannot_be_told_ends_the_job_at_keep_until(
+    start_bot: StartBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """Telegram takes the status, then refuses every later message: the failure stays
+    untold and is retried, until the job's `keep_until`, where the job (and its prompt)
+    ends anyway. Before the fix it was retried, and kept, forever."""
+    offset = [0.0]
+    running = await start_bot(clock=lambda: time.time() + offset[0])
+    telegram.push_message("/art a forbidden fox nobody hears about --seed 10")
+    (status,) = await telegram.wait_for("sendMessage", ok=True)
+    job_id = JobAction.unpack(
+        status.json("reply_markup")["inline_keyboard"][0][0]["callback_data"]
+    ).job_id
+    for method in ("editMessageText", "sendMessage"):
+        telegram.fail(
+            method, 429, "Too Many Requests: retry after 600", times=10**6, retry_after=600
+        )
+    await telegram.wait_for("editMessageText", 2)  # the explanation is retried
+    store = running.dispatcher["store"]
+    job = await store.get(job_id)
+    assert job is not None
+    assert job.active
+    offset[0] = job.keep_until - time.time() + 1
+    await _until(lambda: _ended(store, job_id))
+    tries = len(telegram.sent("editMessageText"))
+    await asyncio.sleep(0.5)
+    assert len(telegram.sent("editMessageText")) == tries  # no more retries
+
+
+async def _ended(store: Any, job_id: str) -> bool:
+    job = await store.get(job_id)
+    return job is None or not job.active
