@@ -354,3 +354,18 @@ async def test_a_failure_that_cannot_be_told_ends_the_job_at_keep_until(
 async def _ended(store: Any, job_id: str) -> bool:
     job = await store.get(job_id)
     return job is None or not job.active
+
+
+async def test_an_inline_photo_telegram_refuses_is_edited_in_as_a_document(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.fail("sendPhoto", 400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a very wide owl")
+    await telegram.wait_for("editMessageMedia", ok=True)
+    (upload,) = telegram.sent("sendDocument", ok=True)
+    media = telegram.inline_messages[inline_id]["media"]
+    assert media["type"] == "document"
+    assert media["media"] == upload.result["document"]["file_id"]
+    assert media["caption"] == "a very wide owl\n\nseed 77 · 1:1"
+    operation = next(iter(yandex.operations.values()))
+    assert files_of(upload, upload.params["document"]) == operation.image
