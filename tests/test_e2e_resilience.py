@@ -18,6 +18,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from bot.core.prompt import ArtRequest, PromptPart
 from bot.ops.health import Ops
 from bot.services.tracker import STEP_ERRORS_MAX
+from bot.storage.picture_cache import PictureCache, request_key
 from bot.storage.redis_store import RedisJobStore
 from bot.telegram.keyboards import JobAction
 from bot.yandex.art import ImageBackend, ImageReady, OperationState, YandexArtClient
@@ -369,3 +370,16 @@ async def test_an_inline_photo_telegram_refuses_is_edited_in_as_a_document(
     assert media["caption"] == "a very wide owl\n\nseed 77 · 1:1"
     operation = next(iter(yandex.operations.values()))
     assert files_of(upload, upload.params["document"]) == operation.image
+
+
+async def test_a_damaged_picture_cache_entry_is_a_miss(redis_url: str) -> None:
+    store = RedisJobStore(Redis.from_url(redis_url))
+    cache = PictureCache(store, "art://model", ttl=60)
+    request = _request("a fox from a damaged cache")
+    try:
+        await store.cache_put(request_key("art://model", request, 5), "{damaged", ttl=60)
+        assert await cache.lookup(request, 5) is None
+        await store.cache_put(request_key("art://model", request, 5), '{"file_id": "f"}', ttl=60)
+        assert await cache.lookup(request, 5) is not None
+    finally:
+        await store.close()
