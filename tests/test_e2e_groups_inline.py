@@ -98,6 +98,13 @@ async def test_group_flood_limit_delays_and_loses_nothing(
     photos = telegram.sent("sendPhoto", GROUP, ok=True)
     delivered = [p.json("reply_parameters")["message_id"] for p in photos]
     assert sorted(delivered) == requests
+    # One status reply per request, none lost to the flood limit nor sent twice, and each
+    # one deleted once its picture was out.
+    statuses = telegram.sent("sendMessage", GROUP, ok=True)
+    assert all(c.params["text"].startswith("🎨 Generating") for c in statuses)
+    assert sorted(c.json("reply_parameters")["message_id"] for c in statuses) == requests
+    deleted = [int(c.params["message_id"]) for c in telegram.sent("deleteMessage", GROUP, ok=True)]
+    assert sorted(deleted) == sorted(c.result["message_id"] for c in statuses)
     assert telegram.flood_refusals > 0
     assert yandex.generations == 6
 

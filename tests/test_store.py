@@ -339,3 +339,19 @@ class TestSharedCounters:
         stats = await store.daily_stats(5)
         assert stats.counts == {"submitted": 1, "delivered:sent": 2}
         assert sorted(stats.lags) == [0.5, 1.5]
+
+    async def test_a_status_recorded_while_claimed_is_returned_when_the_job_ends(
+        self, store: JobStore
+    ) -> None:
+        await store.add(make_job("late", 0.0))
+        (claimed,) = await store.claim_due(FAR, 1)
+        assert await store.attach_status("late", 555, 0.0)  # the job is still active
+        assert await store.save(claimed.moved_to(JobState.DONE)) == 555
+        assert not await store.attach_status("late", 556, 0.0)  # ended: not recorded
+
+    async def test_a_save_that_knows_its_status_returns_none(self, store: JobStore) -> None:
+        await store.add(make_job("known", 0.0))
+        assert await store.attach_status("known", 7, 0.0)
+        (claimed,) = await store.claim_due(FAR, 1)
+        assert claimed.status_message_id == 7
+        assert await store.save(claimed.moved_to(JobState.DONE)) is None

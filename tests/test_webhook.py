@@ -92,11 +92,11 @@ async def test_health_and_metrics(webhook: str, telegram: FakeTelegram) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{webhook}/healthz") as resp:
             assert resp.status == 200
-            assert await resp.json() == {"store": "ok", "telegram": "ok"}
+            assert await resp.json() == {"store": "ok", "telegram": "ok", "jobs": "ok"}
         telegram.fail("getMe", 502, "Bad Gateway")
         async with http.get(f"{webhook}/healthz") as resp:
             assert resp.status == 503
-            assert await resp.json() == {"store": "ok", "telegram": "down"}
+            assert await resp.json() == {"store": "ok", "telegram": "down", "jobs": "ok"}
         async with http.get(f"{webhook}/metrics") as resp:
             assert resp.status == 200
             text = await resp.text()

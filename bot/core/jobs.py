@@ -28,6 +28,11 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
+# After its deadline a job that cannot tell its user (Telegram unreachable) keeps trying
+# this long, then ends untold: the longest a prompt stays in the store is the deadline plus
+# this, plus the retention of finished jobs.
+TELL_GRACE = 300.0
+
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
@@ -72,6 +77,8 @@ class Job:
     # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
     enhanced_prompt: str | None = None
     enhance_failed: bool = False
+    # Steps that failed with an unexpected error; after a few the job fails (see tracker).
+    step_errors: int = 0
 
     @property
     def needs_enhancing(self) -> bool:
@@ -83,6 +90,11 @@ class Job:
         if self.enhanced_prompt is None:
             return self.request
         return dataclasses.replace(self.request, parts=(PromptPart(self.enhanced_prompt),))
+
+    @property
+    def keep_until(self) -> float:
+        """When an active job is given up at the latest, told or not."""
+        return self.deadline_at + TELL_GRACE
 
     @property
     def active(self) -> bool:

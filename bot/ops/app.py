@@ -326,6 +326,8 @@ def create_services(
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_patience=settings.submit_patience,
         clock=clock,
+        backlog_max=settings.outage_backlog_max,
+        stall_after=settings.loop_stall_seconds,
     )
     rules = AccessRules(
         allowed_users=settings.allowed_user_ids,
@@ -424,6 +426,7 @@ def create_dispatcher(
         prefs=services.prefs,
         rules=services.rules,
         stats=services.stats,
+        tracker=services.tracker,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)

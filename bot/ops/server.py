@@ -80,7 +80,7 @@ async def _close(bot: Bot, redis: Redis | None) -> None:
 
 
 def ops_for(bot: Bot, dispatcher: Dispatcher) -> Ops:
-    return Ops(bot, dispatcher["store"], dispatcher["metrics"])
+    return Ops(bot, dispatcher["store"], dispatcher["metrics"], dispatcher["tracker"])
 
 
 class SecretWebhookHandler(SimpleRequestHandler):

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
     # 0 deletes them at once (the buttons then answer that they are out of date).
     job_retention: float = Field(default=86400.0, ge=0)
+    # While the store is unreachable, at most this many new jobs wait in memory; beyond it
+    # users are told the bot is busy.
+    outage_backlog_max: int = Field(default=1000, ge=0)
+    # /healthz answers 503 when the job loop has made no progress for this many seconds.
+    loop_stall_seconds: float = Field(default=60.0, gt=0)
     # Delivered pictures' file_ids, by a hash of the request, to answer repeats at once.
     cache_ttl: float = Field(default=604800.0, ge=0)
     # Inline mode uploads pictures here to get a file_id; unset: the user's private chat.

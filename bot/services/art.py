@@ -127,7 +127,7 @@ class ArtService:
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
-        await self._tracker.attach_status(job.id, status_message_id)
+        await self._tracker.attach_status(job.id, status_message_id, job.chat_id)
 
     def inline_job(
         self,

@@ -46,18 +46,21 @@ class JobStore(ABC):
         the job is due again, so the work of an instance that died is picked up."""
 
     @abstractmethod
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> int | None:
         """Write back a claimed job: active ones are due again at `next_poll_at`,
-        finished ones leave the schedule."""
+        finished ones leave the schedule. Returns the id of a status message recorded
+        meanwhile (by `attach_status` while the job was claimed) that `job` does not carry,
+        so that whoever ends the job can clean it up."""
 
     @abstractmethod
     async def release(self, job: Job) -> None:
         """Hand back a claimed job unchanged, e.g. on shutdown."""
 
     @abstractmethod
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         """Record the job's status message, even while another step holds the job, and
-        make the job due by `now`."""
+        make the job due by `now`; False when the job is no longer active (it ended
+        before its status message came)."""
 
     @abstractmethod
     async def request_cancel(self, job_id: str) -> Job | None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from bot.core.budget import Budget
 from bot.core.errors import StoreUnavailable
@@ -50,7 +49,7 @@ class RedisBudget(Budget):
             wait_ms = await self._script(
                 keys=[self._key], args=[self._interval_ms, self._tolerance_ms, mode]
             )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (RedisError, OSError) as exc:  # OOM, READONLY, … too: keep the local bucket
             raise StoreUnavailable(type(exc).__name__) from None
         return float(wait_ms) / 1000
 

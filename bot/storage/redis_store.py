@@ -5,7 +5,12 @@ Layout (all keys under one prefix):
   owning instance's id), and `cancel` once the user asked to cancel;
 - `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
   the lease's expiry, so a job whose instance died becomes due again by itself;
-- `cache:<key>`: small values with a TTL (file_ids of delivered pictures).
+- `cache:<key>`: small values with a TTL (file_ids of delivered pictures);
+- `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
+  schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
+
+A job's hash expires by itself at its `keep_until` plus the retention even if no instance
+ever finishes it, so no prompt outlives what /privacy promises.
 
 Every change is one Lua script, so there is no read-modify-write race between instances,
 and a save by an instance that lost its lease is refused.
@@ -14,17 +19,19 @@ and a save by an instance that lost its lease is refused.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job, job_from_dict, job_to_dict
 from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore, LeaseLost
+
+log = logging.getLogger(__name__)
 
 STATS_TTL = 3 * 86400
 
@@ -40,6 +47,7 @@ for _, id in ipairs(ids) do
     table.insert(out, data)
     table.insert(out, redis.call('HEXISTS', key, 'cancel'))
     table.insert(out, redis.call('HGET', key, 'status') or '')
+    table.insert(out, id)
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -49,6 +57,7 @@ return out
 
 _SAVE = """
 if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', KEYS[2], 'status') or ''
 redis.call('HSET', KEYS[2], 'data', ARGV[2])
 redis.call('HDEL', KEYS[2], 'lease')
 if ARGV[3] == '' then
@@ -63,17 +72,31 @@ elseif redis.call('HEXISTS', KEYS[2], 'cancel') == 1 then
 else
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
 end
-return 1
+return {1, status}
 """
 
 _ADD = """
 if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+_QUARANTINE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('RENAME', KEYS[2], KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+else
+  redis.call('DEL', KEYS[2])
+end
 return 1
 """
 
 _ATTACH_STATUS = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'status', ARGV[2])
 if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
   redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
@@ -83,6 +106,7 @@ return 1
 
 _CANCEL = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 redis.call('HSET', KEYS[2], 'cancel', '1')
 if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
   redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -122,7 +146,11 @@ redis.call('PEXPIRE', KEYS[2], 172800000)
 return false
 """
 
-_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# Every Redis error is an outage to the callers, not only a lost connection: OOM, READONLY
+# after a failover, LOADING after a restart, a script refused. The bot backs off and retries.
+_ERRORS = (RedisError, OSError)
+# What decoding a damaged record raises (bad JSON, missing or unknown fields, bad values).
+_CORRUPT = (ValueError, KeyError, TypeError, AttributeError)
 
 
 class RedisJobStore(JobStore):
@@ -149,6 +177,7 @@ class RedisJobStore(JobStore):
         self._cancel = redis.register_script(_CANCEL)
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
+        self._quarantine = redis.register_script(_QUARANTINE)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -156,7 +185,8 @@ class RedisJobStore(JobStore):
     async def add(self, job: Job) -> bool:
         async with _available():
             added = await self._add(
-                keys=[self._due, self._key(job.id)], args=[job.id, _dump(job), job.next_poll_at]
+                keys=[self._due, self._key(job.id)],
+                args=[job.id, _dump(job), job.next_poll_at, self._lifetime_ms(job)],
             )
         return bool(added)
 
@@ -165,7 +195,7 @@ class RedisJobStore(JobStore):
             data, cancel, status = await self._redis.hmget(
                 self._key(job_id), ["data", "cancel", "status"]
             )
-        return None if data is None else _load(data, cancel is not None, status)
+        return None if data is None else self._decoded(job_id, data, cancel is not None, status)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
         async with _available():
@@ -173,12 +203,44 @@ class RedisJobStore(JobStore):
                 keys=[self._due],
                 args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
             )
-        return [
-            _load(data, bool(cancel), status)
-            for data, cancel, status in zip(rows[::3], rows[1::3], rows[2::3], strict=True)
-        ]
+        jobs = []
+        for data, cancel, status, job_id in zip(
+            rows[::4], rows[1::4], rows[2::4], rows[3::4], strict=True
+        ):
+            job = self._decoded(_text(job_id) or "", data, bool(cancel), status)
+            if job is not None:
+                jobs.append(job)
+                continue
+            try:
+                await self.quarantine(_text(job_id) or "")
+            except StoreUnavailable:
+                log.warning("record %s: not moved aside yet (store unavailable)", _text(job_id))
+        return jobs
 
-    async def save(self, job: Job) -> None:
+    async def quarantine(self, job_id: str) -> None:
+        """Take a record out of the schedule and keep it aside (see the module docstring)."""
+        async with _available():
+            await self._quarantine(
+                keys=[self._due, self._key(job_id), f"{self._prefix}quarantine:{job_id}"],
+                args=[job_id, self._retention_ms],
+            )
+
+    def _decoded(
+        self, job_id: str, data: bytes | str, cancelled: bool, status: bytes | str | None
+    ) -> Job | None:
+        """The job, or None (logged by id) when its record is damaged."""
+        try:
+            return _load(data, cancelled, status)
+        except _CORRUPT as exc:
+            log.error("record %s cannot be decoded (%s)", job_id, type(exc).__name__)
+            return None
+
+    def _lifetime_ms(self, job: Job) -> int:
+        """A new job's hash lives at most this long (relative: the bot's clock may differ
+        from the server's)."""
+        return int(max(job.keep_until - job.created_at, 1.0) * 1000) + self._retention_ms
+
+    async def save(self, job: Job) -> int | None:
         score = job.next_poll_at if job.active else ""
         async with _available():
             saved = await self._save(
@@ -187,6 +249,8 @@ class RedisJobStore(JobStore):
             )
         if not saved:
             raise LeaseLost(job.id)
+        status = _text(saved[1])
+        return int(status) if status and job.status_message_id is None else None
 
     async def release(self, job: Job) -> None:
         async with _available():
@@ -195,11 +259,12 @@ class RedisJobStore(JobStore):
                 args=[self.instance, job.next_poll_at, job.id],
             )
 
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         async with _available():
-            await self._attach_status(
+            attached = await self._attach_status(
                 keys=[self._due, self._key(job_id)], args=[job_id, message_id, now]
             )
+        return bool(attached)
 
     async def request_cancel(self, job_id: str) -> Job | None:
         async with _available():
@@ -207,7 +272,7 @@ class RedisJobStore(JobStore):
         if not found:
             return None
         data, status = found
-        return _load(data, True, status)
+        return self._decoded(job_id, data, True, status)
 
     async def cache_get(self, key: str) -> str | None:
         async with _available():

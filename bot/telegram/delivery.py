@@ -3,7 +3,9 @@
 Flood limits are handled below this module (bot/flood.py); here network and server errors
 are retried with backoff, and a result that still cannot be sent is reported as RETRY_LATER
 so the tracker keeps the job and tries again. A user who blocked the bot (or a chat that is
-gone) ends the job quietly.
+gone) ends the job quietly. A photo Telegram refuses (400 such as IMAGE_PROCESS_FAILED or
+PHOTO_INVALID_DIMENSIONS, 413 too large) goes out as a document; if that is refused too the
+outcome is REFUSED and the tracker tells the user.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -32,6 +35,7 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     InputMediaPhoto,
     Message,
     ReplyParameters,
@@ -46,12 +50,15 @@ from bot.telegram.texts import Texts
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]
+# Telegram will not take this upload as it is: no retry can help, another form may.
+_REFUSED = (TelegramBadRequest, TelegramEntityTooLarge)
 
 
 class Outcome(StrEnum):
     SENT = "sent"
     GONE = "gone"
     RETRY_LATER = "retry_later"
+    REFUSED = "refused"  # neither as a photo nor as a document: the user must be told
 
 
 @dataclass(frozen=True)
@@ -95,9 +102,17 @@ class Delivery:
             if job.inline_message_id is not None:
                 return await self._inline_photo(job, image)
             return await self._chat_photo(job, image)
-        except TelegramBadRequest as exc:
+        except _REFUSED as exc:
             log.warning("job %s: Telegram refused the picture: %s", job.id, exc.message)
-            return Delivered(Outcome.GONE)
+        if image is None or job.as_document:
+            return Delivered(Outcome.REFUSED)
+        try:
+            if job.inline_message_id is not None:
+                return await self._inline_document(job, image)
+            return await self._document(job, image, with_keyboard=True)
+        except _REFUSED as exc:
+            log.warning("job %s: Telegram refused the document too: %s", job.id, exc.message)
+            return Delivered(Outcome.REFUSED)
 
     async def _chat_photo(self, job: Job, image: bytes | None) -> Delivered:
         """Reply to the request with the picture, then remove the status message."""
@@ -119,9 +134,12 @@ class Delivery:
             await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
         return Delivered(outcome, _file_id(message))
 
-    async def _document(self, job: Job, image: bytes) -> Delivered:
+    async def _document(self, job: Job, image: bytes, *, with_keyboard: bool = False) -> Delivered:
+        """The JPEG as a file: the Original, or a picture Telegram refused as a photo (then
+        with the buttons, and the status message goes as after a photo)."""
         document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
         caption = self._texts.caption(job)
+        keyboard = result_keyboard(self._texts, job.locale, job.id) if with_keyboard else None
         outcome, _ = await self._send(
             job,
             lambda chat_id: self._bot.send_document(
@@ -130,8 +148,38 @@ class Delivery:
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_parameters=_reply_to(job),
+                reply_markup=keyboard,
             ),
         )
+        if with_keyboard and outcome is Outcome.SENT and job.status_message_id is not None:
+            await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
+        return Delivered(outcome)
+
+    async def _inline_document(self, job: Job, image: bytes) -> Delivered:
+        """The refused photo as a file in the inline message: uploaded once, then edited in."""
+        assert job.inline_message_id is not None
+        inline_message_id = job.inline_message_id
+        document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        outcome, upload = await self._send(
+            job,
+            lambda chat_id: self._bot.send_document(chat_id, document, disable_notification=True),
+        )
+        if not isinstance(upload, Message) or upload.document is None:
+            return Delivered(outcome)
+        media = InputMediaDocument(
+            media=upload.document.file_id,
+            caption=self._texts.caption(job),
+            parse_mode=ParseMode.HTML,
+        )
+        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        outcome, _ = await self._send(
+            job,
+            lambda _: self._bot.edit_message_media(
+                media, inline_message_id=inline_message_id, reply_markup=keyboard
+            ),
+        )
+        if self._upload_chat_id is None:
+            await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome)
 
     async def _inline_photo(self, job: Job, image: bytes | None) -> Delivered:
@@ -166,6 +214,10 @@ class Delivery:
             # The copy in the user's private chat was only a way to get a file_id.
             await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome, file_id)
+
+    async def drop_status(self, chat_id: int, message_id: int) -> None:
+        """Delete a status message that came after its job had ended (best effort)."""
+        await self._quietly(self._bot.delete_message(chat_id, message_id))
 
     async def status(self, job: Job, queue_position: int | None) -> None:
         """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
@@ -252,6 +304,8 @@ class Delivery:
                 return Outcome.SENT, await call(chat_id)
             except TelegramRetryAfter:
                 return Outcome.RETRY_LATER, None  # FloodControl already waited as long as sane
+            except TelegramEntityTooLarge:
+                raise  # a refusal of this upload, not a network error: the caller decides
             except TelegramMigrateToChat as exc:
                 chat_id = exc.migrate_to_chat_id
             except (TelegramForbiddenError, TelegramNotFound):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
-from bot.core.jobs import Job
+from bot.core.jobs import TELL_GRACE, Job
 from bot.core.limits import Refusal
 from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
 from bot.core.prompt import MAX_SEED, Limits, PromptError
@@ -47,6 +47,8 @@ class Texts:
         self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
+        # The longest an unfinished request is kept: its deadline, then the time to tell.
+        self._kept_minutes = _minutes(deadline_seconds + TELL_GRACE)
         self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
 
     @property
@@ -84,7 +86,7 @@ class Texts:
             after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
         else:
             after = self.get(locale, "privacy.deleted")
-        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+        return self.get(locale, "privacy", deadline_minutes=self._kept_minutes, after=after)
 
     def prompt_error(self, locale: str, error: PromptError) -> str:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}

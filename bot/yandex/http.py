@@ -1,16 +1,22 @@
 """One aiohttp session per Yandex Cloud API host (YandexART and YandexGPT share one, the
-Images API and SpeechKit have their own): auth headers, a timeout on every call, errors
-turned into typed exceptions, and the backoff between retries."""
+Images API and SpeechKit have their own): auth headers, a timeout on every call, a cap on
+the size of answers, errors turned into typed exceptions, and the backoff between retries."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import aiohttp
 
-from bot.yandex.errors import ServiceUnavailable, TransientError, classify_error
+from bot.yandex.errors import (
+    GenerationFailed,
+    ServiceUnavailable,
+    TransientError,
+    classify_error,
+)
 
 RETRY_AFTER_CAP = 60.0
 
@@ -36,12 +42,31 @@ class FixedCredentials:
         return None
 
 
+# The largest answer read. A YandexART result is one base64 JPEG of 0.3-1.6 MB (about
+# 2.2 MB as base64); Telegram takes documents up to 50 MB but photos only up to 10 MB.
+# 20 MB leaves room for larger models' PNGs and stops a broken or hostile answer from
+# filling the memory; a larger one fails its job (the user is told).
+MAX_BODY_BYTES = 20 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+class BodyTooLarge(GenerationFailed):
+    """An answer over the cap: nothing usable, and asking again would not shrink it."""
+
+
 class YandexHttp:
     def __init__(
-        self, *, base_url: str, credentials: Credentials, folder_id: str | None, timeout: float
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        folder_id: str | None,
+        timeout: float,
+        max_body: int = MAX_BODY_BYTES,
     ) -> None:
         """`folder_id` None: no `x-folder-id` header (SpeechKit v1 takes it in the query)."""
         self._base_url = base_url.rstrip("/")
+        self._max_body = max_body
         self._credentials = credentials
         self._headers = {} if folder_id is None else {"x-folder-id": folder_id}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -70,7 +95,7 @@ class YandexHttp:
             async with self._client().request(
                 method, self._base_url + path, headers=headers, **kwargs
             ) as resp:
-                payload = await _read_json(resp)
+                payload = await _read_json(resp, self._max_body)
                 if resp.status >= 400:
                     raise classify_error(
                         http_status=resp.status,
@@ -84,9 +109,17 @@ class YandexHttp:
             raise ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from None
 
 
-async def _read_json(resp: aiohttp.ClientResponse) -> Mapping[str, Any]:
+async def _read_json(resp: aiohttp.ClientResponse, limit: int) -> Mapping[str, Any]:
+    """The JSON body, read up to `limit` bytes; a longer one is refused unread."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise BodyTooLarge(f"answer of {resp.content_length} bytes")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"answer over {limit} bytes")
     try:
-        payload = await resp.json(content_type=None)
+        payload = json.loads(body)
     except ValueError:
         payload = None
     return payload if isinstance(payload, Mapping) else {}
