@@ -19,6 +19,8 @@ class ErrorKind(StrEnum):
     CANCELLED = "cancelled"
     # Inline mode: nowhere to upload the picture (no storage chat, user never started the bot).
     NO_UPLOAD_CHAT = "no_upload_chat"
+    # An Original to draw again (Yandex dropped the result) with the user's daily quota spent.
+    DAILY_LIMIT = "daily_limit"
 
 
 # Kinds the user cannot fix: the operator must look at the bot's credentials or config.

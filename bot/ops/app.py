@@ -262,6 +262,19 @@ def create_services(
     actions = ChatActions(bot)
     cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
     delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
+    rules = AccessRules(
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        admins=settings.admin_ids,
+    )
+    quotas = Quotas(
+        store,
+        rules,
+        max_concurrent=settings.max_concurrent_per_user,
+        daily_quota=settings.daily_quota_per_user,
+        slot_ttl=settings.generation_deadline * 2,
+        clock=clock,
+    )
     tracker = Tracker(
         store=store,
         backend=backend,
@@ -276,19 +289,7 @@ def create_services(
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
-        clock=clock,
-    )
-    rules = AccessRules(
-        allowed_users=settings.allowed_user_ids,
-        allowed_chats=settings.allowed_chat_ids,
-        admins=settings.admin_ids,
-    )
-    quotas = Quotas(
-        store,
-        rules,
-        max_concurrent=settings.max_concurrent_per_user,
-        daily_quota=settings.daily_quota_per_user,
-        slot_ttl=settings.generation_deadline * 2,
+        quotas=quotas,
         clock=clock,
     )
     prefs = PrefsService(store)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
@@ -18,18 +17,19 @@ from typing import Any
 
 from bot.core.budget import Budget
 from bot.core.errors import ErrorKind, StoreUnavailable
-from bot.core.jobs import Job, JobState
+from bot.core.jobs import Job, JobState, new_idempotency_key
 from bot.core.limits import day_of
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
+from bot.services.quotas import Quotas
 from bot.storage.base import JobStore, LeaseLost
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
 from bot.yandex.art import ImageBackend, ImageReady, OperationFailed, OperationState
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.errors import TransientError, YandexArtError
+from bot.yandex.errors import OperationNotFound, TransientError, YandexArtError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Tracker:
         poll_budget: Budget,
         submit_budget: Budget,
         submit_patience: float,
+        quotas: Quotas,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         pictures: PicturePlaces | None = None,
@@ -78,6 +79,7 @@ class Tracker:
         self._submit_budget = submit_budget
         self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
         self._submit_patience = submit_patience
+        self._quotas = quotas
         self._clock = clock
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
@@ -282,18 +284,13 @@ class Tracker:
         if isinstance(state, ImageReady):
             await self._planner.observe(job, state.finished_at)
             await self._deliver(job, state.image, state.finished_at)
-        elif isinstance(state, OperationFailed) and job.as_document:
-            # The original was asked for after Yandex dropped the result: draw it again.
-            log.info("job %s: operation gone, generating the original again", job.id)
-            await self._save(
-                job.moved_to(
-                    JobState.SUBMITTED,
-                    operation_id=None,
-                    idempotency_key=secrets.token_hex(16),
-                    attempts=0,
-                    next_poll_at=self._clock(),
-                )
-            )
+        elif (
+            isinstance(state, OperationFailed)
+            and isinstance(state.error, OperationNotFound)
+            and job.source_id is not None
+            and not job.regenerated
+        ):
+            await self._regenerate(job)
         elif isinstance(state, OperationFailed):
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
@@ -304,6 +301,25 @@ class Tracker:
             await self._save(
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )
+
+    async def _regenerate(self, job: Job) -> None:
+        """An Original asked for after Yandex dropped the result: draw it again with the
+        same seed, once (a failed operation is never submitted again), counted against the
+        user's daily quota like any generation."""
+        refusal = await self._quotas.charge(job.user_id)
+        if refusal is not None:
+            await self._fail(job, ErrorKind.DAILY_LIMIT)
+            return
+        log.info("job %s: operation gone, generating the original again", job.id)
+        await self._save(
+            job.moved_to(
+                JobState.SUBMITTED,
+                operation_id=None,
+                idempotency_key=new_idempotency_key(),
+                attempts=0,
+                next_poll_at=self._clock(),
+            )
+        )
 
     async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
         delivered = await self._delivery.picture(job, image)
@@ -344,7 +360,7 @@ class Tracker:
         self._actions.drop(job.id)
         await self._save(job)
         with suppress(StoreUnavailable):
-            await self._store.release_slot(job.user_id, job.id)
+            await self._store.release_slot(job.user_id, job.slot)
 
     async def _wait_for_submit_budget(self, job: Job) -> None:
         """Over the submit budget, wait in line and show the place in the status message."""

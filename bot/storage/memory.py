@@ -132,24 +132,31 @@ class MemoryJobStore(JobStore):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
     ) -> str | None:
         now = self._clock()
         slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
         if job_id in slots:
-            return None
+            return "busy"
         if len(slots) >= max_concurrent:
             return "concurrent"
-        if self._daily[(user_id, day)] >= daily_quota:
+        if daily_quota is not None and self._daily[(user_id, day)] >= daily_quota:
             return "daily"
         slots[job_id] = now + slot_ttl
         self._slots[user_id] = slots
-        self._daily[(user_id, day)] += 1
+        if daily_quota is not None:
+            self._daily[(user_id, day)] += 1
         return None
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
         self._slots.get(user_id, {}).pop(job_id, None)
+
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        if self._daily[(user_id, day)] >= daily_quota:
+            return False
+        self._daily[(user_id, day)] += 1
+        return True
 
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))

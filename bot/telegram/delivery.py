@@ -29,7 +29,13 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
@@ -39,6 +45,9 @@ from bot.telegram.texts import Texts
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]
+
+# Telegram's answer to editMessageText on a message that holds a photo.
+NO_TEXT = "there is no text in the message to edit"
 
 
 class Outcome(StrEnum):
@@ -168,11 +177,7 @@ class Delivery:
         )
         markup = status_keyboard(self._texts, job.locale, job.id)
         if job.inline_message_id is not None:
-            await self._quietly(
-                self._bot.edit_message_text(
-                    text, inline_message_id=job.inline_message_id, reply_markup=markup
-                )
-            )
+            await self._quietly(self._edit_inline(job.inline_message_id, text, markup))
         elif job.status_message_id is not None:
             await self._quietly(
                 self._bot.edit_message_text(
@@ -190,10 +195,7 @@ class Delivery:
             inline_message_id = job.inline_message_id
             try:
                 outcome, _ = await self._send(
-                    job,
-                    lambda _: self._bot.edit_message_text(
-                        text, inline_message_id=inline_message_id
-                    ),
+                    job, lambda _: self._edit_inline(inline_message_id, text)
                 )
             except TelegramBadRequest as exc:
                 return Outcome.SENT if "not modified" in exc.message else Outcome.GONE
@@ -223,6 +225,22 @@ class Delivery:
             log.warning("job %s: Telegram refused the error message: %s", job.id, exc.message)
             return Outcome.GONE
         return outcome
+
+    async def _edit_inline(
+        self, inline_message_id: str, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> object:
+        """Put `text` in an inline message: its text, or its caption once it holds a picture
+        (Again under an inline picture), where Telegram refuses to edit a text."""
+        try:
+            return await self._bot.edit_message_text(
+                text, inline_message_id=inline_message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if NO_TEXT not in exc.message:
+                raise
+        return await self._bot.edit_message_caption(
+            inline_message_id=inline_message_id, caption=text, reply_markup=markup
+        )
 
     def _photo(self, job: Job, image: bytes | None) -> BufferedInputFile | str:
         if job.cached_file_id is not None:
