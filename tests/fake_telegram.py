@@ -133,6 +133,7 @@ class FakeTelegram(LocalServer):
         self.open_queries: dict[str, float] = {}
         self.callback_answer_window = 15.0  # Telegram: about 15 s
         self.chat_admins: dict[int, set[int]] = {}  # group id → its admins' user ids
+        self.migrated: dict[int, int] = {}  # group id → the supergroup it became
         self._updates: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
         self._update_ids = itertools.count(1)
@@ -340,7 +341,7 @@ class FakeTelegram(LocalServer):
             check_keyboard(call.json("reply_markup") if "reply_markup" in call.params else None)
             result = await handler(call)
         except ApiError as exc:
-            return _error(exc.status, exc.description, exc.retry_after)
+            return _error(exc.status, exc.description, exc.retry_after, exc.migrate_to_chat_id)
         except Refused as exc:
             return _error(400, exc.description)
         call.result = result
@@ -434,6 +435,7 @@ class FakeTelegram(LocalServer):
                         "can_post_stories",
                         "can_edit_stories",
                         "can_delete_stories",
+                        "can_send_welcome_messages",
                     ),
                     False,
                 ),
@@ -511,6 +513,12 @@ class FakeTelegram(LocalServer):
 
     def _check_chat(self, call: Call) -> int:
         chat_id = int(call.params["chat_id"])
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
@@ -598,11 +606,19 @@ def _chat(chat_id: int) -> dict[str, Any]:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def files_of(call: Call, reference: str) -> bytes:
@@ -610,10 +626,17 @@ def files_of(call: Call, reference: str) -> bytes:
     return call.files[reference.removeprefix("attach://")]
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    status: int,
+    description: str,
+    retry_after: int | None = None,
+    migrate_to_chat_id: int | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return web.json_response(body, status=status)
 
 

@@ -261,12 +261,12 @@ def create_services(
     metrics = Metrics()
     actions = ChatActions(bot)
     cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
-    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
     rules = AccessRules(
         allowed_users=settings.allowed_user_ids,
         allowed_chats=settings.allowed_chat_ids,
         admins=settings.admin_ids,
     )
+    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id, rules=rules)
     quotas = Quotas(
         store,
         rules,

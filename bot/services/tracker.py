@@ -381,7 +381,9 @@ class Tracker:
             await self._store.record(day_of(self._clock()), event, lag)
 
     async def _save(self, job: Job) -> None:
-        """Write the step's result; wait out a store outage rather than lose it."""
+        """Write the step's result; wait out a store outage rather than lose it. A job whose
+        group became a supergroup is saved under the new chat id."""
+        job = job.but(chat_id=self._delivery.chat_of(job.chat_id))
         delay = 0.1
         while True:
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,6 +40,7 @@ from aiogram.types import (
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
+from bot.core.limits import AccessRules
 from bot.telegram.keyboards import result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
 
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]
 
+# Chat migrations remembered (a few groups a day become supergroups).
+MIGRATIONS_KEPT = 1000
 # Telegram's answer to editMessageText on a message that holds a photo.
 NO_TEXT = "there is no text in the message to edit"
 
@@ -70,6 +74,7 @@ class Delivery:
         texts: Texts,
         *,
         upload_chat_id: int | None = None,
+        rules: AccessRules | None = None,
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
@@ -77,9 +82,16 @@ class Delivery:
         self._bot = bot
         self._texts = texts
         self._upload_chat_id = upload_chat_id
+        self._rules = rules or AccessRules()
+        # Groups that became supergroups: old chat id → new one, as Telegram told us.
+        self._migrated: OrderedDict[int, int] = OrderedDict()
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
+
+    def chat_of(self, chat_id: int) -> int:
+        """The chat's id now: a group that became a supergroup has a new one."""
+        return self._migrated.get(chat_id, chat_id)
 
     def upload_chat(self, user_id: int) -> int:
         """Where inline results are uploaded: the storage chat, else the user's private chat."""
@@ -251,14 +263,18 @@ class Delivery:
     async def _send(self, job: Job, call: Callable[[int], Awaitable[Any]]) -> tuple[Outcome, Any]:
         """Run `call(chat_id)` with retries; returns the outcome and Telegram's answer.
         A bad request is raised, since only the caller knows what to do instead."""
-        chat_id = job.chat_id
+        chat_id = self.chat_of(job.chat_id)
         for attempt in range(self._attempts):
+            if chat_id != job.chat_id and not self._rules.allows(job.user_id, chat_id):
+                log.info("job %s: the chat moved outside the allowlists, dropping", job.id)
+                return Outcome.GONE, None
             try:
                 return Outcome.SENT, await call(chat_id)
             except TelegramRetryAfter:
                 return Outcome.RETRY_LATER, None  # FloodControl already waited as long as sane
             except TelegramMigrateToChat as exc:
                 chat_id = exc.migrate_to_chat_id
+                self._remember_migration(job.chat_id, chat_id)
             except (TelegramForbiddenError, TelegramNotFound):
                 log.info("job %s: chat %s is gone, dropping the result", job.id, chat_id)
                 return Outcome.GONE, None
@@ -267,6 +283,11 @@ class Delivery:
                 log.info("job %s: %s, retrying in %.1fs", job.id, type(exc).__name__, delay)
                 await self._sleep(delay)
         return Outcome.RETRY_LATER, None
+
+    def _remember_migration(self, old: int, new: int) -> None:
+        self._migrated[old] = new
+        while len(self._migrated) > MIGRATIONS_KEPT:
+            self._migrated.popitem(last=False)
 
     async def _quietly(self, call: Awaitable[object]) -> None:
         """For clean-ups whose failure changes nothing for the user."""

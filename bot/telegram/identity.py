@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus, ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import Chat, Message
 
 _ADMINS = frozenset({ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR})
@@ -29,6 +29,6 @@ async def is_group_admin(bot: Bot, chat: Chat, user_id: int) -> bool:
         return False
     try:
         member = await bot.get_chat_member(chat.id, user_id)
-    except TelegramAPIError:
+    except (TelegramAPIError, ClientDecodeError):
         return False
     return member.status in _ADMINS
