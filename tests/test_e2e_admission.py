@@ -68,9 +68,11 @@ async def test_original_refetch_costs_no_quota_and_a_press_in_flight_starts_noth
         telegram.push_callback(buttons(photo)["📄 Original"], message=photo.result, user_id=USER)
     answers = await telegram.wait_for("answerCallbackQuery", 10, ok=True)
     texts = sorted(a.params["text"] for a in answers)
-    assert texts == ["Sending the original JPEG…"] + [
-        "The original of this picture is already on its way."
-    ] * 9
+    assert (
+        texts
+        == ["Sending the original JPEG…"]
+        + ["The original of this picture is already on its way."] * 9
+    )
     yandex.hold = False
     await telegram.wait_for("sendDocument")
     await settle()

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    # /healthz and /metrics on a port of their own, off the public webhook listener.
+    ops_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
@@ -145,6 +147,8 @@ class Settings(BaseSettings):
             raise ValueError("ART_MODEL_URI must contain {folder}")
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.webhook_url is not None and self.ops_port == self.webhook_port:
+            raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
         return self
 
     def secrets(self) -> list[str]:
