@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.jobs import Job
 from bot.core.limits import Refusal
-from bot.core.prompt import MAX_SEED, Limits, PromptError
+from bot.core.prompt import MAX_PARTS, MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.text import caption
 
@@ -56,6 +56,7 @@ class Texts:
             max_side=self._limits.max_side,
             max_elongation=f"{self._limits.max_elongation:g}",
             max_length=self._limits.max_length,
+            max_parts=MAX_PARTS,
         )
 
     def privacy(self, locale: str) -> str:
