@@ -108,6 +108,17 @@ async def test_a_regeneration_counts_against_the_daily_quota(
     assert len(yandex.submits) == 2
 
 
+async def test_a_chosen_inline_result_passes_the_same_admission(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(daily_quota_per_user=1)
+    await deliver_one(telegram)
+    inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a green owl")
+    await telegram.wait_for("editMessageText", ok=True)
+    assert "You have drawn 1 pictures today" in telegram.inline_messages[inline_id]["text"]
+    assert len(yandex.submits) == 1
+
+
 # --- identity ------------------------------------------------------------------------------
 
 
