@@ -47,7 +47,7 @@ async def cancel(
         and chat is not None
         and await is_group_admin(bot, chat, user_id)
     ):
-        result = await art_service.cancel(callback_data.job_id, user_id, chat_admin=True)
+        result = await art_service.cancel(callback_data.job_id, user_id, admin_of=chat.id)
     await _answer(query, texts.get(i18n.current_locale, f"callback.{result}"))
 
 
@@ -88,9 +88,8 @@ async def again(
         locale=locale,
         reply_to_message_id=message.message_id if isinstance(message, Message) else None,
         job_id=request_job_id("callback", query.id),
+        inline_message_id=query.inline_message_id if message is None else None,
     )
-    if message is None:
-        job = job.but(inline_message_id=query.inline_message_id)
     refusal = await art_service.admit(job)
     if refusal is not None:
         await _refuse(query, texts, locale, refusal)

@@ -192,16 +192,19 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
+        inline_message_id: str | None = None,
     ) -> Job:
-        """The same prompt, ratio and enhancement with a new random seed."""
-        return self.new_job(
+        """The same prompt, ratio and enhancement with a new random seed; under an inline
+        picture the result edits that inline message (uploaded via the presser's chat)."""
+        job = self.new_job(
             dataclasses.replace(source.request, seed=None),
-            chat_id=chat_id,
+            chat_id=chat_id if inline_message_id is None else self._upload_chat(user_id),
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
             job_id=job_id,
         )
+        return job.but(inline_message_id=inline_message_id)
 
     async def original(
         self,
@@ -237,13 +240,16 @@ class ArtService:
             return Refusal(DUPLICATE)
         return refusal
 
-    async def cancel(self, job_id: str, user_id: int, *, chat_admin: bool = False) -> CancelResult:
+    async def cancel(
+        self, job_id: str, user_id: int, *, admin_of: int | None = None
+    ) -> CancelResult:
         """Cancel for its requester; a job asked for on behalf of a chat (an anonymous
-        admin, a channel) also for an admin of the chat it was asked in."""
+        admin, a channel) also for an admin of the chat it was asked in (`admin_of`)."""
         job = await self._store.get(job_id)
         if job is None or not job.active:
             return CancelResult.STALE
-        if job.user_id != user_id and not (chat_admin and is_chat_key(job.user_id)):
+        for_chat = is_chat_key(job.user_id) and admin_of == job.chat_id
+        if job.user_id != user_id and not for_chat:
             return CancelResult.NOT_YOURS
         flagged = await self._store.request_cancel(job_id)
         return CancelResult.CANCELLING if flagged is not None else CancelResult.STALE
