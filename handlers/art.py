@@ -13,6 +13,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.prompt import PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
 from bot.services.voice import VoiceService
+from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.texts import Texts
 from handlers.voice import start_voice_prompt
@@ -27,7 +28,7 @@ async def art(
     i18n: I18n,
 ) -> None:
     locale = i18n.current_locale
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    user_id = sender_key(message)
     replied = message.reply_to_message
     replied_text = (replied.text or replied.caption) if replied else None
     try:
@@ -57,7 +58,8 @@ async def art(
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        await message.reply(texts.refusal(locale, refusal))
+        if not refusal.silent:
+            await message.reply(texts.refusal(locale, refusal))
         return
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:

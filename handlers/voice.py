@@ -11,6 +11,7 @@ from bot.core.limits import Refusal
 from bot.core.voice import check_voice
 from bot.services.art import request_job_id
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
+from bot.telegram.identity import sender_key
 from bot.telegram.texts import Texts
 
 
@@ -37,13 +38,14 @@ async def start_voice_prompt(
     if issue is not None:
         await message.reply(texts.voice_issue(locale, issue))
         return
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    user_id = sender_key(message)
     job_id = request_job_id("message", message.chat.id, message.message_id)
-    admission = await voice_service.admit(user_id, job_id)
+    admission = await voice_service.admit(user_id, job_id, chat_id=message.chat.id)
     if isinstance(admission, Duplicate):
         return
     if isinstance(admission, Refusal):
-        await message.reply(texts.refusal(locale, admission))
+        if not admission.silent:
+            await message.reply(texts.refusal(locale, admission))
         return
     try:
         status = await message.reply(texts.get(locale, "voice.listening"))

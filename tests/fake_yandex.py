@@ -16,6 +16,7 @@ import json
 import random
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -199,10 +200,14 @@ class FakeYandex(LocalServer):
         if self.submit_faults:
             fault = self.submit_faults.pop(0)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        key = request.headers.get("Idempotency-Key")
+        if not _is_uuid(key):
+            # Yandex Cloud's API design guide: the header must hold a UUID.
+            message = "Idempotency-Key must be a UUID"
+            return web.json_response({"code": 3, "message": message}, status=400)
         text = " ".join(m["text"] for m in body["messages"]).lower()
         if any(word in text for word in self.banned_words):
             return web.json_response({"code": 3, "message": MODERATION_MESSAGE}, status=400)
-        key = request.headers.get("Idempotency-Key")
         if key and key in self.by_idempotency_key:
             return web.json_response(
                 self._operation_json(self.operations[self.by_idempotency_key[key]])
@@ -278,6 +283,8 @@ class FakeYandex(LocalServer):
         return web.json_response(self._operation_json(op))
 
     async def _cancel(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
         op_id = request.match_info["id"]
         self.cancels.append(op_id)
         if op_id in self.operations:
@@ -371,6 +378,13 @@ async def _with_fault(
     if fault == "slow_body" and isinstance(response, web.Response):
         return await _slowly(request, response, chaos.slow_delay)
     return response
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        return value is not None and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def _drop(request: web.Request) -> web.Response:

@@ -150,7 +150,7 @@ async def test_health_command_asks_the_running_bot(
     try:
         await telegram.wait_for("setMyCommands", timeout=30)
         code, lines = await _command("health", env, tmp_path)
-        assert (code, lines) == (0, ['✓ health: {"store": "ok", "telegram": "ok"}'])
+        assert (code, lines) == (0, ['✓ health: {"store": "ok", "telegram": "ok", "jobs": "ok"}'])
     finally:
         assert await bot.stop() == 0
     code, lines = await _command("health", env, tmp_path)

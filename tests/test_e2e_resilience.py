@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -261,7 +262,7 @@ async def test_yandex_answers_over_the_size_cap_are_refused_unread(yandex: FakeY
     client = _art_client(yandex, max_body=64 * 1024)
     try:
         request = _request("a fox in a huge answer")
-        operation_id = (await client.submit(request, 1, "key-1", 30)).operation_id
+        operation_id = (await client.submit(request, 1, str(uuid.uuid4()), 30)).operation_id
         yandex.image_padding = 64 * 1024  # base64 of more than the cap
         with pytest.raises(BodyTooLarge):
             await client.get_operation(operation_id)

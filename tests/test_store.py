@@ -322,7 +322,7 @@ class TestSharedCounters:
 
         assert await admit(1, "a") is None
         assert await admit(1, "b") is None
-        assert await admit(1, "b") is None  # the same job again: not counted twice
+        assert await admit(1, "b") == "busy"  # the same job again: not counted twice
         assert await admit(1, "c") == "concurrent"
         assert await admit(2, "x") is None  # another user
         await store.release_slot(1, "a")
@@ -330,6 +330,23 @@ class TestSharedCounters:
         await store.release_slot(1, "b")
         assert await admit(1, "d") == "daily"
         assert await admit(1, "d", day=101) is None  # a new UTC day
+
+    async def test_a_refetch_takes_a_slot_but_no_quota_and_a_regeneration_counts(
+        self, store: JobStore
+    ) -> None:
+        async def admit(job_id: str, daily_quota: int | None) -> str | None:
+            return await store.admit(
+                1, job_id, day=7, max_concurrent=2, daily_quota=daily_quota, slot_ttl=60.0
+            )
+
+        assert await admit("a", 1) is None
+        assert await admit("b", 1) == "daily"
+        assert await admit("b", None) is None  # a re-fetch: the day is not looked at
+        assert await admit("c", None) == "concurrent"  # but it holds a slot
+        assert not await store.count_day(1, day=7, daily_quota=1)  # the regeneration of "b"
+        assert await store.count_day(1, day=7, daily_quota=2)
+        assert not await store.count_day(1, day=7, daily_quota=2)
+        assert await store.count_day(2, day=7, daily_quota=1)  # another user
 
     async def test_daily_stats(self, store: JobStore) -> None:
         await store.record(5, "submitted")

@@ -27,6 +27,8 @@ class ErrorKind(StrEnum):
     UNDELIVERED = "undelivered"
     # The store is down and the requests held in memory meanwhile are at their cap.
     BUSY = "busy"
+    # An Original to draw again (Yandex dropped the result) with the user's daily quota spent.
+    DAILY_LIMIT = "daily_limit"
 
 
 # Kinds the user cannot fix: the operator must look at the bot's credentials or config.

@@ -10,6 +10,7 @@ seconds so that a job can outlive the process.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -79,6 +80,19 @@ class Job:
     enhance_failed: bool = False
     # Steps that failed with an unexpected error; after a few the job fails (see tracker).
     step_errors: int = 0
+    # "Original" button: the job whose picture this one fetches (or draws once more).
+    source_id: str | None = None
+
+    @property
+    def slot(self) -> str:
+        """The job's place among its user's generations in progress. An Original holds one
+        per picture, so pressing it again while the first is on its way starts nothing."""
+        return self.id if self.source_id is None else f"{self.source_id}:original"
+
+    @property
+    def regenerated(self) -> bool:
+        """An Original whose picture Yandex had dropped and that was submitted anew."""
+        return self.source_id is not None and self.submitted_at is not None
 
     @property
     def needs_enhancing(self) -> bool:
@@ -109,6 +123,11 @@ class Job:
     def but(self, **changes: object) -> Job:
         """The job with some fields changed, state untouched."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def new_idempotency_key() -> str:
+    """A UUID, as Yandex Cloud's API design guide asks of an `Idempotency-Key`."""
+    return str(uuid.uuid4())
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:

@@ -307,11 +307,25 @@ def create_services(
     actions = ChatActions(bot)
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
+    rules = AccessRules(
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        admins=settings.admin_ids,
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
+        rules=rules,
+    )
+    quotas = Quotas(
+        store,
+        rules,
+        max_concurrent=settings.max_concurrent_per_user,
+        daily_quota=settings.daily_quota_per_user,
+        slot_ttl=settings.generation_deadline * 2,
+        clock=clock,
     )
     tracker = Tracker(
         store=store,
@@ -325,22 +339,10 @@ def create_services(
         # Polls: one at a time at the rate (never above it in any second).
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_patience=settings.submit_patience,
+        quotas=quotas,
         clock=clock,
         backlog_max=settings.outage_backlog_max,
         stall_after=settings.loop_stall_seconds,
-    )
-    rules = AccessRules(
-        allowed_users=settings.allowed_user_ids,
-        allowed_chats=settings.allowed_chat_ids,
-        admins=settings.admin_ids,
-    )
-    quotas = Quotas(
-        store,
-        rules,
-        max_concurrent=settings.max_concurrent_per_user,
-        daily_quota=settings.daily_quota_per_user,
-        slot_ttl=settings.generation_deadline * 2,
-        clock=clock,
     )
     prefs = PrefsService(store)
     art_service = ArtService(

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    # /healthz and /metrics on a port of their own, off the public webhook listener.
+    ops_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
@@ -205,6 +207,8 @@ class Settings(BaseSettings):
             raise ValueError("IMAGES_MODEL_URI must contain {folder}")
         if self.default_model not in self.models:
             raise ValueError(f"DEFAULT_MODEL must be one of MODELS ({', '.join(self.models)})")
+        if self.webhook_url is not None and self.ops_port == self.webhook_port:
+            raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
         return self
 
     def secrets(self) -> list[str]:

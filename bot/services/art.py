@@ -6,14 +6,16 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import logging
 import random
 import secrets
 import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from bot.core.jobs import Job, JobState
-from bot.core.limits import Refusal
+from bot.core.errors import StoreUnavailable
+from bot.core.jobs import Job, JobState, new_idempotency_key
+from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
 from bot.services.backends import Backends
 from bot.services.prefs import PrefsService
@@ -21,6 +23,8 @@ from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
 from bot.storage.picture_cache import PictureCache
+
+log = logging.getLogger(__name__)
 
 # How long a stored job waits for its status message before it runs without one.
 STATUS_GRACE = 2.0
@@ -72,8 +76,38 @@ class ArtService:
         return parse_art_args(args, self.limits, replied_text, defaults, offered)
 
     async def admit(self, job: Job) -> Refusal | None:
-        """Count the job against its user's limits; a refusal says which and until when."""
-        return await self._quotas.admit(job.user_id, job.id)
+        """The one admission of every generation: call it before `start` on every path that
+        can make a picture (/art, Again, a chosen inline result, Original; plain-text
+        prompts, variants and voice prompts too). It checks the allowlists (the job's chat,
+        none for inline), takes a slot among the user's generations in progress and counts
+        the day's quota; a refusal says which and until when.
+
+        A job that only re-fetches a result Yandex still keeps (an Original) costs no
+        quota; drawing it again when Yandex has dropped it is counted by the tracker. A
+        job whose update came twice is a silent `DUPLICATE`; an Original of a picture whose
+        Original is already on its way is `BUSY`. A job that is admitted but cannot start
+        must be handed back with `release`."""
+        try:
+            known = await self._store.get(job.id)
+        except StoreUnavailable:
+            known = None  # the store's own add still refuses a duplicate
+        if known is not None:
+            reused = job.inline_message_id not in (None, known.inline_message_id)
+            return Refusal(REUSED if reused else DUPLICATE)
+        chat_id = None if job.inline_message_id is not None else job.chat_id
+        refusal = await self._quotas.admit(
+            job.user_id, job.slot, chat_id=chat_id, charge=job.operation_id is None
+        )
+        if refusal is not None and refusal.reason == BUSY and job.source_id is None:
+            return Refusal(DUPLICATE)  # the same update, handled at this very moment
+        return refusal
+
+    async def release(self, job: Job) -> None:
+        """Hand back the slot of an admitted job that could not start."""
+        try:
+            await self._store.release_slot(job.user_id, job.slot)
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, its slot expires by itself", job.id)
 
     def pick_seed(self, request: ArtRequest) -> int:
         return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
@@ -98,7 +132,7 @@ class ArtService:
             locale=locale,
             request=request,
             seed=self.pick_seed(request) if seed is None else seed,
-            idempotency_key=secrets.token_hex(16),
+            idempotency_key=new_idempotency_key(),
             created_at=now,
             deadline_at=now + self._deadline,
             next_poll_at=now,
@@ -163,16 +197,19 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
+        inline_message_id: str | None = None,
     ) -> Job:
-        """The same prompt, ratio and enhancement with a new random seed."""
-        return self.new_job(
+        """The same prompt, ratio and enhancement with a new random seed; under an inline
+        picture the result edits that inline message (uploaded via the presser's chat)."""
+        job = self.new_job(
             dataclasses.replace(source.request, seed=None),
-            chat_id=chat_id,
+            chat_id=chat_id if inline_message_id is None else self._upload_chat(user_id),
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
             job_id=job_id,
         )
+        return job.but(inline_message_id=inline_message_id)
 
     async def original(
         self,
@@ -183,9 +220,10 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
-    ) -> None:
+    ) -> Refusal | None:
         """The picture's JPEG as a document: fetched again from Yandex (which keeps results
-        for days) or, when it is gone, generated again with the same seed."""
+        for days, at no cost) or, when it is gone, drawn once more with the same seed (which
+        counts). Admitted like every generation; a refusal says why nothing starts."""
         job = self.new_job(
             source.request,
             chat_id=chat_id,
@@ -198,16 +236,25 @@ class ArtService:
             as_document=True,
             enhanced_prompt=source.enhanced_prompt,
             enhance_failed=source.enhance_failed,
+            source_id=source.id,
         )
         if source.operation_id is not None:
             job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
-        await self._tracker.enqueue(job)
+        refusal = await self.admit(job)
+        if refusal is None and not await self._tracker.enqueue(job):
+            return Refusal(DUPLICATE)
+        return refusal
 
-    async def cancel(self, job_id: str, user_id: int) -> CancelResult:
+    async def cancel(
+        self, job_id: str, user_id: int, *, admin_of: int | None = None
+    ) -> CancelResult:
+        """Cancel for its requester; a job asked for on behalf of a chat (an anonymous
+        admin, a channel) also for an admin of the chat it was asked in (`admin_of`)."""
         job = await self._store.get(job_id)
         if job is None or not job.active:
             return CancelResult.STALE
-        if job.user_id != user_id:
+        for_chat = is_chat_key(job.user_id) and admin_of == job.chat_id
+        if job.user_id != user_id and not for_chat:
             return CancelResult.NOT_YOURS
         flagged = await self._store.request_cancel(job_id)
         return CancelResult.CANCELLING if flagged is not None else CancelResult.STALE

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
@@ -31,17 +30,19 @@ from bot.core.backend import ImageBackend, ImageReady, OperationFailed, Operatio
 from bot.core.budget import Budget
 from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
 from bot.core.images import is_image
-from bot.core.jobs import Job, JobState
+from bot.core.jobs import Job, JobState, new_idempotency_key
 from bot.core.limits import day_of
 from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
+from bot.services.quotas import Quotas
 from bot.storage.base import JobStore, LeaseLost
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
 from bot.yandex.enhancer import PromptEnhancer
+from bot.yandex.errors import OperationNotFound
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Tracker:
         enhancer: PromptEnhancer,
         poll_budget: Budget,
         submit_patience: float,
+        quotas: Quotas,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         pictures: PicturePlaces | None = None,
@@ -99,6 +101,7 @@ class Tracker:
         self._poll_budget = poll_budget
         self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
         self._submit_patience = submit_patience
+        self._quotas = quotas
         self._clock = clock
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
@@ -405,18 +408,13 @@ class Tracker:
         if isinstance(state, ImageReady):
             await self._planner.observe(job, state.finished_at)
             await self._deliver_result(job, state.image, state.finished_at)
-        elif isinstance(state, OperationFailed) and job.as_document:
-            # The original was asked for after Yandex dropped the result: draw it again.
-            log.info("job %s: operation gone, generating the original again", job.id)
-            await self._save(
-                job.moved_to(
-                    JobState.SUBMITTED,
-                    operation_id=None,
-                    idempotency_key=secrets.token_hex(16),
-                    attempts=0,
-                    next_poll_at=self._clock(),
-                )
-            )
+        elif (
+            isinstance(state, OperationFailed)
+            and isinstance(state.error, OperationNotFound)
+            and job.source_id is not None
+            and not job.regenerated
+        ):
+            await self._regenerate(job)
         elif isinstance(state, OperationFailed):
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
@@ -427,6 +425,25 @@ class Tracker:
             await self._save(
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )
+
+    async def _regenerate(self, job: Job) -> None:
+        """An Original asked for after Yandex dropped the result: draw it again with the
+        same seed, once (a failed operation is never submitted again), counted against the
+        user's daily quota like any generation."""
+        refusal = await self._quotas.charge(job.user_id)
+        if refusal is not None:
+            await self._fail(job, ErrorKind.DAILY_LIMIT)
+            return
+        log.info("job %s: operation gone, generating the original again", job.id)
+        await self._save(
+            job.moved_to(
+                JobState.SUBMITTED,
+                operation_id=None,
+                idempotency_key=new_idempotency_key(),
+                attempts=0,
+                next_poll_at=self._clock(),
+            )
+        )
 
     async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
         delivered = await self._delivery.picture(job, image)
@@ -476,7 +493,7 @@ class Tracker:
             # Recorded while this step held the job, which ended without knowing it.
             await self._delivery.drop_status(job.chat_id, late_status)
         with suppress(StoreUnavailable):
-            await self._store.release_slot(job.user_id, job.id)
+            await self._store.release_slot(job.user_id, job.slot)
 
     async def _end_untold(self, job: Job) -> None:
         """Past `keep_until` (or after an error even the failure path hit): the job ends,
@@ -512,7 +529,9 @@ class Tracker:
 
     async def _save(self, job: Job) -> int | None:
         """Write the step's result; wait out a store outage rather than lose it. Returns
-        a status message recorded meanwhile that `job` does not carry."""
+        a status message recorded meanwhile that `job` does not carry. A job whose group
+        became a supergroup is saved under the new chat id."""
+        job = job.but(chat_id=self._delivery.chat_of(job.chat_id))
         delay = 0.1
         while True:
             try:

@@ -91,9 +91,10 @@ class VoiceService:
         # arrives meanwhile (handled concurrently) is a duplicate.
         self._claimed: set[str] = set()
 
-    async def admit(self, user_id: int, job_id: str) -> Refusal | Duplicate | None:
-        """The admission of every generation (allowlists are the access middleware's),
-        taken before anything is downloaded or recognised. The slot is the job's: it is
+    async def admit(self, user_id: int, job_id: str, *, chat_id: int) -> Refusal | Duplicate | None:
+        """The admission of every generation (`Quotas.admit`, as `ArtService.admit` does for
+        a job: there is no job before the voice is heard), taken before anything is
+        downloaded or recognised. The slot is the job's: it is
         released when the job ends, or here when no job comes of the voice."""
         if job_id in self._claimed:
             return Duplicate()
@@ -101,7 +102,7 @@ class VoiceService:
         verdict: Refusal | Duplicate | None = Duplicate()
         try:
             if not await self._known(job_id):
-                verdict = await self._quotas.admit(user_id, job_id)
+                verdict = await self._quotas.admit(user_id, job_id, chat_id=chat_id)
         finally:
             if verdict is not None:
                 self._claimed.discard(job_id)

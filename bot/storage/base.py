@@ -89,15 +89,22 @@ class JobStore(ABC):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
     ) -> str | None:
-        """Take a generation slot for the user, atomically: None when admitted, else the
-        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net.
-        A job that holds its slot already is admitted again without counting twice."""
+        """Take the generation slot `job_id` for the user and count it for the day,
+        atomically: None when admitted, else why not: "busy" (the slot is held already,
+        nothing counted), "concurrent" or "daily". With `daily_quota` None the day is
+        neither checked nor counted (a re-fetch costs nothing). Slots expire after
+        `slot_ttl` as a safety net."""
 
     @abstractmethod
     async def release_slot(self, user_id: int, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        """Count one more generation of the day, atomically; False, counting nothing,
+        when the quota is spent."""
 
     @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:

@@ -150,22 +150,23 @@ class MemoryJobStore(JobStore):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
     ) -> str | None:
         now = self._clock()
         self._new_day(day)
         slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
         if job_id in slots:
-            return None
+            return "busy"
         if len(slots) >= max_concurrent:
             return "concurrent"
         counts = self._daily.setdefault(day, Counter())
-        if counts[user_id] >= daily_quota:
+        if daily_quota is not None and counts[user_id] >= daily_quota:
             return "daily"
         slots[job_id] = now + slot_ttl
         self._slots[user_id] = slots
-        counts[user_id] += 1
+        if daily_quota is not None:
+            counts[user_id] += 1
         return None
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
@@ -173,6 +174,14 @@ class MemoryJobStore(JobStore):
         slots.pop(job_id, None)
         if not slots:
             self._slots.pop(user_id, None)
+
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        self._new_day(day)
+        counts = self._daily.setdefault(day, Counter())
+        if counts[user_id] >= daily_quota:
+            return False
+        counts[user_id] += 1
+        return True
 
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         self._new_day(day)

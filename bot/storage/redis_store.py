@@ -136,15 +136,28 @@ _ADMIT = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'busy' end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 'daily' end
+local counted = ARGV[3] ~= ''
+if counted and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
+  return 'daily'
+end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], 172800000)
+if counted then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 172800000)
+end
 return false
 """
+
+_COUNT_DAY = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 172800000)
+return 1
+"""
+
 
 # Every Redis error is an outage to the callers, not only a lost connection: OOM, READONLY
 # after a failover, LOADING after a restart, a script refused. The bot backs off and retries.
@@ -178,6 +191,7 @@ class RedisJobStore(JobStore):
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
         self._quarantine = redis.register_script(_QUARANTINE)
+        self._count_day = redis.register_script(_COUNT_DAY)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -299,15 +313,26 @@ class RedisJobStore(JobStore):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
     ) -> str | None:
-        keys = [f"{self._prefix}slots:{user_id}", f"{self._prefix}daily:{user_id}:{day}"]
+        keys = [f"{self._prefix}slots:{user_id}", self._daily_key(user_id, day)]
+        daily = "" if daily_quota is None else daily_quota
         async with _available():
             verdict = await self._admit(
-                keys=keys, args=[job_id, max_concurrent, daily_quota, int(slot_ttl * 1000)]
+                keys=keys, args=[job_id, max_concurrent, daily, int(slot_ttl * 1000)]
             )
         return _text(verdict)
+
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        async with _available():
+            counted = await self._count_day(
+                keys=[self._daily_key(user_id, day)], args=[daily_quota]
+            )
+        return bool(counted)
+
+    def _daily_key(self, user_id: int, day: int) -> str:
+        return f"{self._prefix}daily:{user_id}:{day}"
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
         async with _available():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,6 +44,7 @@ from aiogram.types import (
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
+from bot.core.limits import AccessRules
 from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
 from bot.telegram.keyboards import result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
@@ -52,6 +54,11 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[Any]]
 # Telegram will not take this upload as it is: no retry can help, another form may.
 _REFUSED = (TelegramBadRequest, TelegramEntityTooLarge)
+
+# Chat migrations remembered (a few groups a day become supergroups).
+MIGRATIONS_KEPT = 1000
+# Telegram's answer to editMessageText on a message that holds a photo.
+NO_TEXT = "there is no text in the message to edit"
 
 
 class Outcome(StrEnum):
@@ -76,6 +83,7 @@ class Delivery:
         *,
         upload_chat_id: int | None = None,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
+        rules: AccessRules | None = None,
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
@@ -84,9 +92,16 @@ class Delivery:
         self._texts = texts
         self._upload_chat_id = upload_chat_id
         self._models = models
+        self._rules = rules or AccessRules()
+        # Groups that became supergroups: old chat id → new one, as Telegram told us.
+        self._migrated: OrderedDict[int, int] = OrderedDict()
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
+
+    def chat_of(self, chat_id: int) -> int:
+        """The chat's id now: a group that became a supergroup has a new one."""
+        return self._migrated.get(chat_id, chat_id)
 
     def upload_chat(self, user_id: int) -> int:
         """Where inline results are uploaded: the storage chat, else the user's private chat."""
@@ -229,11 +244,7 @@ class Delivery:
         )
         markup = status_keyboard(self._texts, job.locale, job.id)
         if job.inline_message_id is not None:
-            await self._quietly(
-                self._bot.edit_message_text(
-                    text, inline_message_id=job.inline_message_id, reply_markup=markup
-                )
-            )
+            await self._quietly(self._edit_inline(job.inline_message_id, text, markup))
         elif job.status_message_id is not None:
             await self._quietly(
                 self._bot.edit_message_text(
@@ -251,10 +262,7 @@ class Delivery:
             inline_message_id = job.inline_message_id
             try:
                 outcome, _ = await self._send(
-                    job,
-                    lambda _: self._bot.edit_message_text(
-                        text, inline_message_id=inline_message_id
-                    ),
+                    job, lambda _: self._edit_inline(inline_message_id, text)
                 )
             except TelegramBadRequest as exc:
                 return Outcome.SENT if "not modified" in exc.message else Outcome.GONE
@@ -289,6 +297,22 @@ class Delivery:
         original = self._models.get(job.request.model, FULL).keeps_results
         return result_keyboard(self._texts, job.locale, job.id, original)
 
+    async def _edit_inline(
+        self, inline_message_id: str, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> object:
+        """Put `text` in an inline message: its text, or its caption once it holds a picture
+        (Again under an inline picture), where Telegram refuses to edit a text."""
+        try:
+            return await self._bot.edit_message_text(
+                text, inline_message_id=inline_message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if NO_TEXT not in exc.message:
+                raise
+        return await self._bot.edit_message_caption(
+            inline_message_id=inline_message_id, caption=text, reply_markup=markup
+        )
+
     def _photo(self, job: Job, image: bytes | None) -> BufferedInputFile | str:
         if job.cached_file_id is not None:
             return job.cached_file_id
@@ -298,8 +322,11 @@ class Delivery:
     async def _send(self, job: Job, call: Callable[[int], Awaitable[Any]]) -> tuple[Outcome, Any]:
         """Run `call(chat_id)` with retries; returns the outcome and Telegram's answer.
         A bad request is raised, since only the caller knows what to do instead."""
-        chat_id = job.chat_id
+        chat_id = self.chat_of(job.chat_id)
         for attempt in range(self._attempts):
+            if chat_id != job.chat_id and not self._rules.allows(job.user_id, chat_id):
+                log.info("job %s: the chat moved outside the allowlists, dropping", job.id)
+                return Outcome.GONE, None
             try:
                 return Outcome.SENT, await call(chat_id)
             except TelegramRetryAfter:
@@ -308,6 +335,7 @@ class Delivery:
                 raise  # a refusal of this upload, not a network error: the caller decides
             except TelegramMigrateToChat as exc:
                 chat_id = exc.migrate_to_chat_id
+                self._remember_migration(job.chat_id, chat_id)
             except (TelegramForbiddenError, TelegramNotFound):
                 log.info("job %s: chat %s is gone, dropping the result", job.id, chat_id)
                 return Outcome.GONE, None
@@ -316,6 +344,11 @@ class Delivery:
                 log.info("job %s: %s, retrying in %.1fs", job.id, type(exc).__name__, delay)
                 await self._sleep(delay)
         return Outcome.RETRY_LATER, None
+
+    def _remember_migration(self, old: int, new: int) -> None:
+        self._migrated[old] = new
+        while len(self._migrated) > MIGRATIONS_KEPT:
+            self._migrated.popitem(last=False)
 
     async def _quietly(self, call: Awaitable[object]) -> None:
         """For clean-ups whose failure changes nothing for the user."""

@@ -16,7 +16,7 @@ from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.jobs import TELL_GRACE, Job
 from bot.core.limits import Refusal
 from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
-from bot.core.prompt import MAX_SEED, Limits, PromptError
+from bot.core.prompt import MAX_PARTS, MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.text import caption
 from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
@@ -71,6 +71,7 @@ class Texts:
             max_side=self._limits.max_side,
             max_elongation=f"{self._limits.max_elongation:g}",
             max_length=self._limits.max_length,
+            max_parts=MAX_PARTS,
         )
         if self.offered == (YANDEXART,):
             return text
