@@ -4,9 +4,11 @@ the size of answers, errors turned into typed exceptions, and the backoff betwee
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -108,6 +110,38 @@ class YandexHttp:
             # The exception text may carry URLs; log only its type.
             raise ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from None
 
+    async def call_retrying(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryPolicy,
+        time_left: float,
+        per_call: float | None = None,
+        **kwargs: Any,
+    ) -> Mapping[str, Any]:
+        """`call`, tried again on transient errors (429, 5xx, network) with backoff, never
+        past `time_left` seconds; with `per_call`, each try is also cut at that many
+        seconds and at the time left. Only for calls that are safe to repeat (a submit
+        carries its idempotency key)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_left
+        attempt = 0
+        while True:
+            if per_call is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise ServiceUnavailable(f"{method} {path}: no time left")
+                kwargs["timeout"] = aiohttp.ClientTimeout(total=min(per_call, left))
+            try:
+                return await self.call(method, path, **kwargs)
+            except TransientError as exc:
+                wait = retry_delay(attempt, exc, retry.initial, retry.maximum)
+                if attempt >= retry.retries or loop.time() + wait >= deadline:
+                    raise
+                await asyncio.sleep(wait)
+                attempt += 1
+
 
 async def _read_json(resp: aiohttp.ClientResponse, limit: int) -> Mapping[str, Any]:
     """The JSON body, read up to `limit` bytes; a longer one is refused unread."""
@@ -147,6 +181,15 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a refused call is tried again, and the backoff between tries (seconds)."""
+
+    retries: int
+    initial: float = 0.5
+    maximum: float = 8.0
 
 
 def retry_delay(attempt: int, exc: TransientError, initial: float, maximum: float) -> float:
