@@ -220,6 +220,8 @@ class Tracker:
             await self._submit(job)
         elif self._pictures.chat_full(job.chat_id):
             await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
+        elif (later := await self._planner.recheck(job, self._clock())) is not None:
+            await self._save(job.but(next_poll_at=later))
         else:
             # A place for the picture the poll may bring, kept until it is delivered: polls
             # wait for deliveries rather than pictures piling up in memory.
