@@ -6,15 +6,21 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.jobs import Job
 from bot.services.durations import DurationModel
 from bot.services.planner import HazardPlanner
 from bot.storage.memory import MemoryJobStore
+from bot.storage.redis_store import RedisJobStore
+from tests.bot_process import FOLDER
+from tests.fake_telegram import FakeTelegram
+from tests.fake_yandex import FakeYandex
 
 durations = st.lists(st.floats(0.01, 600), max_size=60)
 times = st.floats(0, 900)
@@ -145,3 +151,22 @@ async def test_under_a_burst_polls_stay_near_the_quota_and_every_job_is_seen() -
     # The token bucket in front of the polls is the hard cap; the plan keeps near it.
     assert busiest <= 2 * policy.rate, busiest
     assert len(every) / (every[-1] - every[0]) <= 1.1 * policy.rate
+
+
+async def test_the_wait_in_line_for_the_submit_budget_is_not_generation_time(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    """13 requests at once, a submit budget of 1 a second after a bucket of 10: the last
+    ones wait seconds in line. Each generation takes 0.3 s at Yandex, and that (not the
+    wait) is the duration the poll policy learns."""
+    yandex.duration = lambda body: 0.3
+    await start_bot(redis_url=redis_url, submit_rate_per_minute=60.0)
+    for n in range(13):
+        telegram.push_message(f"/art fox {n}", chat_id=5000 + n)
+    await telegram.wait_for("sendPhoto", 13, ok=True, timeout=30)
+    client = Redis.from_url(redis_url)
+    store = RedisJobStore(client)
+    durations = await store.durations_get(f"art://{FOLDER}/yandex-art/latest|1:1")
+    await client.aclose()
+    assert len(durations) == 13
+    assert max(durations) < 1.0, sorted(durations)

@@ -237,6 +237,9 @@ class Tracker:
             enhanced = await self._enhancer.enhance(job.request.text, job.locale)
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
         await self._wait_for_submit_budget(job)
+        # The generation starts now, not when the step began: the wait in line for the
+        # budget (seconds in a burst) is not part of how long Yandex takes.
+        sent_at = self._clock()
         try:
             operation_id = await self._backend.submit(
                 job.drawn_request, job.seed, job.idempotency_key
@@ -263,11 +266,12 @@ class Tracker:
         job = job.moved_to(
             JobState.PENDING,
             operation_id=operation_id,
-            submitted_at=now,
+            submitted_at=sent_at,
             attempts=0,
             last_error=None,
         )
-        await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+        next_at = await self._planner.next_poll_at(job, self._clock(), 0)
+        await self._save(job.but(next_poll_at=next_at))
 
     async def _poll(self, job: Job) -> None:
         assert job.operation_id is not None
