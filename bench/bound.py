@@ -177,10 +177,6 @@ def print_quota_bounds(seed: int) -> None:
     print(table(headers, rows))
 
 
-if __name__ == "__main__":
-    main()
-
-
 # ---- The quota-constrained case: the least p95 lag any poll policy can reach ----
 
 STEP_Q = 0.25  # grid of the quota bound, seconds
@@ -278,3 +274,7 @@ def quota_bound(
         return low
 
     return QuotaBound(least(True), least(False))
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -83,6 +84,10 @@ def child(out: Path) -> None:
     with a lag sampler started in its event loop; what was measured is written at exit."""
     issued = record_polls()
     import bot.__main__ as entry
+    import bot.ops.server
+
+    if os.environ.get("BENCH_NO_GC_TUNING") == "1":  # --no-gc-tuning: what the tuning costs
+        setattr(bot.ops.server, "tune_gc", lambda: None)  # noqa: B010 - a function swap
 
     serve = getattr(entry, "run")  # noqa: B009 - swapped below
 
@@ -137,7 +142,7 @@ def seed_index(body: dict[str, Any]) -> int:
     return int(body["generationOptions"]["seed"]) - 1
 
 
-async def run(jobs: int, seconds: float, seed: int) -> None:
+async def run(jobs: int, seconds: float, seed: int, *, gc_tuning: bool = True) -> None:
     durations = lognormal_durations(jobs, random.Random(seed))
     cap = default("poll_rate_limit")
     header(
@@ -148,15 +153,18 @@ async def run(jobs: int, seconds: float, seed: int) -> None:
         poll_cap=f"{cap:g}/s",
         durations=f"median {percentile(durations, 50):.0f} s, real time",
         image=f"{IMAGE_BYTES // 1000} kB",
+        gc_tuning="as python -m bot" if gc_tuning else "off (--no-gc-tuning)",
     )
     print("\nRSS of a fresh process after its imports (baselines for the RSS target):")
     rows = [[name, await import_rss(modules)] for name, modules in IMPORT_BASELINES]
     print(table(["process", "RSS, MB"], rows))
     print()
-    await one(jobs, seconds, durations, cap)
+    await one(jobs, seconds, durations, cap, gc_tuning)
 
 
-async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> None:
+async def one(
+    jobs: int, seconds: float, durations: list[float], cap: float, gc_tuning: bool
+) -> None:
     fakes_lag = LoopLag()
     fakes_lag.start()
     telegram, yandex = FakeTelegram(), FakeYandex()
@@ -177,6 +185,8 @@ async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> 
             )
         )
         env["PYTHONPATH"] = str(ROOT)
+        if not gc_tuning:
+            env["BENCH_NO_GC_TUNING"] = "1"
         log_path = Path(workdir) / "bot.log"
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
@@ -362,13 +372,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0, help="run time after the jobs go in")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-gc-tuning", action="store_true", help="run the bot without its GC tuning"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.out)
     else:
-        asyncio.run(run(args.jobs, args.seconds, args.seed))
+        asyncio.run(run(args.jobs, args.seconds, args.seed, gc_tuning=not args.no_gc_tuning))
 
 
 if __name__ == "__main__":
