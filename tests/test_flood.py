@@ -1,5 +1,5 @@
 """Flood control: message slots (pure arithmetic on reserved times) and lanes (pictures
-before other messages, chat actions only when nothing waits)."""
+before other messages, chat actions only while few messages wait)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,9 @@ async def test_pictures_go_before_status_messages_when_the_budget_is_contended()
     assert after >= 40, after
 
 
-async def test_chat_actions_are_sent_only_when_no_message_waits() -> None:
+async def test_chat_actions_are_sent_only_while_few_messages_wait() -> None:
+    """At 100 messages a second, 40 queued are 0.4 s of the overall budget booked ahead:
+    more than ACTION_HORIZON, so a chat action then is skipped."""
     flood = FloodControl(FloodLimits(global_per_second=100, private_per_second=1000))
     sent, make_request = _recorder()
     bot = cast(Bot, None)
@@ -112,7 +114,7 @@ async def test_chat_actions_are_sent_only_when_no_message_waits() -> None:
     assert sent == [action]
     waiting = [
         asyncio.create_task(flood(make_request, bot, SendMessage(chat_id=n, text="…")))
-        for n in range(2, 12)
+        for n in range(2, 42)
     ]
     await asyncio.sleep(0)
     with pytest.raises(ChatActionSkipped):

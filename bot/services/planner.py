@@ -100,8 +100,8 @@ class HazardPlanner:
         return await self._durations.window(key) or self._empty
 
     async def _load_threshold(self, now: float) -> float:
-        """The threshold that fits the polls of the next min_gap in the quota, recomputed
-        every quarter of min_gap (a burst adds jobs quickly)."""
+        """The threshold that fits the polls of the next min_gap in the quota, shared out
+        once per min_gap window (sharing it more often would hand out a window twice)."""
         gap = self._policy.min_gap
         if now - self._threshold_at < gap:
             return self._threshold

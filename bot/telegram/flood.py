@@ -9,7 +9,8 @@ Lanes share the overall budget when it is contended: pictures book the first fre
 other messages (replies, status edits) book one only when the queue of booked slots ahead
 is shorter than `CHATTER_HORIZON`, so pictures that come later still go first; chat actions
 (whether they count against the limits is not documented, so they are assumed to) are sent
-only when no message waits, and skipped otherwise: one older than 5 s shows nothing.
+only while that queue is shorter than `ACTION_HORIZON`, and skipped otherwise: one older
+than 5 s shows nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ MESSAGE_METHODS = (
 PICTURE_METHODS = (SendPhoto, SendDocument, EditMessageMedia)
 # Other messages book a slot only when no more than this many seconds of slots are booked.
 CHATTER_HORIZON = 1.0
+# Chat actions are sent only while the queue ahead is shorter than this, seconds.
+ACTION_HORIZON = 0.2
 MAX_CHATS = 10_000
 # Past slots are forgotten when more than this many are kept.
 PRUNE_AT = 4096
@@ -112,7 +115,7 @@ class SendSlots:
 
 
 class ChatActionSkipped(TelegramAPIError):
-    """A chat action not sent: messages were waiting for the overall budget."""
+    """A chat action not sent: messages were queued for the overall budget."""
 
 
 @dataclass
@@ -136,7 +139,7 @@ class FloodControl(BaseRequestMiddleware):
         action = isinstance(method, SendChatAction)  # (no narrowing, as below)
         if action:
             loop = asyncio.get_running_loop()
-            if self._slots.backlog(loop.time()) > 0:
+            if self._slots.backlog(loop.time()) > ACTION_HORIZON:
                 raise ChatActionSkipped(method, "messages are waiting")
             self._slots.take(loop.time(), loop.time())
             return await make_request(bot, method)
