@@ -87,8 +87,8 @@ class HazardPolicy:
     rate: float = 50.0  # polls per second for all jobs (POLL_RATE_LIMIT)
     # A poll less likely than this to find its job done is not worth making, quota or not.
     floor: float = 0.02
-    # Share of the quota planned (the token bucket in front of the polls enforces all of it).
-    headroom: float = 1.0
+    # Share of the quota planned; the token bucket in front of the polls is the hard cap.
+    headroom: float = 0.9
 
     def next_poll(self, model: FinishModel, since: float, threshold: float) -> float:
         """When (seconds after submit) to poll a job last polled (or submitted) at `since`:
