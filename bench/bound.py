@@ -15,17 +15,23 @@ shortest path over the grid once the constraint is priced in with a multiplier `
 on the polls of every schedule whose p95 lag is at most L, and the path found is a
 schedule that reaches it. `bound` searches the price for the best bound.
 
-    .venv/bin/python -m bench.bound [--step 0.1] [--lags 1.0 1.4 1.5 1.6 1.7 2.0]
+With `--quota`, the other question (`quota_bound`): the least p95 lag any policy can reach
+when polls cost nothing but a quota (POLL_RATE_LIMIT a second, each job at most every
+POLL_MIN_GAP), for bench.lag's burst on each of its shapes.
+
+    .venv/bin/python -m bench.bound [--step 0.1] [--lags 1.0 1.4 1.5 1.6 1.7 2.0] [--quota]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from bench.common import CAP_SECONDS, MEDIAN_SECONDS, SIGMA, table
+from bench.common import CAP_SECONDS, MEDIAN_SECONDS, SIGMA, default, table
 
 MISS_SHARE = 0.05  # p95
 # No gap in the search is longer than this (the bot's own gaps stop at 30 s).
@@ -108,6 +114,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--step", type=float, default=0.1, help="grid of poll times, seconds")
     parser.add_argument("--lags", type=float, nargs="+", default=[1.0, 1.4, 1.5, 1.6, 1.7, 2.0])
+    parser.add_argument(
+        "--quota", action="store_true", help="also the quota bounds of bench.lag's burst"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the burst's arrivals")
     args = parser.parse_args()
     one_second = fixed_poller_polls(1.0)
     print(
@@ -137,6 +147,133 @@ def main() -> None:
         "its first poll, s",
     ]
     print(table(headers, rows))
+    if args.quota:
+        print_quota_bounds(args.seed)
+
+
+def print_quota_bounds(seed: int) -> None:
+    """The quota bound for `bench.lag`'s burst (300 users within 10 s, through the submit
+    budget) on each shape, at the default quota and at a fifth of it."""
+    from bench.lag import BURST_USERS, BURST_WITHIN, SUBMIT_BURST
+    from bench.shapes import SHAPES, burst_arrivals, submitted
+
+    rng = random.Random(seed)
+    submits = submitted(
+        burst_arrivals(BURST_USERS, BURST_WITHIN, rng),
+        default("submit_rate_per_minute") / 60,
+        SUBMIT_BURST,
+    )
+    gap, cap = default("poll_min_gap"), default("poll_rate_limit")
+    print(
+        f"burst: {BURST_USERS} users within {BURST_WITHIN:g} s, submitted over"
+        f" {submits[-1]:.0f} s (submit budget); least gap {gap:g} s; grid {STEP_Q} s"
+    )
+    rows = []
+    for shape in SHAPES.values():
+        for rate in (cap, cap / 5):
+            result = quota_bound(submits, shape.cdf, shape.longest, rate=rate, min_gap=gap)
+            rows.append([shape.name, rate, result.lag, result.unconstrained])
+    headers = ["generation times", "polls/s", "least p95 lag s", "least gap alone, s"]
+    print(table(headers, rows))
+
+
+# ---- The quota-constrained case: the least p95 lag any poll policy can reach ----
+
+STEP_Q = 0.25  # grid of the quota bound, seconds
+
+
+@dataclass(frozen=True)
+class QuotaBound:
+    lag: float  # no policy reaches a p95 lag below this (to the grid's precision)
+    unconstrained: float  # the same with the least gap alone, no quota
+
+
+def _job_plan(
+    lag: float, done: list[float], prices: list[float], gap: int, longest: int
+) -> tuple[float, list[tuple[int, float]]]:
+    """For one job, with `prices[k]` the price of a poll k grid steps after its submit:
+    the polls maximising P(seen within `lag` of its finish) − their expected price, as
+    (step, probability the poll is made), and that value."""
+    n = len(done)
+    lag_steps = round(lag / STEP_Q)
+    value, nxt = [0.0] * n, [-1] * n
+    for j in range(n - 1, -1, -1):
+        pending = 1.0 - done[j]
+        if pending <= 1e-12:
+            continue
+        best, best_k = 0.0, -1  # 0: poll no more
+        for k in range(j + gap, min(n, j + longest + 1)):
+            gain = done[k] - done[max(j, k - lag_steps)] - prices[k] * pending + value[k]
+            if gain > best:
+                best, best_k = gain, k
+        value[j], nxt[j] = best, best_k
+    polls, j = [], 0
+    while nxt[j] >= 0:
+        polls.append((nxt[j], 1.0 - done[j]))
+        j = nxt[j]
+    return value[0], polls
+
+
+def quota_bound(
+    submits: list[float],
+    cdf: Callable[[float], float],
+    longest: float,
+    *,
+    rate: float,
+    min_gap: float,
+    max_gap: float = LONGEST_GAP,
+    rounds: int = 30,
+) -> QuotaBound:
+    """Lagrangian relaxation of the quota per moment: for any prices per grid slot,
+    sum over jobs of max(P(on time) − the price of its polls) + prices × quota is at least
+    the expected number of jobs any policy (at most `rate` polls a second, no job polled
+    twice within `min_gap`) sees within L of their finish. Where that falls below 95 % of
+    the jobs for some prices, no policy reaches p95 ≤ L. Prices are searched by
+    subgradient steps, L by bisection. Polls are on a 0.25 s grid, so the bound is good
+    to about that."""
+    step = STEP_Q
+    groups: dict[int, int] = {}
+    for s in submits:
+        groups[round(s / step)] = groups.get(round(s / step), 0) + 1
+    gap, longest_gap = max(1, round(min_gap / step)), round(max_gap / step)
+    jobs, capacity = len(submits), rate * step
+
+    def infeasible(lag: float, constrained: bool) -> bool:
+        n = round((longest + lag) / step) + 2
+        done = [cdf(k * step) for k in range(n)]
+        prices = [0.0] * (max(groups) + n + 1)
+        for r in range(rounds):
+            total, usage = 0.0, [0.0] * len(prices)
+            plans: dict[tuple[float, ...], tuple[float, list[tuple[int, float]]]] = {}
+            for start, count in groups.items():
+                window = prices[start : start + n]
+                key = tuple(window)
+                if key not in plans:
+                    plans[key] = _job_plan(lag, done, window, gap, longest_gap)
+                value, polls = plans[key]
+                total += count * value
+                for k, made in polls:
+                    usage[start + k] += count * made
+            if total + capacity * sum(prices) < (1 - MISS_SHARE) * jobs:
+                return True
+            over = [u - capacity for u in usage]
+            if not constrained or max(over) <= 1e-9:
+                return False  # these plans keep the quota: nothing better is possible
+            size = 1.0 / (1 + r) ** 0.5
+            prices = [max(0.0, p + size * o / jobs) for p, o in zip(prices, over, strict=True)]
+        return False
+
+    def least(constrained: bool) -> float:
+        low, high = 0.0, max_gap
+        for _ in range(9):
+            middle = (low + high) / 2
+            if infeasible(middle, constrained):
+                low = middle
+            else:
+                high = middle
+        return low
+
+    return QuotaBound(least(True), least(False))
 
 
 if __name__ == "__main__":

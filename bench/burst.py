@@ -53,6 +53,8 @@ YANDEX_SIDE = (
     "poll_first_delay",
     "poll_max_interval",
     "poll_target_lag",
+    "poll_min_gap",
+    "poll_prior_median",
     "generation_deadline",
     "submit_patience",
     "poll_rate_limit",

@@ -57,6 +57,8 @@ SCALED_DURATIONS = (
     "poll_first_delay",
     "poll_max_interval",
     "poll_target_lag",
+    "poll_min_gap",
+    "poll_prior_median",
     "generation_deadline",
     "submit_patience",
 )

@@ -1,6 +1,7 @@
 """A bare aiogram bot that replies to every message with its text: the baseline of
 bench.throughput (what aiogram alone costs per update). Reads TELEGRAM_API_URL and BOT_TOKEN,
-and TUNE_GC=1 to apply the bot's garbage collector settings; SIGTERM stops it.
+TUNE_GC=1 to apply the bot's garbage collector settings and DISABLE_FSM=1 to run without
+FSM storage as the bot does; SIGTERM stops it.
 
     python -m bench.echo_bot
 """
@@ -25,7 +26,7 @@ async def echo(message: Message) -> None:
 async def main() -> None:
     session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
-    dispatcher = Dispatcher()
+    dispatcher = Dispatcher(disable_fsm=os.environ.get("DISABLE_FSM") == "1")
     dispatcher.message.register(echo)
     if os.environ.get("TUNE_GC") == "1":
         tune_gc()

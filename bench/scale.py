@@ -1,18 +1,21 @@
 """Scale: 10 000 pending generations in one bot process.
 
-The bot runs as a child process wired exactly like `python -m bot` (settings from the
-environment, jobs in memory, long polling against the fake Bot API), plus two things only a
-benchmark needs: a sampler of its event-loop lag, and the 10 000 jobs, put in through the
-bot's own service (`ArtService.new_job` + `start`, what `/art` does after its status reply)
-after an idle period that gives the baselines. The fakes run in this (parent) process.
-Operations take log-normal times (median 20 s, real time) and return 150 kB images; the
-Yandex submit budget is lifted (SUBMIT_RATE_PER_MINUTE) so that 10 000 operations really
-are pending at Yandex, everything else is at its default.
+The bot runs as a child process that is `python -m bot` itself: its `main` (settings from
+the environment, logging, GC tuning, jobs in memory, long polling against the fake Bot
+API), with only a sampler of its event-loop lag started in its loop. After an idle period
+that gives the baselines, 10 000 users each send `/art` through the fake Bot API, so every
+request passes the handler, admission and the status reply, as in production. The fakes
+run in this (parent) process. Operations take log-normal times (median 20 s, real time)
+and return 150 kB images; the Yandex submit budget is lifted (SUBMIT_RATE_PER_MINUTE) so
+that 10 000 operations really are pending at Yandex, and so is the overall message pacing
+(MESSAGES_PER_SECOND: 10 000 status replies at 30 a second would take 5 minutes);
+everything else is at its default. The bot is stopped with SIGTERM at the end.
 
-Reported: peak RSS of the bot (VmHWM) against its RSS before the jobs; event-loop lag p99
-while idle, while the 10 000 submits go out, and then with them pending; polls per second
-(most in any 1 s window) against the cap, POLL_RATE_LIMIT. A bot that stops answering
-(no getUpdates for 5 s) is reported as frozen, with what was measured until then.
+Reported: peak RSS of the bot (VmHWM) against its RSS when idle; event-loop lag p99 while
+idle, while the 10 000 requests come in and are submitted, and then with them pending;
+polls per second (most in any 1 s window) against the cap, POLL_RATE_LIMIT. A bot that
+stops answering (no getUpdates for 5 s) is reported as frozen, with what was measured
+until then.
 
     .venv/bin/python -m bench.scale [--jobs 10000] [--seconds 60] [--seed 1]
 """
@@ -23,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -49,6 +53,9 @@ from tests.fake_yandex import FakeYandex
 FIRST_CHAT = 100_000
 IMAGE_BYTES = 150_000
 IDLE_SECONDS = 5.0
+STARTUP_SECONDS = 5.0  # after its commands are registered, before the idle baseline
+# The status replies of 10 000 /art at Telegram's 30 a second would take 5 minutes.
+MESSAGES_PER_SECOND = 1000.0
 FROZEN_AFTER = 5.0  # seconds without a getUpdates call
 TARGET_RSS_MB = 200.0
 TARGET_LAG_P99_MS = 50.0
@@ -72,52 +79,36 @@ def record_polls() -> list[float]:
     return issued
 
 
-async def child(jobs: int, seconds: float, out: Path) -> None:
-    """The bot with a lag sampler; puts in `jobs` jobs after an idle period."""
+def child(out: Path) -> None:
+    """`python -m bot` itself (its `main`: settings, logging, GC tuning, long polling),
+    with a lag sampler started in its event loop; what was measured is written at exit."""
     issued = record_polls()
-    from bot.ops.app import create_bot, create_dispatcher
-    from bot.ops.logs import setup_logging
-    from bot.ops.settings import load_settings
+    import bot.__main__ as entry
+    import bot.ops.server
 
-    lag = LoopLag()
-    lag.start()
-    settings = load_settings()
-    setup_logging(settings.log_level, settings.secrets())
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, bot)
-    await bot.delete_webhook()
-    polling = asyncio.create_task(
-        dispatcher.start_polling(
-            bot, handle_signals=False, allowed_updates=dispatcher.resolve_used_update_types()
-        )
-    )
-    await asyncio.sleep(IDLE_SECONDS)
-    baseline_rss = memory_mb("VmRSS")
-    service = dispatcher["art_service"]
-    store = dispatcher["store"]
-    enqueue_start = time.monotonic()
-    for i in range(jobs):
-        chat = FIRST_CHAT + i
-        request = await service.parse(chat, f"scale probe {i} --seed {i + 1}")
-        await service.start(service.new_job(request, chat_id=chat, user_id=chat, locale="en"))
-        if i % 100 == 99:
-            await asyncio.sleep(0)  # let the loop breathe, as arriving updates would
-    enqueue_end = time.monotonic()
-    await asyncio.sleep(max(0.0, enqueue_start + seconds - time.monotonic()))
-    result: dict[str, Any] = {
-        "baseline_rss": baseline_rss,
-        "peak_rss": memory_mb("VmHWM"),
-        "end_rss": memory_mb("VmRSS"),
-        "enqueue": [enqueue_start, enqueue_end],
-        "active_at_end": await store.active_count(),
-        "end": time.monotonic(),
-    }
-    await lag.stop()
-    result["samples"] = lag.samples
-    result["polls_issued"] = issued
-    await asyncio.to_thread(out.write_text, json.dumps(result))
-    await dispatcher.stop_polling()
-    await polling
+    if os.environ.get("BENCH_NO_GC_TUNING") == "1":  # --no-gc-tuning: what the tuning costs
+        setattr(bot.ops.server, "tune_gc", lambda: None)  # noqa: B010 - a function swap
+
+    serve = getattr(entry, "run")  # noqa: B009 - swapped below
+
+    async def run_with_sampler(settings: Any) -> None:
+        lag = LoopLag()
+        lag.start()
+        try:
+            await serve(settings)
+        finally:
+            await lag.stop()
+            result = {
+                "peak_rss": memory_mb("VmHWM"),
+                "end_rss": memory_mb("VmRSS"),
+                "samples": lag.samples,
+                "polls_issued": issued,
+                "end": time.monotonic(),
+            }
+            await asyncio.to_thread(out.write_text, json.dumps(result))
+
+    setattr(entry, "run", run_with_sampler)  # noqa: B010 - a function swap
+    entry.main()
 
 
 # --- the benchmark -----------------------------------------------------------------------
@@ -151,7 +142,7 @@ def seed_index(body: dict[str, Any]) -> int:
     return int(body["generationOptions"]["seed"]) - 1
 
 
-async def run(jobs: int, seconds: float, seed: int) -> None:
+async def run(jobs: int, seconds: float, seed: int, *, gc_tuning: bool = True) -> None:
     durations = lognormal_durations(jobs, random.Random(seed))
     cap = default("poll_rate_limit")
     header(
@@ -162,15 +153,18 @@ async def run(jobs: int, seconds: float, seed: int) -> None:
         poll_cap=f"{cap:g}/s",
         durations=f"median {percentile(durations, 50):.0f} s, real time",
         image=f"{IMAGE_BYTES // 1000} kB",
+        gc_tuning="as python -m bot" if gc_tuning else "off (--no-gc-tuning)",
     )
     print("\nRSS of a fresh process after its imports (baselines for the RSS target):")
     rows = [[name, await import_rss(modules)] for name, modules in IMPORT_BASELINES]
     print(table(["process", "RSS, MB"], rows))
     print()
-    await one(jobs, seconds, durations, cap)
+    await one(jobs, seconds, durations, cap, gc_tuning)
 
 
-async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> None:
+async def one(
+    jobs: int, seconds: float, durations: list[float], cap: float, gc_tuning: bool
+) -> None:
     fakes_lag = LoopLag()
     fakes_lag.start()
     telegram, yandex = FakeTelegram(), FakeYandex()
@@ -182,26 +176,37 @@ async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> 
     frozen_at: float | None = None
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as workdir:
         out = Path(workdir) / "result.json"
-        env = process_env(bot_env(telegram, yandex, submit_rate_per_minute=10_000_000.0))
+        env = process_env(
+            bot_env(
+                telegram,
+                yandex,
+                submit_rate_per_minute=10_000_000.0,
+                messages_per_second=MESSAGES_PER_SECOND,
+            )
+        )
         env["PYTHONPATH"] = str(ROOT)
+        if not gc_tuning:
+            env["BENCH_NO_GC_TUNING"] = "1"
         log_path = Path(workdir) / "bot.log"
-        args = [f"--jobs={jobs}", f"--seconds={seconds}", f"--out={out}"]
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "bench.scale",
                 "--child",
-                *args,
+                f"--out={out}",
                 env=env,
                 cwd=workdir,
                 stdout=log,
                 stderr=log,
             )
         started = time.monotonic()
+        await telegram.wait_for("setMyCommands", 2, timeout=60)
         peak_seen = 0.0
         rss: list[tuple[float, float]] = []
         calls, last_call = 0, started
+        pushed: tuple[float, float] | None = None
+        baseline = float("nan")
         while process.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), 0.5)
@@ -210,16 +215,35 @@ async def one(jobs: int, seconds: float, durations: list[float], cap: float) -> 
                 with contextlib.suppress(OSError, ValueError):
                     peak_seen = max(peak_seen, memory_mb("VmHWM", process.pid))
                     rss.append((now, memory_mb("VmRSS", process.pid)))
+            if pushed is None and now - started >= IDLE_SECONDS + STARTUP_SECONDS:
+                baseline = rss[-1][1] if rss else float("nan")
+                pushed = (now, now)
+                for i in range(jobs):  # 10 000 users send /art, through Telegram
+                    telegram.push_message(
+                        f"/art scale probe {i} --seed {i + 1}", chat_id=FIRST_CHAT + i
+                    )
+            if (
+                pushed is not None
+                and pushed[0] == pushed[1]
+                and len(telegram.sent("sendMessage", ok=True)) >= jobs  # all answered
+            ):
+                pushed = (pushed[0], now)
+            if pushed is not None and now - pushed[0] >= seconds and process.returncode is None:
+                process.terminate()  # SIGTERM, as an operator stops it
             if telegram.get_updates_calls != calls:
                 calls, last_call = telegram.get_updates_calls, now
             elif now - last_call > FROZEN_AFTER and process.returncode is None:
                 frozen_at = last_call
                 process.kill()
                 await process.wait()
-            elif now - started > IDLE_SECONDS + seconds + 120:
+            elif now - started > STARTUP_SECONDS + IDLE_SECONDS + seconds + 120:
                 process.kill()
                 raise SystemExit("the bot process did not finish in time")
         result = json.loads(out.read_text()) if out.exists() else None
+        if result is not None and pushed is not None:
+            result["baseline_rss"] = baseline
+            result["enqueue"] = list(pushed)
+            result["active_at_end"] = jobs - len(telegram.sent("sendPhoto", ok=True))
         if result is None and frozen_at is None:
             print(log_path.read_text(errors="replace"), file=sys.stderr)
             raise SystemExit(f"the bot process failed (exit code {process.returncode})")
@@ -309,12 +333,12 @@ def report(
             ["figure", "value"],
             [
                 ["peak RSS (VmHWM), MB", peak],
-                ["RSS before the jobs, MB", base],
+                ["RSS when idle, before the requests, MB", base],
                 ["peak ÷ before", peak / base],
                 [f"kB per job: (peak − before) / {jobs}", (peak - base) * 1024 / jobs],
                 [f"RSS once all {jobs} were submitted, MB", submitted_rss],
                 ["RSS at the end, MB", result["end_rss"]],
-                ["putting the jobs in, s", enqueue_end - enqueue_start],
+                ["the requests in and answered (status replies), s", enqueue_end - enqueue_start],
                 [f"submitting all {jobs}, s", submitted_all - enqueue_start],
                 ["generations created", yandex.generations],
                 ["polls/s issued by the bot, most in any 1 s window", most],
@@ -348,13 +372,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0, help="run time after the jobs go in")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-gc-tuning", action="store_true", help="run the bot without its GC tuning"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(child(args.jobs, args.seconds, args.out))
+        child(args.out)
     else:
-        asyncio.run(run(args.jobs, args.seconds, args.seed))
+        asyncio.run(run(args.jobs, args.seconds, args.seed, gc_tuning=not args.no_gc_tuning))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def fast_settings(
         "REDIS_URL": redis_url,
         "POLL_FIRST_DELAY": "0.05",
         "POLL_MAX_INTERVAL": "0.2",
+        "POLL_MIN_GAP": "0.05",
+        "POLL_PRIOR_MEDIAN": "0.2",
         "MAX_CONCURRENT_PER_USER": "1000",
         "SUBMIT_RATE_PER_MINUTE": "600000",
         **overrides,

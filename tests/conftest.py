@@ -26,6 +26,8 @@ FAST = {
     "poll_first_delay": 0.05,
     "poll_growth": 1.5,
     "poll_max_interval": 0.2,
+    "poll_min_gap": 0.05,
+    "poll_prior_median": 0.2,
     "poll_rate_limit": 200.0,
     "generation_deadline": 30.0,
     "submit_patience": 10.0,

@@ -25,6 +25,7 @@ from aiogram.utils.i18n import I18n
 import handlers
 from bot.core.backend import ImageBackend
 from bot.core.budget import Budget
+from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
@@ -34,7 +35,7 @@ from bot.services.art import ArtService
 from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
 from bot.services.metrics import Metrics
-from bot.services.planner import PollPlanner
+from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
 from bot.services.profile import BotProfile
 from bot.services.quotas import Quotas
@@ -245,6 +246,22 @@ def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
         target_lag=settings.poll_target_lag,
         late_share=settings.poll_late_share,
     )
+    if settings.poll_schedule == "hazard":
+        prior = Prior(median=settings.poll_prior_median)
+        policy = HazardPolicy(
+            min_gap=settings.poll_min_gap,
+            max_gap=settings.poll_max_interval,
+            rate=settings.poll_rate_limit,
+        )
+        # Rebuilding a finish model is cheap: learn from every new duration.
+        durations = DurationModel(store, lambda past: FinishModel(prior, past), replan_every=1)
+        return PollPlanner(
+            schedule,
+            None,
+            model_uri=settings.model_uri,
+            learned=None,
+            hazard=HazardPlanner(policy, durations, prior),
+        )
     return PollPlanner(
         schedule,
         DurationModel(store, learned.plan),

@@ -113,10 +113,15 @@ class Settings(BaseSettings):
     poll_growth: float = Field(default=1.5, ge=1)
     poll_max_interval: float = Field(default=30.0, gt=0)
     poll_rate_limit: float = Field(default=50.0, gt=0, description="Operation polls per second")
+    # "hazard": spend the poll quota on the jobs most likely to have finished since their last
+    # poll, each polled at most every `poll_min_gap` seconds; before durations are known,
+    # generation times are assumed log-normal around `poll_prior_median` seconds.
     # "learned": poll where past generations of the same model and ratio finished, every
     # `poll_target_lag` seconds there, letting at most `poll_late_share` of them arrive later
     # where that saves the most polls; "growing": the schedule above, always.
-    poll_schedule: Literal["learned", "growing"] = "learned"
+    poll_schedule: Literal["hazard", "learned", "growing"] = "hazard"
+    poll_min_gap: float = Field(default=1.0, gt=0)
+    poll_prior_median: float = Field(default=10.0, gt=0)
     poll_target_lag: float = Field(default=1.4, gt=0)
     poll_late_share: float = Field(default=0.04, ge=0, lt=0.5)
     generation_deadline: float = Field(default=1800.0, gt=0, description="Seconds")

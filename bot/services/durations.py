@@ -2,8 +2,10 @@
 
 A small sketch per key: the latest `SAMPLES` durations, kept in the store (so all instances
 and restarts share them) and mirrored here, reloaded at most every `refresh` seconds. The
-poll window is planned from them again after every `REPLAN_EVERY` new durations, not on
-each one: planning replays the sample several dozen times.
+learned schedule's poll window is planned from them again after every `REPLAN_EVERY` new
+durations, not on each one: planning replays the sample several dozen times. The hazard
+policy's finish model is cheap to build and is rebuilt on every new duration, so a cold
+start learns from its first finishes.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from bot.core.errors import StoreUnavailable
-from bot.core.schedule import PollWindow
 from bot.storage.base import JobStore
 
 log = logging.getLogger(__name__)
@@ -21,29 +23,33 @@ log = logging.getLogger(__name__)
 SAMPLES = 512
 REPLAN_EVERY = 32
 
-Plan = Callable[[Sequence[float]], PollWindow | None]
+# What is planned on the durations: the learned schedule's window, or a finish model.
+P = TypeVar("P")
 
 
-class DurationModel:
+class DurationModel(Generic[P]):
     def __init__(
         self,
         store: JobStore,
-        plan: Plan,
+        plan: Callable[[Sequence[float]], P],
         *,
         refresh: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        replan_every: int = REPLAN_EVERY,
     ) -> None:
         self._store = store
         self._plan = plan
         self._refresh = refresh
         self._clock = clock
+        self._replan_every = replan_every
         self._samples: dict[str, list[float]] = {}
-        self._windows: dict[str, PollWindow | None] = {}
+        self._windows: dict[str, P | None] = {}
         self._unplanned: dict[str, int] = {}
         self._loaded_at: dict[str, float] = {}
 
-    async def window(self, key: str) -> PollWindow | None:
-        """Where to poll jobs of this key densely; None until enough are known."""
+    async def window(self, key: str) -> P | None:
+        """The plan on the durations of this key (the learned schedule's: None until enough
+        are known)."""
         if self._clock() - self._loaded_at.get(key, -self._refresh) >= self._refresh:
             try:
                 self._samples[key] = await self._store.durations_get(key)
@@ -51,7 +57,7 @@ class DurationModel:
                 log.debug("durations unavailable, keeping what is known")
             self._loaded_at[key] = self._clock()
             self._replan(key)
-        elif self._unplanned.get(key, 0) >= REPLAN_EVERY or (
+        elif self._unplanned.get(key, 0) >= self._replan_every or (
             self._windows.get(key) is None and self._unplanned.get(key, 0)
         ):
             self._replan(key)

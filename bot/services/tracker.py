@@ -300,6 +300,8 @@ class Tracker:
             await self._fail(job, expiry_reason(job), JobState.EXPIRED)
         elif self._pictures.chat_full(job.chat_id):
             await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
+        elif (later := await self._planner.recheck(job, self._clock())) is not None:
+            await self._save(job.but(next_poll_at=later))
         else:
             # A place for the picture the poll may bring, kept until it is delivered: polls
             # wait for deliveries rather than pictures piling up in memory.
@@ -315,6 +317,9 @@ class Tracker:
             enhanced = await self._enhancer.enhance(job.request.text, job.locale)
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
         await self._wait_for_submit_budget(job)
+        # The generation starts now, not when the step began: the wait in line for the
+        # budget (seconds in a burst) is not part of how long Yandex takes.
+        sent_at = self._clock()
         try:
             answer = await self._draw(self._backends.backend(job.request.model), job)
         except TransientBackendError as exc:
@@ -348,11 +353,12 @@ class Tracker:
         job = job.moved_to(
             JobState.PENDING,
             operation_id=answer.operation_id,
-            submitted_at=now,
+            submitted_at=sent_at,
             attempts=0,
             last_error=None,
         )
-        await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+        next_at = await self._planner.next_poll_at(job, self._clock(), 0)
+        await self._save(job.but(next_poll_at=next_at))
 
     async def _draw(self, backend: ImageBackend, job: Job) -> Submitted | ImageReady | None:
         """The backend's answer to the submit, or None when the user cancelled meanwhile:

@@ -4,6 +4,13 @@ Messages are paced per chat (groups about 20 a minute, private chats about 1 a s
 overall (about 30 a second), so a burst is delayed rather than refused; a 429 that still
 comes back is waited out and retried. A request middleware covers handlers' replies and
 the tracker's deliveries alike.
+
+Lanes share the overall budget when it is contended: pictures book the first free slot;
+other messages (replies, status edits) book one only when the queue of booked slots ahead
+is shorter than `CHATTER_HORIZON`, so pictures that come later still go first; chat actions
+(whether they count against the limits is not documented, so they are assumed to) are sent
+only while that queue is shorter than `ACTION_HORIZON`, and skipped otherwise: one older
+than 5 s shows nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import (
     EditMessageCaption,
     EditMessageMedia,
     EditMessageReplyMarkup,
     EditMessageText,
+    SendChatAction,
     SendDocument,
     SendMessage,
     SendPhoto,
@@ -44,6 +52,12 @@ MESSAGE_METHODS = (
     EditMessageCaption,
     EditMessageReplyMarkup,
 )
+# What users wait for: these go first when the overall budget is contended.
+PICTURE_METHODS = (SendPhoto, SendDocument, EditMessageMedia)
+# Other messages book a slot only when no more than this many seconds of slots are booked.
+CHATTER_HORIZON = 1.0
+# Chat actions are sent only while the queue ahead is shorter than this, seconds.
+ACTION_HORIZON = 0.2
 MAX_CHATS = 10_000
 # Past slots are forgotten when more than this many are kept.
 PRUNE_AT = 4096
@@ -85,6 +99,11 @@ class SendSlots:
             self._prune_at = max(PRUNE_AT, 2 * len(self._next))
         return slot * self._gap
 
+    def backlog(self, now: float) -> float:
+        """How long the queue of booked slots ahead is, seconds (0: the next slot is free)."""
+        current = math.ceil(now / self._gap)
+        return (self._free_from(current) - current) * self._gap
+
     def _free_from(self, slot: int) -> int:
         path = []
         while slot in self._next:
@@ -93,6 +112,10 @@ class SendSlots:
         for taken in path:
             self._next[taken] = slot
         return slot
+
+
+class ChatActionSkipped(TelegramAPIError):
+    """A chat action not sent: messages were queued for the overall budget."""
 
 
 @dataclass
@@ -113,9 +136,18 @@ class FloodControl(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        action = isinstance(method, SendChatAction)  # (no narrowing, as below)
+        if action:
+            loop = asyncio.get_running_loop()
+            if self._slots.backlog(loop.time()) > ACTION_HORIZON:
+                raise ChatActionSkipped(method, "messages are waiting")
+            self._slots.take(loop.time(), loop.time())
+            return await make_request(bot, method)
         paced = isinstance(method, MESSAGE_METHODS)  # (no narrowing: keeps `method` generic)
         if not paced:
             return await make_request(bot, method)
+        if not isinstance(method, PICTURE_METHODS):
+            await self._wait_for_short_queue()
         chat_id: Any = getattr(method, "chat_id", None)
         # An inline message (no chat_id) is paced overall only.
         pace = None if chat_id is None else self._chat_pace(chat_id)
@@ -130,6 +162,13 @@ class FloodControl(BaseRequestMiddleware):
                     raise
                 log.info("flood limit on %s: waiting %ss", type(method).__name__, exc.retry_after)
                 await asyncio.sleep(exc.retry_after)
+
+    async def _wait_for_short_queue(self) -> None:
+        """Let pictures booked meanwhile go first: book only behind a short queue."""
+        loop = asyncio.get_running_loop()
+        # The queue drains with the clock, not on an event; pictures may lengthen it meanwhile.
+        while (backlog := self._slots.backlog(loop.time())) > CHATTER_HORIZON:  # noqa: ASYNC110
+            await asyncio.sleep(backlog - CHATTER_HORIZON)
 
     async def _wait_for_slot(self, pace: ChatPace | None) -> None:
         now = asyncio.get_running_loop().time()
