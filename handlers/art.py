@@ -1,10 +1,13 @@
 """/art: parse the request, show a status message at once, hand the job to the service.
 
 In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' commands),
-and `/art` sent as a reply draws the replied message's text or caption.
+and `/art` sent as a reply draws the replied message's text or caption. In private chats
+any other text that is not a command is read like `/art`'s arguments
+(`PRIVATE_TEXT_PROMPTS`).
 """
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
@@ -18,12 +21,39 @@ from bot.telegram.texts import Texts
 async def art(
     message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
 ) -> None:
-    locale = i18n.current_locale
-    user_id = message.from_user.id if message.from_user else message.chat.id
     replied = message.reply_to_message
     replied_text = (replied.text or replied.caption) if replied else None
+    await draw(message, command.args, replied_text, art_service, texts, i18n)
+
+
+async def plain_text(message: Message, art_service: ArtService, texts: Texts, i18n: I18n) -> None:
+    """A private chat's text is a prompt, flags included; a reply draws the text itself."""
+    await draw(message, message.text, None, art_service, texts, i18n)
+
+
+def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
+    """Text typed in a private chat that is not a command (nor an inline result posted
+    through this bot, which carries the bot's own status text)."""
+    return (
+        private_text_prompts
+        and message.chat.type == ChatType.PRIVATE
+        and message.via_bot is None
+        and not (message.text or "/").startswith("/")
+    )
+
+
+async def draw(
+    message: Message,
+    args: str | None,
+    replied_text: str | None,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+) -> None:
+    locale = i18n.current_locale
+    user_id = message.from_user.id if message.from_user else message.chat.id
     try:
-        request = await art_service.parse(user_id, command.args, replied_text)
+        request = await art_service.parse(user_id, args, replied_text)
     except PromptError as error:
         await message.reply(texts.prompt_error(locale, error))
         return
@@ -51,4 +81,5 @@ async def art(
 def create_router() -> Router:
     router = Router(name="art")
     router.message.register(art, Command("art"))
+    router.message.register(plain_text, F.text, is_text_prompt)
     return router

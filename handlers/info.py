@@ -9,7 +9,7 @@ from bot.telegram.texts import Texts
 
 
 async def start(message: Message, texts: Texts, i18n: I18n) -> None:
-    await message.answer(texts.get(i18n.current_locale, "start"))
+    await message.answer(texts.start(i18n.current_locale))
 
 
 async def help_(message: Message, texts: Texts, i18n: I18n) -> None:

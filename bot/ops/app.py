@@ -245,6 +245,7 @@ def create_services(
         settings.generation_deadline,
         settings.job_retention,
         settings.yandex_daily_quota,
+        private_text_prompts=settings.private_text_prompts,
     )
     store = create_store(settings, redis)
     http = create_yandex_http(settings)
@@ -340,6 +341,7 @@ def create_dispatcher(
         prefs=services.prefs,
         rules=services.rules,
         stats=services.stats,
+        private_text_prompts=settings.private_text_prompts,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)

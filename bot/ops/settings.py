@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     submit_patience: float = Field(default=300.0, gt=0)
 
     prompt_max_length: int = Field(default=500, gt=0)
+    # In private chats any text that is not a command is a prompt, read like /art's.
+    private_text_prompts: bool = True
     ratio_max_side: int = Field(default=32, ge=1)
     ratio_max_elongation: float = Field(default=4.0, ge=1)
 

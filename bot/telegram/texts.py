@@ -29,8 +29,10 @@ class Texts:
         deadline_seconds: float,
         retention_seconds: float = 0,
         yandex_daily_quota: int = 5000,
+        private_text_prompts: bool = False,
     ) -> None:
         self._i18n = i18n
+        self._private_text_prompts = private_text_prompts
         self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
@@ -48,8 +50,11 @@ class Texts:
         """Telegram HTML made plain, for places without markup (inline descriptions)."""
         return html.unescape(_TAG.sub("", text))
 
+    def start(self, locale: str) -> str:
+        return self._with_sections(locale, self.get(locale, "start"), "start")
+
     def help(self, locale: str) -> str:
-        return self.get(
+        text = self.get(
             locale,
             "help",
             max_seed=MAX_SEED,
@@ -57,6 +62,13 @@ class Texts:
             max_elongation=f"{self._limits.max_elongation:g}",
             max_length=self._limits.max_length,
         )
+        return self._with_sections(locale, text, "help")
+
+    def _with_sections(self, locale: str, text: str, key: str) -> str:
+        """The base text and the sections of the features that are on, each its own msgid
+        (so each feature's text lives beside it in the catalogs)."""
+        sections = [f"{key}.plain"] if self._private_text_prompts else []
+        return "\n\n".join([text, *(self.get(locale, section) for section in sections)])
 
     def privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
