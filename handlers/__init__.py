@@ -6,7 +6,7 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, info, inline, settings, stats
+from handlers import art, buttons, info, inline, settings, stats, styles
 
 
 def routers() -> list[Router]:
@@ -17,4 +17,5 @@ def routers() -> list[Router]:
         inline.create_router(),
         settings.create_router(),
         stats.create_router(),
+        styles.create_router(),
     ]

@@ -1,4 +1,4 @@
-"""/settings: default ratio, prompt enhancement and interface language, on buttons."""
+"""/settings: default ratio, prompt enhancement, interface language and style, on buttons."""
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -8,6 +8,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.prefs import RATIO_CHOICES, UserPrefs
+from bot.core.styles import NO_STYLE, StyleCatalog
 from bot.services.prefs import PrefsService
 from bot.telegram.texts import Texts
 
@@ -28,11 +29,18 @@ def label(texts: Texts, locale: str, text: str, chosen: bool) -> str:
     return texts.get(locale, "settings.chosen", label=text) if chosen else text
 
 
-def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyboardMarkup]:
+def render(
+    texts: Texts, locale: str, prefs: UserPrefs, styles: StyleCatalog
+) -> tuple[str, InlineKeyboardMarkup]:
     state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
     names = languages(texts)
     language = names.get(prefs.language or "", texts.get(locale, "settings.auto"))
     text = texts.get(locale, "settings.text", ratio=prefs.ratio, enhance=state, language=language)
+    style = styles.get(prefs.style)
+    no_style = texts.get(locale, "settings.no_style")
+    text += "\n" + texts.get(
+        locale, "settings.style_line", style=style.title(locale) if style else no_style
+    )
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
         # ":" separates callback data fields, so "16:9" travels as "16x9".
@@ -51,13 +59,21 @@ def render(texts: Texts, locale: str, prefs: UserPrefs) -> tuple[str, InlineKeyb
             text=label(texts, locale, name, (prefs.language or AUTO) == code),
             callback_data=SettingsAction(key="language", value=code),
         )
-    builder.adjust(3, 3, 1, len(choices))
+    style_choices = {NO_STYLE: no_style, **{s.name: s.title(locale) for s in styles}}
+    for name, title in style_choices.items():
+        builder.button(
+            text=label(texts, locale, title, (style.name if style else NO_STYLE) == name),
+            callback_data=SettingsAction(key="style", value=name),
+        )
+    builder.adjust(3, 3, 1, len(choices), *[3] * -(-len(style_choices) // 3))
     return text, builder.as_markup()
 
 
-async def show(message: Message, prefs: PrefsService, texts: Texts, i18n: I18n) -> None:
+async def show(
+    message: Message, prefs: PrefsService, styles: StyleCatalog, texts: Texts, i18n: I18n
+) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
-    text, keyboard = render(texts, i18n.current_locale, await prefs.get(user_id))
+    text, keyboard = render(texts, i18n.current_locale, await prefs.get(user_id), styles)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -65,11 +81,15 @@ async def change(
     query: CallbackQuery,
     callback_data: SettingsAction,
     prefs: PrefsService,
+    styles: StyleCatalog,
     texts: Texts,
     i18n: I18n,
 ) -> None:
     key, value = callback_data.key, callback_data.value.replace("x", ":")
-    if key == "ratio" and value in RATIO_CHOICES:
+    if key == "style" and (callback_data.value == NO_STYLE or styles.get(callback_data.value)):
+        style = None if callback_data.value == NO_STYLE else callback_data.value
+        updated = await prefs.update(query.from_user.id, style=style)
+    elif key == "ratio" and value in RATIO_CHOICES:
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):
         updated = await prefs.update(query.from_user.id, enhance=value == "on")
@@ -81,7 +101,7 @@ async def change(
     locale = updated.language or i18n.current_locale
     await query.answer(texts.get(locale, "settings.saved"))
     if isinstance(query.message, Message):
-        text, keyboard = render(texts, locale, updated)
+        text, keyboard = render(texts, locale, updated, styles)
         await query.message.edit_text(text, reply_markup=keyboard)
 
 
@@ -89,6 +109,6 @@ def create_router() -> Router:
     router = Router(name="settings")
     router.message.register(show, Command("settings"))
     router.callback_query.register(
-        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "language"}))
+        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "language", "style"}))
     )
     return router

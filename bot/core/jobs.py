@@ -114,6 +114,8 @@ def job_from_dict(data: dict[str, Any]) -> Job:
             seed=request["seed"],
             ratio=Ratio(width, height),
             enhance=bool(request.get("enhance", False)),
+            style=request.get("style"),
+            style_prompt=request.get("style_prompt", ""),
         ),
         "state": JobState(data["state"]),
         "last_error": _kind(data.get("last_error")),

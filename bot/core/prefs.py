@@ -1,5 +1,5 @@
-"""A user's preferences from /settings (default ratio, enhancement, interface language)
-and how they are stored as JSON."""
+"""A user's preferences from /settings (default ratio, enhancement, interface language,
+style) and how they are stored as JSON."""
 
 from __future__ import annotations
 
@@ -21,21 +21,23 @@ class UserPrefs:
     ratio: str = str(SQUARE)
     enhance: bool = False
     language: str | None = None  # None: Telegram's language_code
+    style: str | None = None
 
     @property
     def defaults(self) -> Defaults:
-        return _defaults(self.ratio, self.enhance)
+        return _defaults(self.ratio, self.enhance, self.style)
 
 
+_FIELDS = ("ratio", "enhance", "language", "style")
 # Shared by every user without saved settings (most users), rather than one each.
 DEFAULT_PREFS = UserPrefs()
 
 
 @lru_cache(maxsize=64)
-def _defaults(ratio: str, enhance: bool) -> Defaults:
+def _defaults(ratio: str, enhance: bool, style: str | None) -> Defaults:
     """One instance per value: each pending job's request keeps its Ratio."""
     width, height = (int(side) for side in ratio.split(":"))
-    return Defaults(ratio=Ratio(width, height), enhance=enhance)
+    return Defaults(ratio=Ratio(width, height), enhance=enhance, style=style)
 
 
 def parse_prefs(raw: str | None) -> UserPrefs:
@@ -43,7 +45,7 @@ def parse_prefs(raw: str | None) -> UserPrefs:
         return DEFAULT_PREFS
     try:
         data = json.loads(raw)
-        prefs = UserPrefs(**{k: data[k] for k in ("ratio", "enhance", "language") if k in data})
+        prefs = UserPrefs(**{k: data[k] for k in _FIELDS if k in data})
         _ = prefs.defaults  # a ratio that does not parse falls back to the defaults
     except (ValueError, TypeError):
         log.warning("unreadable user preferences, using defaults")

@@ -10,8 +10,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.core.styles import BUILTIN, NO_STYLE, StyleCatalog
+
 MAX_SEED = 2**63 - 1
-KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance")
+# A style's text goes to YandexART as one more message weighing half the prompt's parts
+# together. YandexART normalizes the weights to sum to 1, so the style gets a third of the
+# influence and the subject two thirds: it stays what the picture is of.
+STYLE_WEIGHT_SHARE = 0.5
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
 SHORT_FLAGS = {"-e": "enhance"}
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
@@ -47,6 +53,17 @@ class ArtRequest:
     ratio: Ratio = SQUARE
     # Ask YandexGPT for a richer prompt first.
     enhance: bool = False
+    # A style preset: its name, and its text as it was when the request was made.
+    style: str | None = None
+    style_prompt: str = ""
+
+    @property
+    def messages(self) -> tuple[PromptPart, ...]:
+        """What YandexART gets: the parts, and the style as one more weighted message."""
+        if not self.style_prompt:
+            return self.parts
+        weight = STYLE_WEIGHT_SHARE * sum(p.weight for p in self.parts)
+        return (*self.parts, PromptPart(self.style_prompt, weight))
 
     @property
     def text(self) -> str:
@@ -62,6 +79,7 @@ class Defaults:
 
     ratio: Ratio = SQUARE
     enhance: bool = False
+    style: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ def parse_art_args(
     limits: Limits,
     replied_text: str | None = None,
     defaults: Defaults = Defaults(),
+    styles: StyleCatalog = BUILTIN,
 ) -> ArtRequest:
     """Split flags from the prompt, validate both, and build the request.
 
@@ -108,7 +127,33 @@ def parse_art_args(
         _check_length(parts, limits)
     else:
         parts = _parse_parts(" ".join(words), limits)
-    return ArtRequest(parts=parts, seed=seed, ratio=ratio, enhance=enhance)
+    style, style_prompt = _parse_style(flags.get("style"), defaults.style, styles)
+    _check_length(parts, limits, style, style_prompt)
+    return ArtRequest(
+        parts=parts,
+        seed=seed,
+        ratio=ratio,
+        enhance=enhance,
+        style=style,
+        style_prompt=style_prompt,
+    )
+
+
+def _parse_style(
+    value: str | None, default: str | None, styles: StyleCatalog
+) -> tuple[str | None, str]:
+    """The style flag (a name or a title in any language, `none` for none) or the user's
+    default; a default the operator has since removed is simply no style."""
+    if value is None:
+        chosen = styles.get(default)
+    elif value.casefold() == NO_STYLE:
+        chosen = None
+    else:
+        chosen = styles.find(value)
+        if chosen is None:
+            known = ", ".join(styles.names)
+            raise PromptError("unknown_style", {"value": value[:40], "known": known})
+    return (chosen.name, chosen.prompt) if chosen is not None else (None, "")
 
 
 def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
@@ -194,10 +239,17 @@ def _parse_parts(text: str, limits: Limits) -> tuple[PromptPart, ...]:
     return tuple(parts)
 
 
-def _check_length(parts: Sequence[PromptPart], limits: Limits) -> None:
+def _check_length(
+    parts: Sequence[PromptPart], limits: Limits, style: str | None = None, style_prompt: str = ""
+) -> None:
+    """YandexART's limit is on all the text it gets: a style's text counts too."""
     length = sum(len(p.text) for p in parts)
     if length > limits.max_length:
         raise PromptError("prompt_too_long", {"length": length, "limit": limits.max_length})
+    if style is not None and length + len(style_prompt) > limits.max_length:
+        limit = limits.max_length - len(style_prompt)
+        params: dict[str, str | int] = {"length": length, "limit": limit, "style": style}
+        raise PromptError("prompt_too_long_style", params)
 
 
 def _parse_weight(text: str) -> float:

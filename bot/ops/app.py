@@ -29,6 +29,7 @@ from bot.core.budget import Budget
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
+from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
 from bot.services.durations import DurationModel
@@ -61,7 +62,7 @@ log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DEFAULT_LOCALE = "en"
-COMMANDS = ("art", "settings", "help", "privacy", "start")
+COMMANDS = ("art", "styles", "settings", "help", "privacy", "start")
 REDIS_TIMEOUT = 5.0
 
 
@@ -75,6 +76,20 @@ def create_i18n() -> I18n:
     if stale:
         raise StartupError(f"locales not compiled: {', '.join(stale)}; run `make locales`")
     return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+
+
+def load_styles(path: Path | None) -> StyleCatalog:
+    """The built-in styles, with the operator's file over them; a bad file stops start-up."""
+    if path is None:
+        return BUILTIN
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StartupError(f"STYLES_FILE: cannot read it ({type(exc).__name__})") from None
+    try:
+        return BUILTIN.merged(parse_styles(text))
+    except StylesError as exc:
+        raise StartupError(f"STYLES_FILE: {exc}") from None
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -218,6 +233,7 @@ class Services:
     metrics: Metrics
     tracker: Tracker
     art_service: ArtService
+    styles: StyleCatalog
     prefs: PrefsService
     rules: AccessRules
     stats: StatsService
@@ -234,6 +250,7 @@ def create_services(
     backend: ImageBackend | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Services:
+    styles = load_styles(settings.styles_file)
     limits = Limits(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,
@@ -303,6 +320,7 @@ def create_services(
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
+        styles=styles,
     )
     stats = StatsService(store, clock=clock)
     return Services(
@@ -311,6 +329,7 @@ def create_services(
         metrics=metrics,
         tracker=tracker,
         art_service=art_service,
+        styles=styles,
         prefs=prefs,
         rules=rules,
         stats=stats,
@@ -342,6 +361,7 @@ def create_dispatcher(
         rules=services.rules,
         stats=services.stats,
         private_text_prompts=settings.private_text_prompts,
+        styles=services.styles,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)

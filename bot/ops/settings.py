@@ -7,6 +7,7 @@ Settings are never read at import time: `load_settings()` is called by `python -
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -109,6 +110,8 @@ class Settings(BaseSettings):
     prompt_max_length: int = Field(default=500, gt=0)
     # In private chats any text that is not a command is a prompt, read like /art's.
     private_text_prompts: bool = True
+    # A TOML file of style presets that add to or override the built-in ones.
+    styles_file: Path | None = None
     ratio_max_side: int = Field(default=32, ge=1)
     ratio_max_elongation: float = Field(default=4.0, ge=1)
 

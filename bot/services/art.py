@@ -15,6 +15,7 @@ from enum import StrEnum
 from bot.core.jobs import Job, JobState
 from bot.core.limits import Refusal
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.core.styles import BUILTIN, StyleCatalog
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
@@ -47,8 +48,10 @@ class ArtService:
         upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        styles: StyleCatalog = BUILTIN,
     ) -> None:
         self._tracker = tracker
+        self.styles = styles
         self._store = store
         self._cache = cache
         self._quotas = quotas
@@ -64,7 +67,7 @@ class ArtService:
     ) -> ArtRequest:
         """The request, with the user's /settings where no flag says otherwise."""
         defaults = (await self._prefs.get(user_id)).defaults
-        return parse_art_args(args, self.limits, replied_text, defaults)
+        return parse_art_args(args, self.limits, replied_text, defaults, self.styles)
 
     async def admit(self, job: Job) -> Refusal | None:
         """Count the job against its user's limits; a refusal says which and until when."""

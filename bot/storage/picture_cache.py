@@ -1,5 +1,6 @@
-"""Pictures already delivered, by request: the same prompt parts, weights, seed, ratio and
-model give the same picture, so Telegram's file_id can answer without asking Yandex.
+"""Pictures already delivered, by request: the same prompt parts (a style's included),
+weights, seed, ratio and model give the same picture, so Telegram's file_id can answer
+without asking Yandex.
 
 Keys are hashes, so the cache keeps no prompt text.
 """
@@ -26,7 +27,7 @@ class CachedPicture:
 
 
 def request_key(model_uri: str, request: ArtRequest, seed: int) -> str:
-    parts = [[part.text, part.weight] for part in request.parts]
+    parts = [[part.text, part.weight] for part in request.messages]
     canonical = json.dumps([model_uri, parts, seed, str(request.ratio)], ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

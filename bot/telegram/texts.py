@@ -16,6 +16,7 @@ from bot.core.jobs import Job
 from bot.core.limits import Refusal
 from bot.core.prompt import MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
+from bot.core.styles import StyleCatalog
 from bot.core.text import caption
 
 _TAG = re.compile(r"<[^>]+>")
@@ -68,6 +69,7 @@ class Texts:
         """The base text and the sections of the features that are on, each its own msgid
         (so each feature's text lives beside it in the catalogs)."""
         sections = [f"{key}.plain"] if self._private_text_prompts else []
+        sections += [f"{key}.styles"] if key == "help" else []
         return "\n\n".join([text, *(self.get(locale, section) for section in sections)])
 
     def privacy(self, locale: str) -> str:
@@ -79,6 +81,19 @@ class Texts:
         else:
             after = self.get(locale, "privacy.deleted")
         return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+
+    def styles(self, locale: str, styles: StyleCatalog) -> str:
+        lines = [
+            self.get(
+                locale,
+                "styles.line",
+                name=html.escape(style.name),
+                title=html.escape(style.title(locale)),
+                prompt=html.escape(style.prompt),
+            )
+            for style in styles
+        ]
+        return "\n".join([self.get(locale, "styles.header"), *lines])
 
     def prompt_error(self, locale: str, error: PromptError) -> str:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
@@ -117,6 +132,8 @@ class Texts:
 
     def caption(self, job: Job) -> str:
         meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
+        if job.request.style is not None:
+            meta += f" · {job.request.style}"
         prompt = job.request.text
         if job.enhanced_prompt is not None:
             prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
