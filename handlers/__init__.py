@@ -6,7 +6,7 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, info, inline, settings, stats, styles
+from handlers import art, buttons, history, info, inline, settings, stats, styles
 
 
 def routers() -> list[Router]:
@@ -18,4 +18,5 @@ def routers() -> list[Router]:
         settings.create_router(),
         stats.create_router(),
         styles.create_router(),
+        history.create_router(),
     ]

@@ -100,23 +100,32 @@ class Job:
 def job_to_dict(job: Job) -> dict[str, Any]:
     """Plain JSON-able data, for stores outside the process."""
     data = dataclasses.asdict(job)
-    data["request"]["ratio"] = str(job.request.ratio)
+    data["request"] = request_to_dict(job.request)
     return data
 
 
-def job_from_dict(data: dict[str, Any]) -> Job:
-    request = data["request"]
+def request_to_dict(request: ArtRequest) -> dict[str, Any]:
+    data = dataclasses.asdict(request)
+    data["ratio"] = str(request.ratio)
+    return data
+
+
+def request_from_dict(request: dict[str, Any]) -> ArtRequest:
     width, height = (int(side) for side in request["ratio"].split(":"))
+    return ArtRequest(
+        parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
+        seed=request["seed"],
+        ratio=Ratio(width, height),
+        enhance=bool(request.get("enhance", False)),
+        style=request.get("style"),
+        style_prompt=request.get("style_prompt", ""),
+    )
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
     fields = {
         **data,
-        "request": ArtRequest(
-            parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
-            seed=request["seed"],
-            ratio=Ratio(width, height),
-            enhance=bool(request.get("enhance", False)),
-            style=request.get("style"),
-            style_prompt=request.get("style_prompt", ""),
-        ),
+        "request": request_from_dict(data["request"]),
         "state": JobState(data["state"]),
         "last_error": _kind(data.get("last_error")),
         "untold_failure": _kind(data.get("untold_failure")),

@@ -33,6 +33,7 @@ from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
 from bot.services.durations import DurationModel
+from bot.services.history import HistoryService
 from bot.services.metrics import Metrics
 from bot.services.planner import PollPlanner
 from bot.services.prefs import PrefsService
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DEFAULT_LOCALE = "en"
-COMMANDS = ("art", "styles", "settings", "help", "privacy", "start")
+COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
 REDIS_TIMEOUT = 5.0
 
 
@@ -234,6 +235,7 @@ class Services:
     tracker: Tracker
     art_service: ArtService
     styles: StyleCatalog
+    history: HistoryService
     prefs: PrefsService
     rules: AccessRules
     stats: StatsService
@@ -263,6 +265,7 @@ def create_services(
         settings.job_retention,
         settings.yandex_daily_quota,
         private_text_prompts=settings.private_text_prompts,
+        history_retention=settings.history_retention,
     )
     store = create_store(settings, redis)
     http = create_yandex_http(settings)
@@ -310,12 +313,14 @@ def create_services(
         clock=clock,
     )
     prefs = PrefsService(store)
+    history = HistoryService(store, prefs, retention=settings.history_retention, clock=clock)
     art_service = ArtService(
         tracker=tracker,
         store=store,
         cache=cache,
         quotas=quotas,
         prefs=prefs,
+        history=history,
         limits=limits,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
@@ -330,6 +335,7 @@ def create_services(
         tracker=tracker,
         art_service=art_service,
         styles=styles,
+        history=history,
         prefs=prefs,
         rules=rules,
         stats=stats,
@@ -362,6 +368,7 @@ def create_dispatcher(
         stats=services.stats,
         private_text_prompts=settings.private_text_prompts,
         styles=services.styles,
+        history=services.history,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)

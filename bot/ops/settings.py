@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
     # 0 deletes them at once (the buttons then answer that they are out of date).
     job_retention: float = Field(default=86400.0, ge=0)
+    # A user's requests are listed in /history this long (seconds); 0 keeps no history.
+    history_retention: float = Field(default=2592000.0, ge=0)
     # Delivered pictures' file_ids, by a hash of the request, to answer repeats at once.
     cache_ttl: float = Field(default=604800.0, ge=0)
     # Inline mode uploads pictures here to get a file_id; unset: the user's private chat.

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
+from bot.core.history import HistoryEntry
 from bot.core.jobs import Job, JobState
 from bot.core.limits import Refusal
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
+from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
@@ -43,6 +45,7 @@ class ArtService:
         cache: PictureCache,
         quotas: Quotas,
         prefs: PrefsService,
+        history: HistoryService,
         limits: Limits,
         deadline: float,
         upload_chat: Callable[[int], int],
@@ -56,6 +59,7 @@ class ArtService:
         self._cache = cache
         self._quotas = quotas
         self._prefs = prefs
+        self._history = history
         self.limits = limits
         self._deadline = deadline
         self._upload_chat = upload_chat
@@ -121,7 +125,10 @@ class ArtService:
                     operation_id=cached.operation_id,
                 )
         job = job.but(next_poll_at=self._clock() + status_grace)
-        return job if await self._tracker.enqueue(job) else None
+        if not await self._tracker.enqueue(job):
+            return None
+        await self._history.record(job)
+        return job
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
@@ -165,6 +172,27 @@ class ArtService:
         """The same prompt, ratio and enhancement with a new random seed."""
         return self.new_job(
             dataclasses.replace(source.request, seed=None),
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+            job_id=job_id,
+        )
+
+    def repeat(
+        self,
+        entry: HistoryEntry,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+        job_id: str,
+    ) -> Job:
+        """A request from /history again, with its seed: the same picture, from Telegram's
+        copy when it is still cached (an enhanced prompt is written anew)."""
+        return self.new_job(
+            entry.request,
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,

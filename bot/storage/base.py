@@ -25,6 +25,8 @@ class DailyStats:
 
 
 LAG_SAMPLES = 1000
+# Entries of one user's history kept at most (more than /history shows, fewer than a flood).
+HISTORY_KEEP = 100
 
 
 class JobStore(ABC):
@@ -69,7 +71,25 @@ class JobStore(ABC):
         """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
 
     @abstractmethod
-    async def cache_put(self, key: str, value: str, ttl: float) -> None: ...
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
+        """Remember a value; with `owner`, the key is also listed under that user, so that
+        `forget_user` can find it (keys are hashes of requests)."""
+
+    @abstractmethod
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        """Add an entry to the user's history; entries older than `keep` seconds go."""
+
+    @abstractmethod
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        """The user's latest entries made after `since`, newest first."""
+
+    @abstractmethod
+    async def forget_user(self, user_id: int) -> bool:
+        """Delete everything kept about the user, atomically: history, preferences, finished
+        jobs (prompts included) and the cache entries of their requests. False, deleting
+        nothing, while one of the user's jobs is still active."""
 
     @abstractmethod
     async def user_get(self, user_id: int) -> str | None:

@@ -8,7 +8,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
 from bot.core.jobs import Job
-from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore
+from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore
 
 
 class MemoryJobStore(JobStore):
@@ -37,6 +37,8 @@ class MemoryJobStore(JobStore):
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._cache: dict[str, tuple[str, float]] = {}
         self._users: dict[int, str] = {}
+        self._cache_owners: dict[int, set[str]] = {}
+        self._history: dict[int, dict[str, tuple[float, str]]] = {}
         self._slots: dict[int, dict[str, float]] = {}
         self._daily: Counter[tuple[int, int]] = Counter()
         self._stats: dict[int, DailyStats] = {}
@@ -116,8 +118,36 @@ class MemoryJobStore(JobStore):
             return None
         return value
 
-    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
         self._cache[key] = (value, self._clock() + ttl)
+        if owner is not None:
+            self._cache_owners.setdefault(owner, set()).add(key)
+
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        entries = self._history.setdefault(user_id, {})
+        entries[entry_id] = (at, value)
+        newest = sorted(entries, key=lambda i: entries[i][0], reverse=True)
+        for old in newest[HISTORY_KEEP:] + [i for i in newest if entries[i][0] < at - keep]:
+            entries.pop(old, None)
+
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        entries = sorted(self._history.get(user_id, {}).values(), reverse=True)
+        return [value for at, value in entries if at > since][:limit]
+
+    async def forget_user(self, user_id: int) -> bool:
+        mine = [job for job in self._jobs.values() if job.user_id == user_id]
+        if any(job.id in self._due for job in mine):
+            return False
+        for job in mine:
+            del self._jobs[job.id]
+            self._finished.pop(job.id, None)
+        for key in self._cache_owners.pop(user_id, set()):
+            self._cache.pop(key, None)
+        self._users.pop(user_id, None)
+        self._history.pop(user_id, None)
+        return True
 
     async def user_get(self, user_id: int) -> str | None:
         return self._users.get(user_id)

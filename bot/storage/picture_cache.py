@@ -52,7 +52,10 @@ class PictureCache:
         value = json.dumps({"file_id": file_id, "operation_id": job.operation_id})
         try:
             await self._store.cache_put(
-                request_key(self._model_uri, job.request, job.seed), value, self._ttl
+                request_key(self._model_uri, job.request, job.seed),
+                value,
+                self._ttl,
+                owner=job.user_id,
             )
         except StoreUnavailable:
             log.info("job %s: store unavailable, picture not cached", job.id)

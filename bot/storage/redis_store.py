@@ -5,7 +5,10 @@ Layout (all keys under one prefix):
   owning instance's id), and `cancel` once the user asked to cancel;
 - `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
   the lease's expiry, so a job whose instance died becomes due again by itself;
-- `cache:<key>`: small values with a TTL (file_ids of delivered pictures).
+- `cache:<key>`: small values with a TTL (file_ids of delivered pictures);
+- per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
+  `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
+  `forget_user`).
 
 Every change is one Lua script, so there is no read-modify-write race between instances,
 and a save by an instance that lost its lease is refused.
@@ -24,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job, job_from_dict, job_to_dict
-from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore, LeaseLost
+from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore, LeaseLost
 
 STATS_TTL = 3 * 86400
 
@@ -69,6 +72,19 @@ return 1
 _ADD = """
 if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+
+_FORGET = """
+local ids = redis.call('SMEMBERS', KEYS[2])
+for _, id in ipairs(ids) do
+  if redis.call('ZSCORE', KEYS[1], id) then return 0 end
+end
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', ARGV[2] .. key) end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return 1
 """
 
@@ -149,16 +165,24 @@ class RedisJobStore(JobStore):
         self._cancel = redis.register_script(_CANCEL)
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
+        self._forget = redis.register_script(_FORGET)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
 
     async def add(self, job: Job) -> bool:
+        # The user's list of jobs outlives each of them: until its deadline plus retention.
+        keep_ms = int((job.deadline_at - job.created_at + self.lease_seconds) * 1000)
+        keys = [self._due, self._key(job.id), self._user_key("userjobs", job.user_id)]
         async with _available():
             added = await self._add(
-                keys=[self._due, self._key(job.id)], args=[job.id, _dump(job), job.next_poll_at]
+                keys=keys,
+                args=[job.id, _dump(job), job.next_poll_at, keep_ms + self._retention_ms],
             )
         return bool(added)
+
+    def _user_key(self, kind: str, user_id: int) -> str:
+        return f"{self._prefix}{kind}:{user_id}"
 
     async def get(self, job_id: str) -> Job | None:
         async with _available():
@@ -214,9 +238,46 @@ class RedisJobStore(JobStore):
             value = await self._redis.get(self._prefix + "cache:" + key)
         return _text(value)
 
-    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
+        ttl_ms = int(ttl * 1000)
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._prefix + "cache:" + key, value, px=ttl_ms)
+            if owner is not None:
+                owned = self._user_key("usercache", owner)
+                pipe.sadd(owned, key)
+                pipe.pexpire(owned, ttl_ms)
+            await pipe.execute()
+
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        key = self._user_key("history", user_id)
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {value: at})
+            pipe.zremrangebyscore(key, "-inf", f"({at - keep}")
+            pipe.zremrangebyrank(key, 0, -HISTORY_KEEP - 1)
+            pipe.pexpire(key, int(keep * 1000))
+            await pipe.execute()
+
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        key = self._user_key("history", user_id)
         async with _available():
-            await self._redis.set(self._prefix + "cache:" + key, value, px=int(ttl * 1000))
+            values = await self._redis.zrevrangebyscore(
+                key, "+inf", f"({since}", start=0, num=limit
+            )
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    async def forget_user(self, user_id: int) -> bool:
+        keys = [
+            self._due,
+            self._user_key("userjobs", user_id),
+            self._user_key("usercache", user_id),
+            self._user_key("history", user_id),
+            self._user_key("user", user_id),
+        ]
+        async with _available():
+            done = await self._forget(keys=keys, args=[self._job_prefix, self._prefix + "cache:"])
+        return bool(done)
 
     async def user_get(self, user_id: int) -> str | None:
         async with _available():

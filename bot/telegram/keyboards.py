@@ -39,3 +39,34 @@ def _button(texts: Texts, locale: str, action: Action, job_id: str) -> InlineKey
         text=texts.get(locale, f"button.{action}"),
         callback_data=JobAction(action=action, job_id=job_id).pack(),
     )
+
+
+class HistoryAction(CallbackData, prefix="h"):
+    """Repeat a /history entry; the entry id is its job id."""
+
+    entry_id: str
+
+
+class ForgetAction(CallbackData, prefix="forget"):
+    """Confirm /forget; only the user who asked may press it."""
+
+    user_id: int
+
+
+def history_keyboard(entry_ids: list[str]) -> InlineKeyboardMarkup:
+    """🔁 1 … 🔁 N, numbered like the lines of the list, five to a row."""
+    buttons = [
+        InlineKeyboardButton(text=f"🔁 {n}", callback_data=HistoryAction(entry_id=i).pack())
+        for n, i in enumerate(entry_ids, 1)
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+    )
+
+
+def forget_keyboard(texts: Texts, locale: str, user_id: int) -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(
+        text=texts.get(locale, "forget.button"),
+        callback_data=ForgetAction(user_id=user_id).pack(),
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])

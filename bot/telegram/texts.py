@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
+from bot.core.history import HistoryEntry
 from bot.core.jobs import Job
 from bot.core.limits import Refusal
 from bot.core.prompt import MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.styles import StyleCatalog
-from bot.core.text import caption
+from bot.core.text import caption, shorten
+
+HISTORY_PROMPT_LENGTH = 60
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -31,7 +35,9 @@ class Texts:
         retention_seconds: float = 0,
         yandex_daily_quota: int = 5000,
         private_text_prompts: bool = False,
+        history_retention: float = 0,
     ) -> None:
+        self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
         self._private_text_prompts = private_text_prompts
         self._yandex_daily_quota = yandex_daily_quota
@@ -69,7 +75,7 @@ class Texts:
         """The base text and the sections of the features that are on, each its own msgid
         (so each feature's text lives beside it in the catalogs)."""
         sections = [f"{key}.plain"] if self._private_text_prompts else []
-        sections += [f"{key}.styles"] if key == "help" else []
+        sections += [f"{key}.styles", f"{key}.history"] if key == "help" else []
         return "\n\n".join([text, *(self.get(locale, section) for section in sections)])
 
     def privacy(self, locale: str) -> str:
@@ -80,7 +86,9 @@ class Texts:
             after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
         else:
             after = self.get(locale, "privacy.deleted")
-        return self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+        text = self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+        kept = "privacy.history" if self._history_days else "privacy.no_history"
+        return "\n".join([text, self.get(locale, kept, days=self._history_days)])
 
     def styles(self, locale: str, styles: StyleCatalog) -> str:
         lines = [
@@ -94,6 +102,19 @@ class Texts:
             for style in styles
         ]
         return "\n".join([self.get(locale, "styles.header"), *lines])
+
+    def history(self, locale: str, entries: list[HistoryEntry]) -> str:
+        if not entries:
+            return self.get(locale, "history.empty")
+        lines = [self.get(locale, "history.header")]
+        for n, entry in enumerate(entries, 1):
+            request = entry.request
+            meta = f"seed {request.seed} · {request.ratio}"
+            meta += f" · {request.style}" if request.style else ""
+            when = datetime.fromtimestamp(entry.at, UTC).strftime("%Y-%m-%d %H:%M")
+            prompt = html.escape(shorten(request.text, HISTORY_PROMPT_LENGTH))
+            lines.append(f"{n}. {prompt}\n    <i>{html.escape(meta)} · {when} UTC</i>")
+        return "\n".join(lines)
 
     def prompt_error(self, locale: str, error: PromptError) -> str:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
