@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import json
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -346,7 +348,39 @@ class FakeTelegram(LocalServer):
         return self._new_message(call, {"text": call.params["text"]})
 
     async def _api_sendPhoto(self, call: Call) -> Any:
-        photo = call.params["photo"]
+        extra: dict[str, Any] = {"photo": self._photo_sizes(call, call.params["photo"])}
+        if "caption" in call.params:
+            _check_caption(call.params["caption"], call.params.get("parse_mode"))
+            extra["caption"] = call.params["caption"]
+        return self._new_message(call, extra)
+
+    async def _api_sendMediaGroup(self, call: Call) -> Any:
+        """An album, all or nothing, refused as Telegram refuses it: 2-10 items, no
+        keyboard, documents and audio not mixed with other types, captions ≤ 1024."""
+        if "reply_markup" in call.params:
+            raise ApiError(400, "Bad Request: sendMediaGroup does not take reply_markup")
+        media = call.json("media")
+        if not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the group: must be 2-10")
+        kinds = {item["type"] for item in media}
+        if not kinds <= {"photo", "video", "document", "audio"}:
+            raise ApiError(400, "Bad Request: unsupported media type in a media group")
+        if len(kinds) > 1 and kinds & {"document", "audio"}:
+            raise ApiError(400, "Bad Request: documents can't be mixed with other media types")
+        contents = []
+        group_id = str(next(self._message_ids))
+        for item in media:
+            content: dict[str, Any] = {"media_group_id": group_id}
+            content["photo"] = self._photo_sizes(call, item["media"])
+            if item.get("caption"):
+                _check_caption(item["caption"], item.get("parse_mode"))
+                content["caption"] = item["caption"]
+            contents.append(content)
+        self._check_chat(call)
+        self._check_flood(int(call.params["chat_id"]))
+        return [self._new_message(call, content, flood_checked=True) for content in contents]
+
+    def _photo_sizes(self, call: Call, photo: str) -> list[dict[str, Any]]:
         if photo.startswith("attach://"):
             data = files_of(call, photo)
             file_id = f"photo-{len(data)}-{next(self._message_ids)}"
@@ -354,11 +388,7 @@ class FakeTelegram(LocalServer):
             file_id = photo  # sent again by file_id: no upload
         else:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
-        extra: dict[str, Any] = {"photo": sizes}
-        if "caption" in call.params:
-            extra["caption"] = call.params["caption"]
-        return self._new_message(call, extra)
+        return [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
 
     async def _api_sendDocument(self, call: Call) -> Any:
         data = files_of(call, call.params["document"])
@@ -407,9 +437,12 @@ class FakeTelegram(LocalServer):
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
 
-    def _new_message(self, call: Call, content: dict[str, Any]) -> dict[str, Any]:
+    def _new_message(
+        self, call: Call, content: dict[str, Any], *, flood_checked: bool = False
+    ) -> dict[str, Any]:
         chat_id = self._check_chat(call)
-        self._check_flood(chat_id)
+        if not flood_checked:
+            self._check_flood(chat_id)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -490,6 +523,13 @@ class ApiError(Exception):
         self.status = status
         self.description = description
         self.retry_after = retry_after
+
+
+def _check_caption(caption: str, parse_mode: str | None) -> None:
+    """Telegram counts a caption's visible text (after HTML parsing) in UTF-16 units."""
+    visible = html.unescape(re.sub(r"<[^>]+>", "", caption)) if parse_mode == "HTML" else caption
+    if len(visible.encode("utf-16-le")) // 2 > 1024:
+        raise ApiError(400, "Bad Request: message caption is too long")
 
 
 def files_of(call: Call, reference: str) -> bytes:

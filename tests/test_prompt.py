@@ -20,7 +20,7 @@ from bot.core.prompt import (
 )
 
 LIMITS = Limits()
-KNOWN = "--seed, --ratio, --enhance, --no-enhance, --style"
+KNOWN = "--seed, --ratio, --enhance, --no-enhance, --style, --n"
 
 
 def parse(args: str | None, limits: Limits = LIMITS) -> ArtRequest:

@@ -27,6 +27,9 @@ class JobState(StrEnum):
 
 
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
+# How a variant ended well; otherwise its result is the ErrorKind that ended it.
+VARIANT_OK = "ok"
+_VARIANT_FIELDS = ("variant_ops", "variant_results", "variant_files")
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
@@ -70,6 +73,18 @@ class Job:
     # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
     enhanced_prompt: str | None = None
     enhance_failed: bool = False
+    # Variants (request.variants > 1), by index: the Yandex operation ("" before its
+    # submit), how it ended ("" running, OK, or an ErrorKind) and a cached Telegram file.
+    variant_ops: tuple[str, ...] = ()
+    variant_results: tuple[str, ...] = ()
+    variant_files: tuple[str, ...] = ()
+
+    @property
+    def is_album(self) -> bool:
+        return self.request.variants > 1
+
+    def variant_seed(self, index: int) -> int:
+        return self.seed + index
 
     @property
     def needs_enhancing(self) -> bool:
@@ -119,6 +134,7 @@ def request_from_dict(request: dict[str, Any]) -> ArtRequest:
         enhance=bool(request.get("enhance", False)),
         style=request.get("style"),
         style_prompt=request.get("style_prompt", ""),
+        variants=int(request.get("variants", 1)),
     )
 
 
@@ -127,6 +143,7 @@ def job_from_dict(data: dict[str, Any]) -> Job:
         **data,
         "request": request_from_dict(data["request"]),
         "state": JobState(data["state"]),
+        **{name: tuple(data.get(name, ())) for name in _VARIANT_FIELDS},
         "last_error": _kind(data.get("last_error")),
         "untold_failure": _kind(data.get("untold_failure")),
     }

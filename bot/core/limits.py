@@ -27,9 +27,10 @@ class AccessRules:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # "concurrent" or "daily"
+    reason: str  # "concurrent", "daily", or "pictures" (fewer remain than were asked for)
     limit: int
     resets_in: float  # seconds to the next UTC midnight, when the daily quota resets
+    remaining: int = 0  # pictures left today, for "pictures"
 
 
 def day_of(now: float) -> int:

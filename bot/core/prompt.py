@@ -17,9 +17,9 @@ MAX_SEED = 2**63 - 1
 # together. YandexART normalizes the weights to sum to 1, so the style gets a third of the
 # influence and the subject two thirds: it stays what the picture is of.
 STYLE_WEIGHT_SHARE = 0.5
-KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style")
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style", "n")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
-SHORT_FLAGS = {"-e": "enhance"}
+SHORT_FLAGS = {"-e": "enhance", "-n": "n"}
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
 _FLAG = re.compile(r"^(?:--|\u2014)([^\s=]+)(?:=(.*))?$", re.DOTALL)
 _RATIO = re.compile(r"^(\d{1,6})\s*[:xх×]\s*(\d{1,6})$", re.IGNORECASE)
@@ -56,6 +56,8 @@ class ArtRequest:
     # A style preset: its name, and its text as it was when the request was made.
     style: str | None = None
     style_prompt: str = ""
+    # Variants drawn at once, with seeds seed, seed+1, …, sent as an album.
+    variants: int = 1
 
     @property
     def messages(self) -> tuple[PromptPart, ...]:
@@ -86,6 +88,7 @@ class Defaults:
 class Limits:
     max_length: int = 500
     max_side: int = 32
+    max_variants: int = 4
     max_elongation: float = 4.0
 
 
@@ -129,6 +132,9 @@ def parse_art_args(
         parts = _parse_parts(" ".join(words), limits)
     style, style_prompt = _parse_style(flags.get("style"), defaults.style, styles)
     _check_length(parts, limits, style, style_prompt)
+    variants = _parse_variants(flags["n"], limits) if "n" in flags else 1
+    if seed is not None and seed + variants - 1 > MAX_SEED:
+        raise PromptError("bad_seed", {"value": str(seed), "max": MAX_SEED - variants + 1})
     return ArtRequest(
         parts=parts,
         seed=seed,
@@ -136,7 +142,14 @@ def parse_art_args(
         enhance=enhance,
         style=style,
         style_prompt=style_prompt,
+        variants=variants,
     )
+
+
+def _parse_variants(value: str, limits: Limits) -> int:
+    if not _INTEGER.match(value) or len(value) > 3 or not 1 <= int(value) <= limits.max_variants:
+        raise PromptError("bad_variants", {"value": value[:40], "max": limits.max_variants})
+    return int(value)
 
 
 def _parse_style(

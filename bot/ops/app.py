@@ -257,6 +257,7 @@ def create_services(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,
         max_elongation=settings.ratio_max_elongation,
+        max_variants=settings.max_variants,
     )
     texts = Texts(
         i18n,

@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     styles_file: Path | None = None
     ratio_max_side: int = Field(default=32, ge=1)
     ratio_max_elongation: float = Field(default=4.0, ge=1)
+    # Most variants one request may ask for (--n), sent as one album (Telegram: 2-10).
+    max_variants: int = Field(default=4, ge=1, le=10)
 
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
     http_retries: int = Field(default=4, ge=0)

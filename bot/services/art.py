@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from bot.core.history import HistoryEntry
-from bot.core.jobs import Job, JobState
+from bot.core.jobs import VARIANT_OK, Job, JobState
 from bot.core.limits import Refusal
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
@@ -74,8 +74,9 @@ class ArtService:
         return parse_art_args(args, self.limits, replied_text, defaults, self.styles)
 
     async def admit(self, job: Job) -> Refusal | None:
-        """Count the job against its user's limits; a refusal says which and until when."""
-        return await self._quotas.admit(job.user_id, job.id)
+        """Count the job against its user's limits (each variant is a picture of the day);
+        a refusal says which and until when."""
+        return await self._quotas.admit(job.user_id, job.id, job.request.variants)
 
     def pick_seed(self, request: ArtRequest) -> int:
         return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
@@ -93,7 +94,11 @@ class ArtService:
     ) -> Job:
         """A job ready to show to the user; the seed is fixed now so the status can name it."""
         now = self._clock()
+        unset = ("",) * request.variants if request.variants > 1 else ()
         return Job(
+            variant_ops=unset,
+            variant_results=unset,
+            variant_files=unset,
             id=job_id or new_job_id(),
             chat_id=chat_id,
             user_id=user_id,
@@ -116,7 +121,9 @@ class ArtService:
         before the status message is sent, so neither a crash nor a lost answer from
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
-        if job.request.seed is not None and not job.request.enhance:
+        if job.is_album and job.request.seed is not None and not job.request.enhance:
+            job = await self._cached_variants(job)
+        elif job.request.seed is not None and not job.request.enhance:
             cached = await self._cache.lookup(job.request, job.seed)
             if cached is not None:
                 job = job.moved_to(
@@ -129,6 +136,18 @@ class ArtService:
             return None
         await self._history.record(job)
         return job
+
+    async def _cached_variants(self, job: Job) -> Job:
+        """Each variant drawn before (same request, its seed) comes from Telegram's copy."""
+        found = [
+            await self._cache.lookup(job.request, job.variant_seed(i))
+            for i in range(job.request.variants)
+        ]
+        return job.but(
+            variant_files=tuple(c.file_id if c else "" for c in found),
+            variant_ops=tuple((c.operation_id or "") if c else "" for c in found),
+            variant_results=tuple(VARIANT_OK if c else "" for c in found),
+        )
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
@@ -209,24 +228,29 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
+        variant: int = 0,
     ) -> None:
         """The picture's JPEG as a document: fetched again from Yandex (which keeps results
-        for days) or, when it is gone, generated again with the same seed."""
+        for days) or, when it is gone, generated again with the same seed. Of an album,
+        the variant's."""
+        operation_id = source.operation_id
+        if source.is_album:
+            operation_id = source.variant_ops[variant] or None
         job = self.new_job(
-            source.request,
+            dataclasses.replace(source.request, variants=1),
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
-            seed=source.seed,
+            seed=source.variant_seed(variant),
             job_id=job_id,
         ).but(
             as_document=True,
             enhanced_prompt=source.enhanced_prompt,
             enhance_failed=source.enhance_failed,
         )
-        if source.operation_id is not None:
-            job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
+        if operation_id is not None:
+            job = job.moved_to(JobState.PENDING, operation_id=operation_id)
         await self._tracker.enqueue(job)
 
     async def cancel(self, job_id: str, user_id: int) -> CancelResult:

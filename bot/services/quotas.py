@@ -34,8 +34,9 @@ class Quotas:
         self._slot_ttl = slot_ttl
         self._clock = clock
 
-    async def admit(self, user_id: int, job_id: str) -> Refusal | None:
-        """Count a new generation against the user's limits; admins are exempt."""
+    async def admit(self, user_id: int, job_id: str, pictures: int = 1) -> Refusal | None:
+        """Count a new request against the user's limits, once for the concurrent limit and
+        `pictures` times for the daily quota; admins are exempt."""
         if self._rules.is_admin(user_id):
             return None
         now = self._clock()
@@ -48,11 +49,13 @@ class Quotas:
                 max_concurrent=self._max_concurrent,
                 daily_quota=self._daily_quota,
                 slot_ttl=self._slot_ttl,
+                pictures=pictures,
             )
         except StoreUnavailable:
             log.warning("store unavailable: admitting without counting")
             return None
         if reason is None:
             return None
+        reason, _, remaining = reason.partition(":")
         limit = self._max_concurrent if reason == "concurrent" else self._daily_quota
-        return Refusal(reason, limit, (day + 1) * DAY - now)
+        return Refusal(reason, limit, (day + 1) * DAY - now, int(remaining or 0))

@@ -108,10 +108,13 @@ class JobStore(ABC):
         max_concurrent: int,
         daily_quota: int,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
-        """Take a generation slot for the user, atomically: None when admitted, else the
-        limit hit ("concurrent" or "daily"). Slots expire after `slot_ttl` as a safety net.
-        A job that holds its slot already is admitted again without counting twice."""
+        """Take a generation slot for the user, counting `pictures` against the day,
+        atomically: None when admitted, else the limit hit ("concurrent", "daily", or
+        "pictures:<remaining>" when fewer pictures than asked remain today). Slots expire
+        after `slot_ttl` as a safety net. A job that holds its slot already is admitted
+        again without counting twice."""
 
     @abstractmethod
     async def release_slot(self, user_id: int, job_id: str) -> None: ...

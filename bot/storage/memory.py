@@ -164,6 +164,7 @@ class MemoryJobStore(JobStore):
         max_concurrent: int,
         daily_quota: int,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
         now = self._clock()
         slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
@@ -171,11 +172,12 @@ class MemoryJobStore(JobStore):
             return None
         if len(slots) >= max_concurrent:
             return "concurrent"
-        if self._daily[(user_id, day)] >= daily_quota:
-            return "daily"
+        used = self._daily[(user_id, day)]
+        if used + pictures > daily_quota:
+            return "daily" if used >= daily_quota else f"pictures:{daily_quota - used}"
         slots[job_id] = now + slot_ttl
         self._slots[user_id] = slots
-        self._daily[(user_id, day)] += 1
+        self._daily[(user_id, day)] += pictures
         return None
 
     async def release_slot(self, user_id: int, job_id: str) -> None:

@@ -48,11 +48,14 @@ class PictureCache:
         data = json.loads(raw)
         return CachedPicture(file_id=data["file_id"], operation_id=data.get("operation_id"))
 
-    async def remember(self, job: Job, file_id: str) -> None:
-        value = json.dumps({"file_id": file_id, "operation_id": job.operation_id})
+    async def remember(self, job: Job, file_id: str, variant: int | None = None) -> None:
+        """The job's picture, or one variant's of an album."""
+        operation_id = job.operation_id if variant is None else job.variant_ops[variant]
+        seed = job.seed if variant is None else job.variant_seed(variant)
+        value = json.dumps({"file_id": file_id, "operation_id": operation_id or None})
         try:
             await self._store.cache_put(
-                request_key(self._model_uri, job.request, job.seed),
+                request_key(self._model_uri, job.request, seed),
                 value,
                 self._ttl,
                 owner=job.user_id,

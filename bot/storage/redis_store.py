@@ -130,10 +130,14 @@ local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 'daily' end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
+  if used >= tonumber(ARGV[3]) then return 'daily' end
+  return 'pictures:' .. (tonumber(ARGV[3]) - used)
+end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('INCR', KEYS[2])
+redis.call('INCRBY', KEYS[2], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], 172800000)
 return false
 """
@@ -297,12 +301,18 @@ class RedisJobStore(JobStore):
         max_concurrent: int,
         daily_quota: int,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
         keys = [f"{self._prefix}slots:{user_id}", f"{self._prefix}daily:{user_id}:{day}"]
+        args: list[str | int] = [
+            job_id,
+            max_concurrent,
+            daily_quota,
+            int(slot_ttl * 1000),
+            pictures,
+        ]
         async with _available():
-            verdict = await self._admit(
-                keys=keys, args=[job_id, max_concurrent, daily_quota, int(slot_ttl * 1000)]
-            )
+            verdict = await self._admit(keys=keys, args=args)
         return _text(verdict)
 
     async def release_slot(self, user_id: int, job_id: str) -> None:

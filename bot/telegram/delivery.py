@@ -29,11 +29,18 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InputMediaPhoto, Message, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    MediaUnion,
+    Message,
+    ReplyParameters,
+)
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
-from bot.telegram.keyboards import result_keyboard, status_keyboard
+from bot.telegram.keyboards import album_keyboard, result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,13 @@ class Delivered:
     outcome: Outcome
     # The Telegram file of a photo that was sent, for the cache.
     file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AlbumDelivered:
+    outcome: Outcome
+    # The Telegram file of each variant sent, by index, for the cache.
+    file_ids: dict[int, str]
 
 
 class Delivery:
@@ -158,6 +172,85 @@ class Delivery:
             await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome, file_id)
 
+    async def album(self, job: Job, pictures: dict[int, bytes | str]) -> AlbumDelivered:
+        """The variants that were drawn (bytes, or a cached file_id) as one album with the
+        caption on its first item, then one message with the buttons an album cannot carry;
+        a single survivor goes as a plain photo with them."""
+        keyboard = album_keyboard(job.id, sorted(pictures))
+        caption = self._texts.album_caption(job)
+        try:
+            if len(pictures) == 1:
+                [(index, picture)] = pictures.items()
+                delivered = await self._photo_with(job, picture, caption, keyboard)
+                file_ids = {index: delivered.file_id} if delivered.file_id else {}
+                return AlbumDelivered(delivered.outcome, file_ids)
+            return await self._media_group(job, pictures, caption, keyboard)
+        except TelegramBadRequest as exc:
+            log.warning("job %s: Telegram refused the album: %s", job.id, exc.message)
+            return AlbumDelivered(Outcome.GONE, {})
+
+    async def _media_group(
+        self,
+        job: Job,
+        pictures: dict[int, bytes | str],
+        caption: str,
+        keyboard: InlineKeyboardMarkup,
+    ) -> AlbumDelivered:
+        indexes = sorted(pictures)
+        media: list[MediaUnion] = [
+            InputMediaPhoto(
+                media=_input(pictures[i], f"yandexart-{job.variant_seed(i)}.jpg"),
+                caption=caption if n == 0 else None,
+                parse_mode=ParseMode.HTML,
+            )
+            for n, i in enumerate(indexes)
+        ]
+        outcome, messages = await self._send(
+            job,
+            lambda chat_id: self._bot.send_media_group(
+                chat_id, media, reply_parameters=_reply_to(job)
+            ),
+        )
+        if outcome is not Outcome.SENT:
+            return AlbumDelivered(outcome, {})
+        first = messages[0]
+        buttons_text = self._texts.get(job.locale, "album.buttons")
+        reply = ReplyParameters(message_id=first.message_id, allow_sending_without_reply=True)
+        with_buttons = self._bot.send_message(
+            first.chat.id, buttons_text, reply_parameters=reply, reply_markup=keyboard
+        )
+        await self._quietly(with_buttons)
+        await self._drop_status(job)
+        file_ids = {i: fid for i, m in zip(indexes, messages, strict=True) if (fid := _file_id(m))}
+        return AlbumDelivered(outcome, file_ids)
+
+    async def _photo_with(
+        self, job: Job, picture: bytes | str, caption: str, keyboard: InlineKeyboardMarkup
+    ) -> Delivered:
+        photo = _input(picture, f"yandexart-{job.seed}.jpg")
+        outcome, message = await self._send(
+            job,
+            lambda chat_id: self._bot.send_photo(
+                chat_id,
+                photo,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply_to(job),
+                reply_markup=keyboard,
+            ),
+        )
+        if outcome is Outcome.SENT:
+            await self._drop_status(job)
+        return Delivered(outcome, _file_id(message))
+
+    async def _drop_status(self, job: Job) -> None:
+        if job.status_message_id is not None:
+            await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
+
+    async def progress(self, job: Job, ended: int) -> None:
+        """How many of an album's variants have ended, in its status message."""
+        await self._edit_status(job, self._texts.status(job, ended))
+
     async def status(self, job: Job, queue_position: int | None) -> None:
         """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
         Best effort: a status that cannot be edited changes nothing for the result."""
@@ -166,6 +259,9 @@ class Delivery:
             if queue_position is None
             else self._texts.get(job.locale, "status.queued", position=queue_position)
         )
+        await self._edit_status(job, text)
+
+    async def _edit_status(self, job: Job, text: str) -> None:
         markup = status_keyboard(self._texts, job.locale, job.id)
         if job.inline_message_id is not None:
             await self._quietly(
@@ -256,6 +352,11 @@ class Delivery:
             await call
         except TelegramAPIError as exc:
             log.debug("clean-up call failed: %s", type(exc).__name__)
+
+
+def _input(picture: bytes | str, filename: str) -> BufferedInputFile | str:
+    """An upload, or a Telegram file_id sent again."""
+    return picture if isinstance(picture, str) else BufferedInputFile(picture, filename=filename)
 
 
 def _file_id(message: object) -> str | None:

@@ -70,3 +70,25 @@ def forget_keyboard(texts: Texts, locale: str, user_id: int) -> InlineKeyboardMa
         callback_data=ForgetAction(user_id=user_id).pack(),
     )
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+class VariantAction(CallbackData, prefix="v"):
+    """📄 N under an album: the original of variant `index` (0-based) of job `job_id`."""
+
+    job_id: str
+    index: int
+
+
+def album_keyboard(job_id: str, indexes: list[int]) -> InlineKeyboardMarkup:
+    """After an album (which cannot carry buttons): 📄 N for each variant sent, numbered
+    from 1 like the caption, and 🔁 for all of them again with new seeds."""
+    originals = [
+        InlineKeyboardButton(
+            text=f"📄 {i + 1}", callback_data=VariantAction(job_id=job_id, index=i).pack()
+        )
+        for i in indexes
+    ]
+    again = InlineKeyboardButton(
+        text="🔁", callback_data=JobAction(action=Action.AGAIN, job_id=job_id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[*originals, again]])

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.history import HistoryEntry
-from bot.core.jobs import Job
+from bot.core.jobs import VARIANT_OK, Job
 from bot.core.limits import Refusal
 from bot.core.prompt import MAX_SEED, Limits, PromptError
 from bot.core.stats import StatsReport
@@ -75,8 +75,9 @@ class Texts:
         """The base text and the sections of the features that are on, each its own msgid
         (so each feature's text lives beside it in the catalogs)."""
         sections = [f"{key}.plain"] if self._private_text_prompts else []
-        sections += [f"{key}.styles", f"{key}.history"] if key == "help" else []
-        return "\n\n".join([text, *(self.get(locale, section) for section in sections)])
+        sections += [f"{key}.styles", f"{key}.history", f"{key}.variants"] if key == "help" else []
+        extra = {"max_variants": self._limits.max_variants}
+        return "\n\n".join([text, *(self.get(locale, s, **extra) for s in sections)])
 
     def privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
@@ -128,6 +129,7 @@ class Texts:
             limit=refusal.limit,
             hours=left // 3600,
             minutes=left % 3600 // 60,
+            remaining=refusal.remaining,
         )
 
     def stats(self, locale: str, report: StatsReport) -> str:
@@ -148,8 +150,42 @@ class Texts:
     def _seconds(self, locale: str, value: float | None) -> str:
         return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
 
-    def status(self, job: Job) -> str:
-        return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+    def status(self, job: Job, ended: int | None = None) -> str:
+        """ "Generating…"; of an album, with its seeds and, once some have ended, how many."""
+        if not job.is_album:
+            return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+        text = self.get(
+            job.locale,
+            "status.album",
+            n=job.request.variants,
+            seeds=_seeds(job),
+            ratio=job.request.ratio,
+        )
+        if ended:
+            text += "\n" + self.get(
+                job.locale, "status.album_progress", ended=ended, n=job.request.variants
+            )
+        return text
+
+    def album_caption(self, job: Job) -> str:
+        """The album's first caption: prompt, seeds, ratio, style, and the variants that
+        could not be drawn."""
+        meta = self.get(
+            job.locale, "caption.album_meta", seeds=_seeds(job), ratio=job.request.ratio
+        )
+        if job.request.style is not None:
+            meta += f" · {job.request.style}"
+        failed = [str(i + 1) for i, r in enumerate(job.variant_results) if r != VARIANT_OK]
+        if failed:
+            meta += "\n" + self.get(
+                job.locale, "caption.variants_failed", numbers=", ".join(failed)
+            )
+        prompt = job.request.text
+        if job.enhanced_prompt is not None:
+            prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
+        elif job.enhance_failed:
+            meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
+        return caption(prompt, meta)
 
     def caption(self, job: Job) -> str:
         meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
@@ -166,6 +202,10 @@ class Texts:
         if kind in MISCONFIGURED:
             return self.get(job.locale, "fail.misconfigured")
         return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+
+
+def _seeds(job: Job) -> str:
+    return f"{job.seed}–{job.variant_seed(job.request.variants - 1)}"
 
 
 def _minutes(seconds: float) -> int:

@@ -1,0 +1,233 @@
+"""--n N: N variants with seeds S…S+N−1, one status with progress, one album, then one
+message with 📄 1…📄 N and 🔁; limits counted before any submit; the fake's album rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.bot_process import BOT_TOKEN
+from tests.conftest import RunningBot
+from tests.fake_telegram import Call, FakeTelegram, files_of
+from tests.fake_yandex import FakeYandex
+
+CHAT = 7001
+
+
+def buttons(call: Call) -> dict[str, str]:
+    keyboard = call.json("reply_markup")["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in keyboard for b in row}
+
+
+def images_by_seed(yandex: FakeYandex) -> dict[str, bytes]:
+    return {op.body["generationOptions"]["seed"]: op.image for op in yandex.operations.values()}
+
+
+async def all_ended(running: RunningBot) -> None:
+    """Every job has ended (slot released, picture cached), not just sent its album."""
+    while await running.dispatcher["store"].active_count():
+        await asyncio.sleep(0.02)
+
+
+def album_bytes(album: Call) -> list[bytes]:
+    return [files_of(album, item["media"]) for item in album.json("media")]
+
+
+async def test_variants_come_as_one_album_with_their_seeds(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    # Variant 1 (seed 10) is done at once, the others later: the status shows the progress.
+    yandex.duration = lambda body: 0.0 if body["generationOptions"]["seed"] == "10" else 0.8
+    request_id = telegram.push_message("/art a red fox --n 3 --seed 10 --ratio 16:9")
+    status = (await telegram.wait_for("sendMessage"))[0]
+    assert status.params["text"] == "🎨 Generating 3 variants… seeds 10–12, 16:9"
+    album = (await telegram.wait_for("sendMediaGroup"))[0]
+
+    assert sorted(body["generationOptions"]["seed"] for _, body in yandex.submits) == [
+        "10",
+        "11",
+        "12",
+    ]
+    images = images_by_seed(yandex)
+    assert album_bytes(album) == [images["10"], images["11"], images["12"]]
+    captions = [item.get("caption") for item in album.json("media")]
+    assert captions == ["a red fox\n\nseeds 10–12 · 16:9", None, None]
+    assert album.json("reply_parameters")["message_id"] == request_id
+    assert "reply_markup" not in album.params
+    progress = [c.params["text"] for c in telegram.sent("editMessageText")]
+    assert "🎨 Generating 3 variants… seeds 10–12, 16:9\n1/3 ready" in progress
+
+    after = (await telegram.wait_for("sendMessage", 2))[-1]
+    assert list(buttons(after)) == ["📄 1", "📄 2", "📄 3", "🔁"]
+    assert after.json("reply_parameters")["message_id"] == album.result[0]["message_id"]
+    deleted = await telegram.wait_for("deleteMessage")
+    assert deleted[0].params["message_id"] == str(status.result["message_id"])
+    assert all(len(data) <= 64 for data in buttons(after).values())
+
+    telegram.push_callback(buttons(after)["📄 2"], message=after.result)
+    document = (await telegram.wait_for("sendDocument"))[0]
+    assert files_of(document, document.params["document"]) == images["11"]
+    telegram.push_callback(buttons(after)["🔁"], message=after.result)
+    await telegram.wait_for("sendMediaGroup", 2)
+    again = [body["generationOptions"]["seed"] for _, body in yandex.submits[3:]]
+    assert len(again) == 3
+    assert int(again[1]) == int(again[0]) + 1
+    assert "10" not in again
+
+
+async def test_picked_seeds_follow_each_other_and_the_cache_serves_each_variant(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.push_message("/art an owl -n 2")
+    first = (await telegram.wait_for("sendMediaGroup"))[0]
+    await all_ended(running)
+    seeds = sorted(int(body["generationOptions"]["seed"]) for _, body in yandex.submits)
+    assert seeds[1] == seeds[0] + 1
+    telegram.push_message(f"/art an owl -n 2 --seed {seeds[0]}")
+    second = (await telegram.wait_for("sendMediaGroup", 2))[-1]
+    assert yandex.generations == 2
+    file_ids = [m["photo"][-1]["file_id"] for m in first.result]
+    assert [item["media"] for item in second.json("media")] == file_ids
+
+
+async def test_failed_variants_are_left_out_and_named(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    yandex.hold = True
+    telegram.push_message("/art a cat --n 3 --seed 20")
+    while len(yandex.operations) < 3:
+        await asyncio.sleep(0.02)
+    by_seed = {op.body["generationOptions"]["seed"]: op for op in yandex.operations.values()}
+    by_seed["21"].error = {"code": 13, "message": "internal error", "details": []}
+    yandex.hold = False
+    album = (await telegram.wait_for("sendMediaGroup"))[0]
+    assert album_bytes(album) == [by_seed["20"].image, by_seed["22"].image]
+    assert album.json("media")[0]["caption"] == "a cat\n\nseeds 20–22 · 1:1\nNot drawn: 2"
+    after = (await telegram.wait_for("sendMessage", 2))[-1]
+    assert list(buttons(after)) == ["📄 1", "📄 3", "🔁"]
+
+
+async def test_a_single_survivor_goes_as_a_plain_photo(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    yandex.hold = True
+    telegram.push_message("/art a cat --n 2 --seed 30")
+    while len(yandex.operations) < 2:
+        await asyncio.sleep(0.02)
+    by_seed = {op.body["generationOptions"]["seed"]: op for op in yandex.operations.values()}
+    by_seed["30"].error = {"code": 13, "message": "internal error", "details": []}
+    yandex.hold = False
+    photo = (await telegram.wait_for("sendPhoto"))[0]
+    assert files_of(photo, photo.params["photo"]) == by_seed["31"].image
+    assert photo.params["caption"] == "a cat\n\nseeds 30–31 · 1:1\nNot drawn: 1"
+    assert list(buttons(photo)) == ["📄 2", "🔁"]
+    assert telegram.sent("sendMediaGroup") == []
+
+
+async def test_limits_count_the_request_once_and_each_picture_for_the_day(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    running = await start_bot(max_concurrent_per_user=1, daily_quota_per_user=5)
+    telegram.push_message("/art a fox --n 3")  # one request: the concurrent limit holds
+    await telegram.wait_for("sendMediaGroup")
+    await all_ended(running)
+    telegram.push_message("/art a fox --n 3")
+    refusal = (await telegram.wait_for("sendMessage", 3))[-1].params["text"]
+    assert refusal.startswith("Only 2 pictures remain today (the daily limit is 5)")
+    assert yandex.generations == 3  # refused before anything was submitted
+    telegram.push_message("/art a fox --n 2")
+    await telegram.wait_for("sendMediaGroup", 2)
+    await all_ended(running)
+    telegram.push_message("/art a fox")
+    refusal = (await telegram.wait_for("sendMessage", 6))[-1].params["text"]
+    assert refusal.startswith("You have drawn 5 pictures today")
+    assert yandex.generations == 5
+
+
+@pytest.mark.parametrize(
+    ("flag", "answer"), [("--n 5", "--n 5</code> is not valid"), ("-n 0", "--n 0")]
+)
+async def test_too_many_or_too_few_variants_are_refused(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex, flag: str, answer: str
+) -> None:
+    telegram.push_message(f"/art a fox {flag}")
+    reply = (await telegram.wait_for("sendMessage"))[0].params["text"]
+    assert answer in reply
+    assert "1 to 4 variants" in reply
+    assert yandex.submits == []
+
+
+async def test_inline_mode_answers_variants_with_an_error(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.push_inline_query("an owl --n 2")
+    answer = (await telegram.wait_for("answerInlineQuery"))[0]
+    [result] = answer.json("results")
+    assert result["id"] == "error"
+    assert result["description"].startswith("Inline mode draws one picture")
+    assert yandex.submits == []
+
+
+async def test_help_documents_variants_in_both_languages(
+    running: RunningBot, telegram: FakeTelegram
+) -> None:
+    telegram.push_message("/help")
+    telegram.push_message("/help", language_code="ru")
+    en, ru = (c.params["text"] for c in await telegram.wait_for("sendMessage", 2))
+    assert "<code>--n N</code> (or <code>-n N</code>, 1…4)" in en
+    assert "<code>--n N</code> (или <code>-n N</code>, 1…4)" in ru
+
+
+async def send_media_group(telegram: FakeTelegram, **params: Any) -> dict[str, Any]:
+    form = aiohttp.FormData()
+    for name, value in params.items():
+        form.add_field(name, value if isinstance(value, str | bytes) else json.dumps(value))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{telegram.url}/bot{BOT_TOKEN}/sendMediaGroup", data=form) as response,
+    ):
+        answer: dict[str, Any] = await response.json()
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("media", "extra", "error"),
+    [
+        ([{"type": "photo", "media": "photo-1"}], {}, "wrong number of media"),
+        ([{"type": "photo", "media": "photo-1"}] * 11, {}, "wrong number of media"),
+        ([{"type": "photo", "media": "photo-1"}] * 2, {"reply_markup": {}}, "reply_markup"),
+        (
+            [{"type": "photo", "media": "photo-1"}, {"type": "document", "media": "photo-2"}],
+            {},
+            "can't be mixed",
+        ),
+        (
+            [{"type": "photo", "media": "photo-1", "caption": "😀" * 513}] * 2,
+            {},
+            "caption is too long",
+        ),
+    ],
+)
+async def test_fake_refuses_albums_as_telegram_does(
+    telegram: FakeTelegram, media: list[dict[str, Any]], extra: dict[str, Any], error: str
+) -> None:
+    answer = await send_media_group(telegram, chat_id=str(CHAT), media=media, **extra)
+    assert answer["ok"] is False
+    assert error in answer["description"]
+    assert telegram.messages == {}
+    caption = "<b>x</b>" + "y" * 1023  # 1024 visible characters
+    media = [
+        {"type": "photo", "media": "photo-1", "caption": caption},
+        {"type": "photo", "media": "photo-2"},
+    ]
+    ok = await send_media_group(telegram, chat_id=str(CHAT), media=media)
+    assert ok["ok"] is False  # without parse_mode the tags count
+    media[0]["parse_mode"] = "HTML"
+    ok = await send_media_group(telegram, chat_id=str(CHAT), media=media)
+    assert ok["ok"] is True
+    assert len(ok["result"]) == 2
+    assert ok["result"][0]["media_group_id"] == ok["result"][1]["media_group_id"]
