@@ -25,7 +25,7 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 import handlers
-from bot.core.budget import Budget
+from bot.core.budget import Budget, WaitingLine
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
@@ -41,7 +41,7 @@ from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
-from bot.storage.budget import MemoryBudget
+from bot.storage.budget import MemoryBudget, MemoryLine
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
@@ -206,6 +206,15 @@ def create_budget(redis: Redis | None, name: str, per_second: float, burst: int)
     return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
 
 
+def create_line(redis: Redis | None, name: str, stale_after: float) -> WaitingLine:
+    """The requests waiting for a budget: this process's, or every instance's in Redis."""
+    if redis is None:
+        return MemoryLine()
+    from bot.storage.redis_budget import RedisLine
+
+    return RedisLine(redis, f"art:line:{name}", stale_after)
+
+
 def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
     schedule = PollSchedule(
         first_delay=settings.poll_first_delay,
@@ -299,6 +308,7 @@ def create_services(
         submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
         clock=clock,
+        submit_line=create_line(redis, "submit", settings.generation_deadline),
     )
     rules = AccessRules(
         allowed_users=settings.allowed_user_ids,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
-from bot.core.budget import Budget
+from bot.core.budget import Budget, WaitingLine
 from bot.core.errors import ErrorKind, StoreUnavailable
 from bot.core.jobs import VARIANT_OK, Job, JobState
 from bot.core.limits import day_of
@@ -24,6 +24,7 @@ from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
 from bot.storage.base import JobStore, LeaseLost
+from bot.storage.budget import MemoryLine
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
@@ -64,6 +65,7 @@ class Tracker:
         pictures: PicturePlaces | None = None,
         idle_wait: float = 1.0,
         shutdown_grace: float = 10.0,
+        submit_line: WaitingLine | None = None,
     ) -> None:
         self._store = store
         self._backend = backend
@@ -76,7 +78,8 @@ class Tracker:
         self._enhancer = enhancer
         self._poll_budget = poll_budget
         self._submit_budget = submit_budget
-        self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
+        # Jobs waiting for the submit budget: this instance's, or every instance's in Redis.
+        self._submit_line = submit_line or MemoryLine()
         self._submit_patience = submit_patience
         self._clock = clock
         self._max_in_flight = max_in_flight
@@ -499,12 +502,11 @@ class Tracker:
         if await self._submit_budget.available():
             await self._submit_budget.acquire()
             return
-        self._submit_queue.append(job.id)
         try:
-            await self._delivery.status(job, self._submit_queue.index(job.id) + 1)
+            await self._delivery.status(job, await self._submit_line.join(job.id))
             await self._submit_budget.acquire()
         finally:
-            self._submit_queue.remove(job.id)
+            await self._submit_line.leave(job.id)
         await self._delivery.status(job, None)
 
     async def _record(self, event: str, lag: float | None = None) -> None:

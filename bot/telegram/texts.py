@@ -110,7 +110,11 @@ class Texts:
         lines = [self.get(locale, "history.header")]
         for n, entry in enumerate(entries, 1):
             request = entry.request
-            meta = f"seed {request.seed} · {request.ratio}"
+            last = (request.seed or 0) + request.variants - 1
+            seeds = (
+                f"seeds {request.seed}–{last}" if request.variants > 1 else f"seed {request.seed}"
+            )
+            meta = f"{seeds} · {request.ratio}"
             meta += f" · {request.style}" if request.style else ""
             when = datetime.fromtimestamp(entry.at, UTC).strftime("%Y-%m-%d %H:%M")
             prompt = html.escape(shorten(request.text, HISTORY_PROMPT_LENGTH))
