@@ -89,7 +89,7 @@ async def original(
     locale = i18n.current_locale
     source = await art_service.finished_job(callback_data.job_id)
     variant = callback_data.index if isinstance(callback_data, VariantAction) else 0
-    if source is None or (source.is_album and not 0 <= variant < source.request.variants):
+    if source is None or not 0 <= variant < source.request.variants:
         await query.answer(texts.get(locale, "callback.stale"))
         return
     await query.answer(texts.get(locale, "callback.original"))

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.core.jobs import VARIANT_OK, Job, job_from_dict, job_to_dict
+from bot.core.prompt import ArtRequest, PromptPart
 from tests.bot_process import BOT_TOKEN
 from tests.conftest import RunningBot
 from tests.fake_telegram import Call, FakeTelegram, files_of
@@ -231,3 +233,40 @@ async def test_fake_refuses_albums_as_telegram_does(
     assert ok["ok"] is True
     assert len(ok["result"]) == 2
     assert ok["result"][0]["media_group_id"] == ok["result"][1]["media_group_id"]
+
+
+async def test_cancel_stops_every_variant_with_one_message(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    yandex.hold = True
+    telegram.push_message("/art a cat --n 3 --seed 40")
+    status = (await telegram.wait_for("sendMessage"))[0]
+    while len(yandex.operations) < 3:
+        await asyncio.sleep(0.02)
+    telegram.push_callback(buttons(status)["✖️ Cancel"], message=status.result)
+    edit = (await telegram.wait_for("editMessageText"))[-1]
+    assert edit.params["text"] == "Cancelled."
+    assert sorted(yandex.cancels) == sorted(yandex.operations)
+    yandex.hold = False
+    await all_ended(running)
+    assert telegram.sent("sendMediaGroup") == []
+    assert telegram.sent("sendPhoto") == []
+
+
+def test_album_jobs_survive_the_stores_json() -> None:
+    job = Job(
+        id="j",
+        chat_id=1,
+        user_id=2,
+        locale="en",
+        request=ArtRequest(parts=(PromptPart("a cat"),), seed=5, variants=3, style="oil"),
+        seed=5,
+        idempotency_key="k",
+        created_at=0.0,
+        deadline_at=1.0,
+        next_poll_at=0.0,
+        variant_ops=("op1", "", "op3"),
+        variant_results=(VARIANT_OK, "moderation", ""),
+        variant_files=("photo-1", "", ""),
+    )
+    assert job_from_dict(json.loads(json.dumps(job_to_dict(job)))) == job

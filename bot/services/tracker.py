@@ -477,6 +477,8 @@ class Tracker:
                     pictures[i] = state.image
                 elif isinstance(state, OperationFailed):
                     results[i] = state.error.kind
+                elif self._clock() >= job.deadline_at:
+                    results[i] = state if isinstance(state, ErrorKind) else ErrorKind.TIMEOUT
                 else:  # Yandex keeps the result: fetch it on the next try
                     await self._save(job.but(next_poll_at=self._later()))
                     return
