@@ -87,6 +87,12 @@ async def test_privacy_describes_history_and_forget(
     telegram.push_message("/privacy", language_code="ru")
     telegram.push_message("/privacy")
     texts = [c.params["text"] for c in await telegram.wait_for("sendMessage", 2)]
-    assert "/history хранит ваши запросы (текст, seed, пропорции, стиль, дату) 7 дн." in texts[0]
-    assert "/history keeps your requests (prompt, seed, ratio, style, date) for 7 days" in texts[1]
+    assert (
+        "Кроме того, /history хранит ваши запросы (текст, seed, пропорции, стиль, дату) 7 дн."
+        in texts[0]
+    )
+    assert (
+        "Besides that, /history keeps your requests (prompt, seed, ratio, style, date) for 7 days"
+        in texts[1]
+    )
     assert "/forget deletes all of it at once" in texts[1]
