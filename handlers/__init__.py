@@ -6,7 +6,7 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, history, info, inline, settings, stats, styles
+from handlers import art, buttons, history, info, inline, settings, stats, styles, voice
 
 
 def routers() -> list[Router]:
@@ -19,4 +19,5 @@ def routers() -> list[Router]:
         stats.create_router(),
         styles.create_router(),
         history.create_router(),
+        voice.create_router(),
     ]

@@ -1,9 +1,9 @@
 """/art: parse the request, show a status message at once, hand the job to the service.
 
 In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' commands),
-and `/art` sent as a reply draws the replied message's text or caption. In private chats
-any other text that is not a command is read like `/art`'s arguments
-(`PRIVATE_TEXT_PROMPTS`).
+and `/art` sent as a reply draws the replied message's text or caption, or what is said in
+a replied voice message (handlers/voice.py). In private chats any other text that is not a
+command is read like `/art`'s arguments (`PRIVATE_TEXT_PROMPTS`).
 """
 
 from aiogram import F, Router
@@ -12,23 +12,54 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.core.prompt import PromptError
+from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.services.voice import VoiceService
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.texts import Texts
+from handlers.voice import start_voice_prompt
 
 
 async def art(
-    message: Message, command: CommandObject, art_service: ArtService, texts: Texts, i18n: I18n
+    message: Message,
+    command: CommandObject,
+    art_service: ArtService,
+    voice_service: VoiceService,
+    texts: Texts,
+    i18n: I18n,
 ) -> None:
+    locale = i18n.current_locale
     replied = message.reply_to_message
     replied_text = (replied.text or replied.caption) if replied else None
-    await draw(message, command.args, replied_text, art_service, texts, i18n)
+    try:
+        request = await art_service.parse(_user_id(message), command.args, replied_text)
+    except PromptError as error:
+        voice = replied.voice if replied is not None and voice_service.enabled else None
+        if error.code == "empty_prompt" and voice is not None:
+            await start_voice_prompt(
+                message,
+                voice,
+                voice_service=voice_service,
+                texts=texts,
+                locale=locale,
+                command_args=command.args,
+                from_reply=True,
+            )
+            return
+        await message.reply(texts.prompt_error(locale, error))
+        return
+    await draw(message, request, art_service, texts, locale)
 
 
 async def plain_text(message: Message, art_service: ArtService, texts: Texts, i18n: I18n) -> None:
-    """A private chat's text is a prompt, flags included; a reply draws the text itself."""
-    await draw(message, message.text, None, art_service, texts, i18n)
+    """A private chat's text is a prompt, flags included (`--model` too, as with /art)."""
+    locale = i18n.current_locale
+    try:
+        request = await art_service.parse(_user_id(message), message.text)
+    except PromptError as error:
+        await message.reply(texts.prompt_error(locale, error))
+        return
+    await draw(message, request, art_service, texts, locale)
 
 
 def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
@@ -42,25 +73,18 @@ def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
     )
 
 
+def _user_id(message: Message) -> int:
+    return message.from_user.id if message.from_user else message.chat.id
+
+
 async def draw(
-    message: Message,
-    args: str | None,
-    replied_text: str | None,
-    art_service: ArtService,
-    texts: Texts,
-    i18n: I18n,
+    message: Message, request: ArtRequest, art_service: ArtService, texts: Texts, locale: str
 ) -> None:
-    locale = i18n.current_locale
-    user_id = message.from_user.id if message.from_user else message.chat.id
-    try:
-        request = await art_service.parse(user_id, args, replied_text)
-    except PromptError as error:
-        await message.reply(texts.prompt_error(locale, error))
-        return
+    """Admit the parsed request, store its job and answer with the status message."""
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
-        user_id=user_id,
+        user_id=_user_id(message),
         locale=locale,
         reply_to_message_id=message.message_id,
         job_id=request_job_id("message", message.chat.id, message.message_id),

@@ -62,7 +62,7 @@ async def inline_query(
     result = InlineQueryResultArticle(
         id=f"{job.id}:{job.seed}",
         title=texts.get(locale, "inline.title", prompt=request.text),
-        description=texts.get(locale, "inline.description", seed=job.seed, ratio=request.ratio),
+        description=texts.inline_description(job),
         input_message_content=InputTextMessageContent(message_text=texts.status(job)),
         reply_markup=status_keyboard(texts, locale, job.id),
     )

@@ -1,4 +1,5 @@
-"""/settings: default ratio, prompt enhancement, interface language and style, on buttons."""
+"""/settings: default ratio, prompt enhancement, model (when there is a choice),
+interface language and style, on buttons."""
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -9,6 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.prefs import RATIO_CHOICES, UserPrefs
 from bot.core.styles import NO_STYLE, StyleCatalog
+from bot.services.art import ArtService
 from bot.services.prefs import PrefsService
 from bot.telegram.texts import Texts
 
@@ -30,12 +32,17 @@ def label(texts: Texts, locale: str, text: str, chosen: bool) -> str:
 
 
 def render(
-    texts: Texts, locale: str, prefs: UserPrefs, styles: StyleCatalog
+    texts: Texts, locale: str, prefs: UserPrefs, styles: StyleCatalog, default_model: str
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The settings and their buttons; models only when MODELS offers more than one."""
     state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
     names = languages(texts)
     language = names.get(prefs.language or "", texts.get(locale, "settings.auto"))
     text = texts.get(locale, "settings.text", ratio=prefs.ratio, enhance=state, language=language)
+    models = texts.offered if len(texts.offered) > 1 else ()
+    model = prefs.model if prefs.model in models else default_model
+    if models:
+        text += "\n" + texts.get(locale, "settings.model", model=model)
     style = styles.get(prefs.style)
     no_style = texts.get(locale, "settings.no_style")
     text += "\n" + texts.get(
@@ -53,6 +60,11 @@ def render(
         text=texts.get(locale, "settings.enhance_button", state=state),
         callback_data=SettingsAction(key="enhance", value="off" if prefs.enhance else "on"),
     )
+    for name in models:
+        builder.button(
+            text=label(texts, locale, name, name == model),
+            callback_data=SettingsAction(key="model", value=name),
+        )
     choices = {AUTO: texts.get(locale, "settings.language_auto"), **names}
     for code, name in choices.items():
         builder.button(
@@ -65,15 +77,23 @@ def render(
             text=label(texts, locale, title, (style.name if style else NO_STYLE) == name),
             callback_data=SettingsAction(key="style", value=name),
         )
-    builder.adjust(3, 3, 1, len(choices), *[3] * -(-len(style_choices) // 3))
+    rows = [3, 3, 1, *([len(models)] if models else []), len(choices)]
+    builder.adjust(*rows, *[3] * -(-len(style_choices) // 3))
     return text, builder.as_markup()
 
 
 async def show(
-    message: Message, prefs: PrefsService, styles: StyleCatalog, texts: Texts, i18n: I18n
+    message: Message,
+    prefs: PrefsService,
+    styles: StyleCatalog,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
 ) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
-    text, keyboard = render(texts, i18n.current_locale, await prefs.get(user_id), styles)
+    user_prefs = await prefs.get(user_id)
+    default_model = art_service.backends.default
+    text, keyboard = render(texts, i18n.current_locale, user_prefs, styles, default_model)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -82,6 +102,7 @@ async def change(
     callback_data: SettingsAction,
     prefs: PrefsService,
     styles: StyleCatalog,
+    art_service: ArtService,
     texts: Texts,
     i18n: I18n,
 ) -> None:
@@ -93,6 +114,8 @@ async def change(
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):
         updated = await prefs.update(query.from_user.id, enhance=value == "on")
+    elif key == "model" and callback_data.value in texts.offered:
+        updated = await prefs.update(query.from_user.id, model=callback_data.value)
     elif key == "language" and (value == AUTO or value in texts.locales):
         updated = await prefs.update(query.from_user.id, language=None if value == AUTO else value)
     else:
@@ -101,7 +124,7 @@ async def change(
     locale = updated.language or i18n.current_locale
     await query.answer(texts.get(locale, "settings.saved"))
     if isinstance(query.message, Message):
-        text, keyboard = render(texts, locale, updated, styles)
+        text, keyboard = render(texts, locale, updated, styles, art_service.backends.default)
         await query.message.edit_text(text, reply_markup=keyboard)
 
 
@@ -109,6 +132,7 @@ def create_router() -> Router:
     router = Router(name="settings")
     router.message.register(show, Command("settings"))
     router.callback_query.register(
-        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "language", "style"}))
+        change,
+        SettingsAction.filter(F.key.in_({"ratio", "enhance", "model", "language", "style"})),
     )
     return router

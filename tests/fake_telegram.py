@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.bot_process import BOT_TOKEN
 from tests.local_server import LocalServer
 
 BOT_ID = 100500
@@ -121,6 +122,12 @@ class FakeTelegram(LocalServer):
         self._new_update = asyncio.Event()
         self._changed = asyncio.Condition()
         self.app.router.add_post("/bot{token}/{method}", self._handle)
+        # Voice messages: their audio by file_id (getFile), served at /file/bot<token>/<path>
+        # to the bot's own token only; every download asked for, by path.
+        self.token = BOT_TOKEN
+        self.files: dict[str, tuple[str, bytes, int | None]] = {}
+        self.downloads: list[str] = []
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     # --- what tests do -------------------------------------------------------------------
 
@@ -217,6 +224,40 @@ class FakeTelegram(LocalServer):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         self.messages[(chat_id, message_id)] = message
         return {"update_id": next(self._update_ids), "message": message}
+
+    def new_voice(
+        self,
+        audio: bytes,
+        *,
+        duration: int = 3,
+        size: int | None = None,
+        chat_id: int = 7001,
+        user_id: int | None = None,
+        language_code: str | None = "en",
+    ) -> dict[str, Any]:
+        """A user's voice message (not queued), its audio served by getFile and the file
+        path. `size` is the file_size Telegram reports (None: not reported)."""
+        update = self.new_update("", chat_id=chat_id, user_id=user_id, language_code=language_code)
+        message: dict[str, Any] = update["message"]
+        del message["text"]
+        file_id = f"voice-{message['message_id']}"
+        voice: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+        }
+        if size is not None:
+            voice["file_size"] = size
+        message["voice"] = voice
+        self.files[file_id] = (f"voice/file_{message['message_id']}.oga", audio, size)
+        return message
+
+    def push_voice(self, audio: bytes, **options: Any) -> dict[str, Any]:
+        """A voice message queued for getUpdates; `options` as for `new_voice`."""
+        message = self.new_voice(audio, **options)
+        self.push({"update_id": next(self._update_ids), "message": message})
+        return message
 
     def fail(
         self,
@@ -424,6 +465,23 @@ class FakeTelegram(LocalServer):
             raise ApiError(400, "Bad Request: message is not modified")
         message["text"] = call.params["text"]
         return message
+
+    async def _api_getFile(self, call: Call) -> Any:
+        file_id = call.params["file_id"]
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, _, size = self.files[file_id]
+        answer = {"file_id": file_id, "file_unique_id": file_id, "file_path": path}
+        return answer if size is None else {**answer, "file_size": size}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """The file server: the bot's own token and a known path, else 404 as Telegram."""
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        audio = {p: data for p, data, _ in self.files.values()}.get(path)
+        if request.match_info["token"] != self.token or audio is None:
+            return _error(404, "Not Found")
+        return web.Response(body=audio, content_type="audio/ogg")
 
     async def _api_deleteMessage(self, call: Call) -> Any:
         key = (int(call.params["chat_id"]), int(call.params["message_id"]))

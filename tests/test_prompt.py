@@ -20,7 +20,7 @@ from bot.core.prompt import (
 )
 
 LIMITS = Limits()
-KNOWN = "--seed, --ratio, --enhance, --no-enhance, --style, --n"
+KNOWN = "--seed, --ratio, --enhance, --no-enhance, --style, --n, --model"
 
 
 def parse(args: str | None, limits: Limits = LIMITS) -> ArtRequest:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from bot.core.backend import ImageReady, OperationFailed, Pending
 from bot.core.errors import ErrorKind
 from bot.core.prompt import MAX_SEED, ArtRequest, PromptPart, Ratio
-from bot.yandex.art import ImageReady, OperationFailed, Pending, build_request_body, parse_operation
+from bot.yandex.art import build_request_body, parse_operation
 from bot.yandex.errors import (
     AuthError,
     BadRequest,
@@ -120,6 +121,7 @@ def test_done_with_zero_error_code_and_image_is_ready() -> None:
 def failure_of(payload: dict[str, Any]) -> YandexArtError:
     state = parse_operation(payload)
     assert isinstance(state, OperationFailed)
+    assert isinstance(state.error, YandexArtError)
     return state.error
 
 

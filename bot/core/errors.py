@@ -27,3 +27,13 @@ MISCONFIGURED = frozenset({ErrorKind.AUTH, ErrorKind.PERMISSION, ErrorKind.BAD_R
 
 class StoreUnavailable(Exception):
     """The store cannot be reached right now; the same call may work later."""
+
+
+class BackendError(Exception):
+    """An image service refused or failed a call; `kind` says why, for the user."""
+
+    kind = ErrorKind.FAILED
+
+
+class TransientBackendError(BackendError):
+    """Worth trying again later: the same call may succeed."""

@@ -1,9 +1,10 @@
 """A generation job and its state machine.
 
 submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
-→ done | failed | expired | cancelled. A pending job whose operation is gone (an "Original"
-asked for after Yandex dropped the result) goes back to submitted to draw it again with the
-same seed. Times are wall-clock seconds so that a job can outlive the process.
+→ done | failed | expired | cancelled; a synchronous model goes from submitted to done. A
+pending job whose operation is gone (an "Original" asked for after Yandex dropped the
+result) goes back to submitted to draw it again with the same seed. Times are wall-clock
+seconds so that a job can outlive the process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.core.errors import ErrorKind
+from bot.core.models import YANDEXART
 from bot.core.prompt import ArtRequest, PromptPart, Ratio
 
 
@@ -33,7 +35,7 @@ _VARIANT_FIELDS = ("variant_ops", "variant_results", "variant_files")
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
-    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING},
+    JobState.SUBMITTED: _ENDINGS | {JobState.PENDING, JobState.DONE},
     JobState.PENDING: _ENDINGS | {JobState.DONE, JobState.SUBMITTED},
 }
 
@@ -135,6 +137,7 @@ def request_from_dict(request: dict[str, Any]) -> ArtRequest:
         style=request.get("style"),
         style_prompt=request.get("style_prompt", ""),
         variants=int(request.get("variants", 1)),
+        model=request.get("model", YANDEXART),
     )
 
 

@@ -1,14 +1,16 @@
-"""A user's preferences from /settings (default ratio, enhancement, interface language,
-style) and how they are stored as JSON."""
+"""A user's preferences from /settings (default ratio, enhancement, model, interface
+language, style) and how they are stored as JSON."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from bot.core.models import YANDEXART
 from bot.core.prompt import SQUARE, Defaults, Ratio
 
 log = logging.getLogger(__name__)
@@ -22,22 +24,29 @@ class UserPrefs:
     enhance: bool = False
     language: str | None = None  # None: Telegram's language_code
     style: str | None = None
+    model: str | None = None  # None: the bot's DEFAULT_MODEL
 
     @property
     def defaults(self) -> Defaults:
-        return _defaults(self.ratio, self.enhance, self.style)
+        return _defaults(self.ratio, self.enhance, self.style, YANDEXART)
+
+    def defaults_among(self, models: Collection[str], default_model: str) -> Defaults:
+        """The defaults with this user's model, or the bot's when theirs is not offered
+        (any more)."""
+        model = self.model if self.model in models else default_model
+        return _defaults(self.ratio, self.enhance, self.style, model)
 
 
-_FIELDS = ("ratio", "enhance", "language", "style")
+_FIELDS = ("ratio", "enhance", "language", "style", "model")
 # Shared by every user without saved settings (most users), rather than one each.
 DEFAULT_PREFS = UserPrefs()
 
 
 @lru_cache(maxsize=64)
-def _defaults(ratio: str, enhance: bool, style: str | None) -> Defaults:
+def _defaults(ratio: str, enhance: bool, style: str | None, model: str) -> Defaults:
     """One instance per value: each pending job's request keeps its Ratio."""
     width, height = (int(side) for side in ratio.split(":"))
-    return Defaults(ratio=Ratio(width, height), enhance=enhance, style=style)
+    return Defaults(ratio=Ratio(width, height), enhance=enhance, style=style, model=model)
 
 
 def parse_prefs(raw: str | None) -> UserPrefs:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
 from bot.core.styles import BUILTIN, NO_STYLE, StyleCatalog
 
 MAX_SEED = 2**63 - 1
@@ -17,7 +18,9 @@ MAX_SEED = 2**63 - 1
 # together. YandexART normalizes the weights to sum to 1, so the style gets a third of the
 # influence and the subject two thirds: it stays what the picture is of.
 STYLE_WEIGHT_SHARE = 0.5
-KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style", "n")
+# A model without weights gets the style as a sentence after the prompt: "…. Style: …".
+STYLE_LABEL = "Style"
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style", "n", "model")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
 SHORT_FLAGS = {"-e": "enhance", "-n": "n"}
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
@@ -53,6 +56,8 @@ class ArtRequest:
     ratio: Ratio = SQUARE
     # Ask YandexGPT for a richer prompt first.
     enhance: bool = False
+    # Which image model draws it (a name from the MODELS setting).
+    model: str = YANDEXART
     # A style preset: its name, and its text as it was when the request was made.
     style: str | None = None
     style_prompt: str = ""
@@ -66,6 +71,13 @@ class ArtRequest:
             return self.parts
         weight = STYLE_WEIGHT_SHARE * sum(p.weight for p in self.parts)
         return (*self.parts, PromptPart(self.style_prompt, weight))
+
+    @property
+    def one_text(self) -> str:
+        """What a model that takes one unweighted text gets: the prompt, and the style
+        folded into it as a sentence (such a model has no weights to give it)."""
+        prompt = " ".join(part.text for part in self.parts)
+        return f"{prompt}. {STYLE_LABEL}: {self.style_prompt}" if self.style_prompt else prompt
 
     @property
     def text(self) -> str:
@@ -82,6 +94,7 @@ class Defaults:
     ratio: Ratio = SQUARE
     enhance: bool = False
     style: str | None = None
+    model: str = YANDEXART
 
 
 @dataclass(frozen=True)
@@ -113,13 +126,19 @@ def parse_art_args(
     replied_text: str | None = None,
     defaults: Defaults = Defaults(),
     styles: StyleCatalog = BUILTIN,
+    models: Mapping[str, Capabilities] = ONLY_YANDEXART,
 ) -> ArtRequest:
     """Split flags from the prompt, validate both, and build the request.
 
     `replied_text` is the message `/art` answers to: when the command itself has no prompt,
     that text is drawn, taken literally (someone else's `|` or `--` is not syntax).
+    `models` are the models users may pick, with what each can do.
     """
     flags, words = _split_flags(args or "")
+    model = _parse_model(flags["model"], models) if "model" in flags else defaults.model
+    capabilities = models.get(model, FULL)
+    if "seed" in flags and not capabilities.seed:
+        raise PromptError("model_no_seed", {"model": model})
     seed = _parse_seed(flags["seed"]) if "seed" in flags else None
     ratio = _parse_ratio(flags["ratio"], limits) if "ratio" in flags else defaults.ratio
     if "enhance" in flags and "no-enhance" in flags:
@@ -130,9 +149,14 @@ def parse_art_args(
         _check_length(parts, limits)
     else:
         parts = _parse_parts(" ".join(words), limits)
+        weighted = len(parts) > 1 or parts[0].weight != 1.0
+        if weighted and not capabilities.weights:
+            raise PromptError("model_no_weights", {"model": model})
     style, style_prompt = _parse_style(flags.get("style"), defaults.style, styles)
     _check_length(parts, limits, style, style_prompt)
     variants = _parse_variants(flags["n"], limits) if "n" in flags else 1
+    if variants > 1 and not capabilities.variants:
+        raise PromptError("model_no_variants", {"model": model})
     if seed is not None and seed + variants - 1 > MAX_SEED:
         raise PromptError("bad_seed", {"value": str(seed), "max": MAX_SEED - variants + 1})
     return ArtRequest(
@@ -143,7 +167,19 @@ def parse_art_args(
         style=style,
         style_prompt=style_prompt,
         variants=variants,
+        model=model,
     )
+
+
+def variants_asked(args: str | None, limits: Limits) -> int:
+    """The pictures the flags ask for, read before the prompt is known (a voice request is
+    admitted before it is heard); 1 when the flags ask for none or do not parse, which the
+    full parse explains later."""
+    try:
+        flags, _ = _split_flags(args or "")
+        return _parse_variants(flags["n"], limits) if "n" in flags else 1
+    except PromptError:
+        return 1
 
 
 def _parse_variants(value: str, limits: Limits) -> int:
@@ -202,6 +238,13 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
             i += 1
         flags[name] = value
     return flags, words
+
+
+def _parse_model(value: str, models: Mapping[str, Capabilities]) -> str:
+    name = value.lower()
+    if name not in models:
+        raise PromptError("unknown_model", {"model": value[:40], "known": ", ".join(models)})
+    return name
 
 
 def _parse_seed(value: str) -> int | None:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    submitted: int = 0
+    delivered: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -14,6 +21,26 @@ class StatsReport:
     failures: dict[str, int]
     lag_mean: float | None
     lag_p95: float | None
+    # Today's figures of each model that had any, by name.
+    by_model: dict[str, ModelFigures] = field(default_factory=dict)
+
+
+def figures_by_model(counts: dict[str, int]) -> dict[str, ModelFigures]:
+    """Per-model counters (`model:<name>:<event>`) summed into each model's figures."""
+    totals: dict[str, dict[str, int]] = {}
+    for key, count in counts.items():
+        prefix, _, rest = key.partition(":")
+        name, _, event = rest.partition(":")
+        if prefix != "model" or not event:
+            continue
+        figures = totals.setdefault(name, {"submitted": 0, "delivered": 0, "failed": 0})
+        if event == "submitted":
+            figures["submitted"] += count
+        elif event == "delivered:sent":
+            figures["delivered"] += count
+        elif event.startswith("failed:"):
+            figures["failed"] += count
+    return {name: ModelFigures(**figures) for name, figures in sorted(totals.items())}
 
 
 def p95(values: list[float]) -> float | None:

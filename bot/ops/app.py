@@ -25,13 +25,16 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 import handlers
+from bot.core.backend import ImageBackend
 from bot.core.budget import Budget, WaitingLine
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
 from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
+from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
+from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
 from bot.services.history import HistoryService
 from bot.services.metrics import Metrics
@@ -40,6 +43,7 @@ from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
+from bot.services.voice import VoiceService
 from bot.storage.base import JobStore
 from bot.storage.budget import MemoryBudget, MemoryLine
 from bot.storage.memory import MemoryJobStore
@@ -50,10 +54,14 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
-from bot.yandex.art import ImageBackend, YandexArtClient
+from bot.telegram.voice_files import VoiceFiles
+from bot.yandex.art import YandexArtClient
 from bot.yandex.enhancer import PromptEnhancer
 from bot.yandex.http import YandexHttp
+from bot.yandex.images import ImagesClient
+from bot.yandex.speechkit import SpeechKitClient
 
 # Redis modules are imported only when REDIS_URL is set: the client costs ~6 MB of RSS.
 if TYPE_CHECKING:
@@ -121,6 +129,42 @@ def create_yandex_http(settings: Settings) -> YandexHttp:
     )
 
 
+def create_backends(
+    settings: Settings,
+    http: YandexHttp,
+    redis: Redis | None,
+    yandexart: ImageBackend | None = None,
+) -> Backends:
+    """Every known model by name (KNOWN_MODELS in settings), each with its submit budget;
+    users pick among MODELS. A new model is one more entry here."""
+    images_http = YandexHttp(
+        base_url=str(settings.images_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=settings.yandex_folder_id,
+        timeout=settings.images_http_timeout,
+    )
+    models = {
+        "yandexart": Model(
+            yandexart
+            or YandexArtClient(http, model_uri=settings.model_uri, retries=settings.http_retries),
+            # Submits may come in small bursts, as users do.
+            create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
+            create_line(redis, "submit", settings.generation_deadline),
+        ),
+        "aliceai": Model(
+            ImagesClient(
+                images_http,
+                model_uri=settings.images_model_uri_resolved,
+                timeout=settings.images_http_timeout,
+                retries=settings.http_retries,
+            ),
+            create_budget(redis, "images", settings.images_rate_per_minute / 60, 5),
+            create_line(redis, "images", settings.generation_deadline),
+        ),
+    }
+    return Backends(models, offered=settings.models, default=settings.default_model)
+
+
 async def connect_redis(url: str) -> Redis:
     """A client with timeouts, checked once: a wrong REDIS_URL stops start-up clearly."""
     from redis.asyncio import Redis
@@ -159,14 +203,16 @@ class Lifecycle:
         self,
         *,
         tracker: Tracker,
+        voice: VoiceService,
         actions: ChatActions,
-        backend: ImageBackend,
+        backends: Backends,
         store: JobStore,
         texts: Texts,
     ) -> None:
         self._tracker = tracker
+        self._voice = voice
         self._actions = actions
-        self._backend = backend
+        self._backends = backends
         self._store = store
         self._texts = texts
         self._actions_task: asyncio.Task[None] | None = None
@@ -178,12 +224,13 @@ class Lifecycle:
         log.info("bot started")
 
     async def shutdown(self) -> None:
+        await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._actions_task
-        await self._backend.close()
+        await self._backends.close()
         await self._store.close()
         log.info("bot stopped")
 
@@ -245,10 +292,11 @@ class Services:
     art_service: ArtService
     styles: StyleCatalog
     history: HistoryService
+    voice: VoiceService
     prefs: PrefsService
     rules: AccessRules
     stats: StatsService
-    backend: ImageBackend
+    backends: Backends
     actions: ChatActions
 
 
@@ -268,6 +316,9 @@ def create_services(
         max_elongation=settings.ratio_max_elongation,
         max_variants=settings.max_variants,
     )
+    store = create_store(settings, redis)
+    http = create_yandex_http(settings)
+    backends = create_backends(settings, http, redis, backend)
     texts = Texts(
         i18n,
         limits,
@@ -276,11 +327,8 @@ def create_services(
         settings.yandex_daily_quota,
         private_text_prompts=settings.private_text_prompts,
         history_retention=settings.history_retention,
-    )
-    store = create_store(settings, redis)
-    http = create_yandex_http(settings)
-    backend = backend or YandexArtClient(
-        http, model_uri=settings.model_uri, retries=settings.http_retries
+        models=backends.capabilities,
+        offered=tuple(backends.offered),
     )
     enhancer = PromptEnhancer(
         http,
@@ -291,24 +339,27 @@ def create_services(
     )
     metrics = Metrics()
     actions = ChatActions(bot)
-    cache = PictureCache(store, settings.model_uri, settings.cache_ttl)
-    delivery = Delivery(bot, texts, upload_chat_id=settings.inline_storage_chat_id)
+    # Only models with a seed can answer a repeated request from the cache.
+    cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
+    delivery = Delivery(
+        bot,
+        texts,
+        upload_chat_id=settings.inline_storage_chat_id,
+        models=backends.capabilities,
+    )
     tracker = Tracker(
         store=store,
-        backend=backend,
+        backends=backends,
         delivery=delivery,
         actions=actions,
         planner=create_planner(settings, store),
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
-        # Polls: one at a time at the rate (never above it in any second); submits may
-        # come in small bursts, as users do.
+        # Polls: one at a time at the rate (never above it in any second).
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
-        submit_budget=create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
         submit_patience=settings.submit_patience,
         clock=clock,
-        submit_line=create_line(redis, "submit", settings.generation_deadline),
     )
     rules = AccessRules(
         allowed_users=settings.allowed_user_ids,
@@ -333,6 +384,7 @@ def create_services(
         prefs=prefs,
         history=history,
         limits=limits,
+        backends=backends,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
@@ -347,11 +399,41 @@ def create_services(
         art_service=art_service,
         styles=styles,
         history=history,
+        voice=create_voice(settings, bot, redis, art_service, quotas, store, texts),
         prefs=prefs,
         rules=rules,
         stats=stats,
-        backend=backend,
+        backends=backends,
         actions=actions,
+    )
+
+
+def create_voice(
+    settings: Settings,
+    bot: Bot,
+    redis: Redis | None,
+    art: ArtService,
+    quotas: Quotas,
+    store: JobStore,
+    texts: Texts,
+) -> VoiceService:
+    """Voice prompts: SpeechKit on its own host and session, within its own budget."""
+    http = YandexHttp(
+        base_url=str(settings.stt_api_url),
+        auth_header=settings.yandex_auth_header,
+        folder_id=None,
+        timeout=settings.http_timeout,
+    )
+    return VoiceService(
+        art=art,
+        quotas=quotas,
+        store=store,
+        files=VoiceFiles(bot, max_bytes=MAX_BYTES, timeout=settings.http_timeout),
+        stt=SpeechKitClient(http, folder_id=settings.stt_folder_id),
+        budget=create_budget(redis, "stt", settings.stt_rate_per_minute / 60, 5),
+        edits=StatusEdits(bot),
+        texts=texts,
+        enabled=settings.voice_prompts,
     )
 
 
@@ -371,6 +453,7 @@ def create_dispatcher(
     dispatcher = Dispatcher(
         disable_fsm=True,
         art_service=services.art_service,
+        voice_service=services.voice,
         texts=services.texts,
         store=services.store,
         metrics=services.metrics,
@@ -393,8 +476,9 @@ def create_dispatcher(
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
         tracker=services.tracker,
+        voice=services.voice,
         actions=services.actions,
-        backend=services.backend,
+        backends=services.backends,
         store=services.store,
         texts=services.texts,
     )

@@ -23,6 +23,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
+DEFAULT_STT_API_URL = "https://stt.api.cloud.yandex.net"
+DEFAULT_IMAGES_API_URL = "https://ai.api.cloud.yandex.net"
+# Model names an operator may offer: `yandexart` is the async YandexART API, `aliceai` the
+# synchronous Images API of Yandex AI Studio (bot/ops/app.py builds each one's backend).
+KNOWN_MODELS = ("yandexart", "aliceai")
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -122,6 +127,20 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
     http_retries: int = Field(default=4, ge=0)
 
+    # Voice prompts: voice messages recognised by SpeechKit (synchronous recognition, v1).
+    voice_prompts: bool = True
+    stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
+    # SpeechKit's quota for synchronous recognition is 20 requests a second.
+    stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+    # Models users may pick (`--model`, /settings), and the one they get without choosing.
+    models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
+    default_model: str = "yandexart"
+    # The Images API (model `aliceai`): synchronous, one call per picture.
+    images_api_url: HttpUrl = HttpUrl(DEFAULT_IMAGES_API_URL)
+    images_model_uri: str = Field(default="art://{folder}/aliceai-image-art-3.0", min_length=1)
+    images_rate_per_minute: float = Field(default=60.0, gt=0)
+    images_http_timeout: float = Field(default=120.0, gt=0, description="Seconds per call")
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -139,6 +158,24 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated numeric ids") from None
         return value
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(item for item in value.replace(" ", "").lower().split(",") if item)
+        if isinstance(value, tuple | list):
+            unknown = [name for name in value if name not in KNOWN_MODELS]
+            if unknown:
+                raise ValueError(f"unknown model {unknown[0]!r}; known: {', '.join(KNOWN_MODELS)}")
+            if not value or len(set(value)) != len(value):
+                raise ValueError("must name one or more models, each once")
+        return value
+
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _model_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -154,6 +191,10 @@ class Settings(BaseSettings):
             raise ValueError("ART_MODEL_URI must contain {folder}")
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if "{folder}" not in self.images_model_uri:
+            raise ValueError("IMAGES_MODEL_URI must contain {folder}")
+        if self.default_model not in self.models:
+            raise ValueError(f"DEFAULT_MODEL must be one of MODELS ({', '.join(self.models)})")
         return self
 
     def secrets(self) -> list[str]:
@@ -170,8 +211,18 @@ class Settings(BaseSettings):
         return self.art_model_uri.format(folder=self.yandex_folder_id)
 
     @property
+    def images_model_uri_resolved(self) -> str:
+        return self.images_model_uri.format(folder=self.yandex_folder_id)
+
+    @property
     def gpt_model_uri_resolved(self) -> str:
         return self.gpt_model_uri.format(folder=self.yandex_folder_id)
+
+    @property
+    def stt_folder_id(self) -> str | None:
+        """SpeechKit v1 wants `folderId` with a user account's IAM token, never with a
+        service account's API key."""
+        return self.yandex_folder_id if self.yandex_api_key is None else None
 
     @property
     def yandex_auth_header(self) -> str:

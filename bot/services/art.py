@@ -17,6 +17,7 @@ from bot.core.jobs import VARIANT_OK, Job, JobState
 from bot.core.limits import Refusal
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
+from bot.services.backends import Backends
 from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
@@ -47,6 +48,7 @@ class ArtService:
         prefs: PrefsService,
         history: HistoryService,
         limits: Limits,
+        backends: Backends,
         deadline: float,
         upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
@@ -61,6 +63,7 @@ class ArtService:
         self._prefs = prefs
         self._history = history
         self.limits = limits
+        self.backends = backends
         self._deadline = deadline
         self._upload_chat = upload_chat
         self._clock = clock
@@ -70,8 +73,10 @@ class ArtService:
         self, user_id: int, args: str | None, replied_text: str | None = None
     ) -> ArtRequest:
         """The request, with the user's /settings where no flag says otherwise."""
-        defaults = (await self._prefs.get(user_id)).defaults
-        return parse_art_args(args, self.limits, replied_text, defaults, self.styles)
+        offered = self.backends.offered
+        prefs = await self._prefs.get(user_id)
+        defaults = prefs.defaults_among(offered, self.backends.default)
+        return parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
 
     async def admit(self, job: Job) -> Refusal | None:
         """Count the job against its user's limits (each variant is a picture of the day);

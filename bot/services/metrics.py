@@ -1,4 +1,5 @@
-"""Prometheus metrics of one bot instance, in its own registry (tests run several)."""
+"""Prometheus metrics of one bot instance, in its own registry (tests run several).
+Submits, failures and deliveries are labelled by model."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.submits = Counter(
-            "art_submits", "Generations submitted to YandexART", registry=self.registry
+            "art_submits", "Generations submitted to Yandex", ["model"], registry=self.registry
         )
+        # Only asynchronous models have operations to poll.
         self.polls = Counter("art_polls", "Operation polls", registry=self.registry)
         self.failures = Counter(
-            "art_failures", "Jobs that ended without a picture", ["kind"], registry=self.registry
+            "art_failures",
+            "Jobs that ended without a picture",
+            ["kind", "model"],
+            registry=self.registry,
         )
         self.deliveries = Counter(
-            "art_deliveries", "Finished pictures by outcome", ["outcome"], registry=self.registry
+            "art_deliveries",
+            "Finished pictures by outcome",
+            ["outcome", "model"],
+            registry=self.registry,
         )
         self.delivery_lag = Histogram(
             "art_delivery_lag_seconds",

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from bot.core.limits import day_of
-from bot.core.stats import StatsReport, p95
+from bot.core.stats import StatsReport, figures_by_model, p95
 from bot.storage.base import JobStore
 
 
@@ -30,4 +30,5 @@ class StatsService:
             failures=failures,
             lag_mean=statistics.fmean(daily.lags) if daily.lags else None,
             lag_p95=p95(daily.lags),
+            by_model=figures_by_model(daily.counts),
         )

@@ -4,6 +4,11 @@ A single loop claims the jobs that are due and runs each step as a tracked task,
 of waiting jobs cost a store entry each, not a sleeping task each. Polls share one rate
 limiter (the Yandex quota). Transient errors never lose a job: it is simply due again later.
 The same loop renews the leases of the jobs in flight and rides out store outages.
+
+Each job's model is reached through `Backends`: an asynchronous one answers the submit with
+an operation to poll, a synchronous one with the picture, delivered in the same step. The
+job stays claimed in the store during that call, so a process killed meanwhile leaves it to
+be drawn again once its lease runs out.
 """
 
 from __future__ import annotations
@@ -16,21 +21,20 @@ from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import Any
 
-from bot.core.budget import Budget, WaitingLine
-from bot.core.errors import ErrorKind, StoreUnavailable
+from bot.core.backend import ImageBackend, ImageReady, OperationFailed, OperationState, Submitted
+from bot.core.budget import Budget
+from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
 from bot.core.jobs import VARIANT_OK, Job, JobState
 from bot.core.limits import day_of
+from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
 from bot.storage.base import JobStore, LeaseLost
-from bot.storage.budget import MemoryLine
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
-from bot.yandex.art import ImageBackend, ImageReady, OperationFailed, OperationState
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.errors import TransientError, YandexArtError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,13 @@ _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
 STORE_RETRY_MAX = 5.0
 # A job whose chat holds its share of picture places is polled again this much later.
 CHAT_BUSY_WAIT = 2.0
+# While a submit (a synchronous drawing) takes longer, ask the store this often for a Cancel.
+CANCEL_CHECK = 1.0
+
+
+def model_event(model: str, event: str) -> str:
+    """The daily counter of `event` for one model (/stats per model)."""
+    return f"model:{model}:{event}"
 
 
 def expiry_reason(job: Job) -> ErrorKind:
@@ -50,7 +61,7 @@ class Tracker:
         self,
         *,
         store: JobStore,
-        backend: ImageBackend,
+        backends: Backends,
         delivery: Delivery,
         actions: ChatActions,
         planner: PollPlanner,
@@ -58,17 +69,15 @@ class Tracker:
         cache: PictureCache,
         enhancer: PromptEnhancer,
         poll_budget: Budget,
-        submit_budget: Budget,
         submit_patience: float,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         pictures: PicturePlaces | None = None,
         idle_wait: float = 1.0,
         shutdown_grace: float = 10.0,
-        submit_line: WaitingLine | None = None,
     ) -> None:
         self._store = store
-        self._backend = backend
+        self._backends = backends
         self._delivery = delivery
         self._actions = actions
         self._planner = planner
@@ -77,9 +86,6 @@ class Tracker:
         self._cache = cache
         self._enhancer = enhancer
         self._poll_budget = poll_budget
-        self._submit_budget = submit_budget
-        # Jobs waiting for the submit budget: this instance's, or every instance's in Redis.
-        self._submit_line = submit_line or MemoryLine()
         self._submit_patience = submit_patience
         self._clock = clock
         self._max_in_flight = max_in_flight
@@ -217,6 +223,9 @@ class Tracker:
             await self._cancel(job)
         elif job.untold_failure is not None:
             await self._fail(job, job.untold_failure)
+        elif job.request.model not in self._backends:
+            log.warning("job %s: unknown model, dropped", job.id)
+            await self._fail(job, ErrorKind.BAD_REQUEST)
         elif job.is_album:
             await self._advance_album(job)
         elif job.cached_file_id is not None:
@@ -241,10 +250,8 @@ class Tracker:
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
         await self._wait_for_submit_budget(job)
         try:
-            operation_id = await self._backend.submit(
-                job.drawn_request, job.seed, job.idempotency_key
-            )
-        except TransientError as exc:
+            answer = await self._draw(self._backends.backend(job.request.model), job)
+        except TransientBackendError as exc:
             if now - job.created_at >= self._submit_patience:
                 await self._fail(job, exc.kind)
                 return
@@ -257,20 +264,60 @@ class Tracker:
                 )
             )
             return
-        except YandexArtError as exc:
+        except BackendError as exc:
             await self._fail(job, exc.kind)
             return
-        self._metrics.submits.inc()
-        await self._record("submitted")
-        log.info("job %s: submitted as operation %s", job.id, operation_id)
+        if answer is None:
+            await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
+            return
+        self._metrics.submits.labels(model=job.request.model).inc()
+        await self._record("submitted", model=job.request.model)
+        if isinstance(answer, ImageReady):
+            # Nothing to come back to: a delivery put off until later draws it again.
+            log.info("job %s: drawn", job.id)
+            async with self._pictures.place(job.chat_id):
+                await self._deliver(job, answer.image, self._clock())
+            return
+        log.info("job %s: submitted as operation %s", job.id, answer.operation_id)
         job = job.moved_to(
             JobState.PENDING,
-            operation_id=operation_id,
+            operation_id=answer.operation_id,
             submitted_at=now,
             attempts=0,
             last_error=None,
         )
         await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+
+    async def _draw(self, backend: ImageBackend, job: Job) -> Submitted | ImageReady | None:
+        """The backend's answer to the submit, or None when the user cancelled meanwhile:
+        a synchronous drawing takes a while, so the store is asked for a Cancel meanwhile
+        and once more before a picture is delivered."""
+        call = asyncio.ensure_future(
+            backend.submit(
+                job.drawn_request,
+                job.seed,
+                job.idempotency_key,
+                time_left=job.deadline_at - self._clock(),
+            )
+        )
+        try:
+            while not (await asyncio.wait({call}, timeout=CANCEL_CHECK))[0]:
+                if await self._cancel_requested(job):
+                    return None
+            answer = call.result()
+        finally:
+            if not call.done():  # cancelled by the user, or this step by a shutdown
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+        if isinstance(answer, ImageReady) and await self._cancel_requested(job):
+            return None
+        return answer
+
+    async def _cancel_requested(self, job: Job) -> bool:
+        with suppress(StoreUnavailable):
+            stored = await self._store.get(job.id)
+            return stored is not None and stored.cancel_requested
+        return False
 
     async def _poll(self, job: Job) -> None:
         assert job.operation_id is not None
@@ -279,10 +326,10 @@ class Tracker:
         await self._poll_budget.acquire()
         self._metrics.polls.inc()
         try:
-            state = await self._backend.get_operation(job.operation_id)
-        except TransientError as exc:
+            state = await self._backends.backend(job.request.model).get_operation(job.operation_id)
+        except TransientBackendError as exc:
             last_error = exc.kind
-        except YandexArtError as exc:
+        except BackendError as exc:
             state = OperationFailed(exc)
         if isinstance(state, ImageReady):
             await self._planner.observe(job, state.finished_at)
@@ -320,10 +367,10 @@ class Tracker:
         if delivered.outcome is Outcome.SENT and finished_at is not None:
             lag = max(0.0, self._clock() - finished_at)
             self._metrics.delivery_lag.observe(lag)
-        await self._record(f"delivered:{delivered.outcome}", lag)
+        await self._record(f"delivered:{delivered.outcome}", lag, model=job.request.model)
         if delivered.file_id is not None and job.cached_file_id is None and not job.request.enhance:
             await self._cache.remember(job, delivered.file_id)
-        self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
+        self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
         log.info("job %s: picture %s", job.id, delivered.outcome)
         await self._finish(job.moved_to(JobState.DONE))
 
@@ -331,8 +378,8 @@ class Tracker:
         running = [op for op, r in zip(job.variant_ops, job.variant_results, strict=True) if not r]
         for operation_id in filter(None, [job.operation_id, *running]):
             try:
-                await self._backend.cancel(operation_id)
-            except YandexArtError as exc:
+                await self._backends.backend(job.request.model).cancel(operation_id)
+            except BackendError as exc:
                 log.info("job %s: cancelling the operation failed (%s)", job.id, exc.kind)
         await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
 
@@ -342,8 +389,8 @@ class Tracker:
         if outcome is Outcome.RETRY_LATER:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
-        self._metrics.failures.labels(kind=kind).inc()
-        await self._record(f"failed:{kind}")
+        self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
+        await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
 
     async def _finish(self, job: Job) -> None:
@@ -355,7 +402,12 @@ class Tracker:
     # --- albums: the variants of one request, one operation each -------------------------
 
     async def _advance_album(self, job: Job) -> None:
-        if job.state is JobState.SUBMITTED:
+        if not self._backends.capabilities[job.request.model].variants:
+            # The parser refuses `--n` for such a model; a job from an older version is not
+            # drawn as something it cannot be.
+            log.warning("job %s: the model draws no variants, dropped", job.id)
+            await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.state is JobState.SUBMITTED:
             await self._submit_album(job)
         elif self._pictures.chat_full(job.chat_id):
             await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
@@ -379,10 +431,13 @@ class Tracker:
                 continue
             await self._wait_for_submit_budget(job)
             try:
-                ops[i] = await self._backend.submit(
-                    job.drawn_request, job.variant_seed(i), f"{job.idempotency_key}-{i}"
+                answer = await self._backends.backend(job.request.model).submit(
+                    job.drawn_request,
+                    job.variant_seed(i),
+                    f"{job.idempotency_key}-{i}",
+                    time_left=job.deadline_at - self._clock(),
                 )
-            except TransientError as exc:
+            except TransientBackendError as exc:
                 if now - job.created_at >= self._submit_patience:
                     results[i] = exc.kind
                     continue
@@ -398,11 +453,14 @@ class Tracker:
                     )
                 )
                 return
-            except YandexArtError as exc:
+            except BackendError as exc:
                 results[i] = exc.kind
                 continue
-            self._metrics.submits.inc()
-            await self._record("submitted")
+            # Models with variants answer with operations (checked in `_advance_album`).
+            assert isinstance(answer, Submitted)
+            ops[i] = answer.operation_id
+            self._metrics.submits.labels(model=job.request.model).inc()
+            await self._record("submitted", model=job.request.model)
         log.info("job %s: %d variants submitted", job.id, sum(map(bool, ops)))
         job = job.moved_to(
             JobState.PENDING,
@@ -425,7 +483,7 @@ class Tracker:
         for i, operation_id in enumerate(job.variant_ops):
             if results[i] or not operation_id:
                 continue
-            state = await self._poll_once(operation_id)
+            state = await self._poll_once(job, operation_id)
             if isinstance(state, ImageReady):
                 await self._planner.observe(job, state.finished_at)
                 results[i], images[i] = VARIANT_OK, state.image
@@ -448,15 +506,15 @@ class Tracker:
         next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
         await self._save(job.but(attempts=attempts, next_poll_at=next_at))
 
-    async def _poll_once(self, operation_id: str) -> OperationState | ErrorKind:
+    async def _poll_once(self, job: Job, operation_id: str) -> OperationState | ErrorKind:
         """One rate-limited poll; a transient error is its kind, to poll again later."""
         await self._poll_budget.acquire()
         self._metrics.polls.inc()
         try:
-            return await self._backend.get_operation(operation_id)
-        except TransientError as exc:
+            return await self._backends.backend(job.request.model).get_operation(operation_id)
+        except TransientBackendError as exc:
             return exc.kind
-        except YandexArtError as exc:
+        except BackendError as exc:
             return OperationFailed(exc)
 
     async def _end_album(self, job: Job, images: dict[int, bytes]) -> None:
@@ -472,7 +530,7 @@ class Tracker:
             elif i in images:
                 pictures[i] = images[i]
             else:
-                state = await self._poll_once(job.variant_ops[i])
+                state = await self._poll_once(job, job.variant_ops[i])
                 if isinstance(state, ImageReady):
                     pictures[i] = state.image
                 elif isinstance(state, OperationFailed):
@@ -490,31 +548,37 @@ class Tracker:
         if delivered.outcome is Outcome.RETRY_LATER:
             await self._save(job.but(next_poll_at=self._later()))
             return
-        await self._record(f"delivered:{delivered.outcome}")
+        await self._record(f"delivered:{delivered.outcome}", model=job.request.model)
         if not job.request.enhance:
             for i, file_id in delivered.file_ids.items():
                 if not job.variant_files[i]:
                     await self._cache.remember(job, file_id, variant=i)
-        self._metrics.deliveries.labels(outcome=delivered.outcome).inc()
+        self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
         log.info("job %s: album of %d %s", job.id, len(pictures), delivered.outcome)
         await self._finish(job.moved_to(JobState.DONE))
 
     async def _wait_for_submit_budget(self, job: Job) -> None:
-        """Over the submit budget, wait in line and show the place in the status message."""
-        if await self._submit_budget.available():
-            await self._submit_budget.acquire()
+        """Over the model's submit budget, wait in line and show the place in the status
+        message."""
+        budget = self._backends.submit_budget(job.request.model)
+        if await budget.available():
+            await budget.acquire()
             return
+        line = self._backends.submit_line(job.request.model)
         try:
-            await self._delivery.status(job, await self._submit_line.join(job.id))
-            await self._submit_budget.acquire()
+            await self._delivery.status(job, await line.join(job.id))
+            await budget.acquire()
         finally:
-            await self._submit_line.leave(job.id)
+            await line.leave(job.id)
         await self._delivery.status(job, None)
 
-    async def _record(self, event: str, lag: float | None = None) -> None:
-        """Daily figures for /stats; losing one to a store outage is harmless."""
+    async def _record(self, event: str, lag: float | None = None, *, model: str) -> None:
+        """Daily figures for /stats, in total and per model; losing one to a store outage
+        is harmless."""
+        day = day_of(self._clock())
         with suppress(StoreUnavailable):
-            await self._store.record(day_of(self._clock()), event, lag)
+            await self._store.record(day, event, lag)
+            await self._store.record(day, model_event(model, event))
 
     async def _save(self, job: Job) -> None:
         """Write the step's result; wait out a store outage rather than lose it."""

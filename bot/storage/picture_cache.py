@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.core.errors import StoreUnavailable
@@ -33,14 +34,18 @@ def request_key(model_uri: str, request: ArtRequest, seed: int) -> str:
 
 
 class PictureCache:
-    def __init__(self, store: JobStore, model_uri: str, ttl: float) -> None:
+    def __init__(self, store: JobStore, model_uris: Mapping[str, str], ttl: float) -> None:
+        """`model_uris`: each model's URI by name; pictures of other models are not kept."""
         self._store = store
-        self._model_uri = model_uri
+        self._model_uris = model_uris
         self._ttl = ttl
 
     async def lookup(self, request: ArtRequest, seed: int) -> CachedPicture | None:
+        model_uri = self._model_uris.get(request.model)
+        if model_uri is None:
+            return None
         try:
-            raw = await self._store.cache_get(request_key(self._model_uri, request, seed))
+            raw = await self._store.cache_get(request_key(model_uri, request, seed))
         except StoreUnavailable:
             return None
         if raw is None:
@@ -50,12 +55,15 @@ class PictureCache:
 
     async def remember(self, job: Job, file_id: str, variant: int | None = None) -> None:
         """The job's picture, or one variant's of an album."""
+        model_uri = self._model_uris.get(job.request.model)
+        if model_uri is None:
+            return
         operation_id = job.operation_id if variant is None else job.variant_ops[variant]
         seed = job.seed if variant is None else job.variant_seed(variant)
         value = json.dumps({"file_id": file_id, "operation_id": operation_id or None})
         try:
             await self._store.cache_put(
-                request_key(self._model_uri, job.request, seed),
+                request_key(model_uri, job.request, seed),
                 value,
                 self._ttl,
                 owner=job.user_id,

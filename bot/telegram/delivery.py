@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,7 @@ from aiogram.types import (
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
+from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
 from bot.telegram.keyboards import album_keyboard, result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
 
@@ -75,6 +76,7 @@ class Delivery:
         texts: Texts,
         *,
         upload_chat_id: int | None = None,
+        models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
@@ -82,6 +84,7 @@ class Delivery:
         self._bot = bot
         self._texts = texts
         self._upload_chat_id = upload_chat_id
+        self._models = models
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
@@ -108,7 +111,7 @@ class Delivery:
         """Reply to the request with the picture, then remove the status message."""
         photo = self._photo(job, image)
         caption = self._texts.caption(job)
-        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        keyboard = self._result_keyboard(job)
         outcome, message = await self._send(
             job,
             lambda chat_id: self._bot.send_photo(
@@ -160,7 +163,7 @@ class Delivery:
         media = InputMediaPhoto(
             media=file_id, caption=self._texts.caption(job), parse_mode=ParseMode.HTML
         )
-        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        keyboard = self._result_keyboard(job)
         outcome, _ = await self._send(
             job,
             lambda _: self._bot.edit_message_media(
@@ -319,6 +322,10 @@ class Delivery:
             log.warning("job %s: Telegram refused the error message: %s", job.id, exc.message)
             return Outcome.GONE
         return outcome
+
+    def _result_keyboard(self, job: Job) -> InlineKeyboardMarkup:
+        original = self._models.get(job.request.model, FULL).keeps_results
+        return result_keyboard(self._texts, job.locale, job.id, original)
 
     def _photo(self, job: Job, image: bytes | None) -> BufferedInputFile | str:
         if job.cached_file_id is not None:

@@ -22,9 +22,13 @@ class JobAction(CallbackData, prefix="j"):
     job_id: str
 
 
-def result_keyboard(texts: Texts, locale: str, job_id: str) -> InlineKeyboardMarkup:
-    """Under a delivered picture: draw it again with a new seed, or get the original JPEG."""
-    row = [_button(texts, locale, action, job_id) for action in (Action.AGAIN, Action.ORIGINAL)]
+def result_keyboard(
+    texts: Texts, locale: str, job_id: str, original: bool = True
+) -> InlineKeyboardMarkup:
+    """Under a delivered picture: draw it again with a new seed, or get the original JPEG
+    (only from a model that keeps its results)."""
+    actions = (Action.AGAIN, Action.ORIGINAL) if original else (Action.AGAIN,)
+    row = [_button(texts, locale, action, job_id) for action in actions]
     return InlineKeyboardMarkup(inline_keyboard=[row])
 
 

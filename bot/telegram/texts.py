@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aiogram.utils.i18n import I18n
@@ -16,14 +17,20 @@ from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.history import HistoryEntry
 from bot.core.jobs import VARIANT_OK, Job
 from bot.core.limits import Refusal
-from bot.core.prompt import MAX_SEED, Limits, PromptError
+from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
+from bot.core.prompt import MAX_SEED, ArtRequest, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.styles import StyleCatalog
 from bot.core.text import caption, shorten
+from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
 
 HISTORY_PROMPT_LENGTH = 60
 
 _TAG = re.compile(r"<[^>]+>")
+# Failure texts that name YandexART; another model's failures name that model instead.
+_NAMING_THE_SERVICE = frozenset(
+    {"moderation", "prompt_too_long", "quota", "unavailable", "failed", "misconfigured"}
+)
 
 
 class Texts:
@@ -36,10 +43,16 @@ class Texts:
         yandex_daily_quota: int = 5000,
         private_text_prompts: bool = False,
         history_retention: float = 0,
+        *,
+        models: Mapping[str, Capabilities] = ONLY_YANDEXART,
+        offered: tuple[str, ...] = (YANDEXART,),
     ) -> None:
+        """`models`: what each known model can do; `offered`: those users may pick."""
         self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
         self._private_text_prompts = private_text_prompts
+        self._models = models
+        self.offered = offered
         self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
@@ -73,11 +86,17 @@ class Texts:
 
     def _with_sections(self, locale: str, text: str, key: str) -> str:
         """The base text and the sections of the features that are on, each its own msgid
-        (so each feature's text lives beside it in the catalogs)."""
+        (so each feature's text lives beside it in the catalogs); /help lists the models
+        when users have a choice."""
         sections = [f"{key}.plain"] if self._private_text_prompts else []
         sections += [f"{key}.styles", f"{key}.history", f"{key}.variants"] if key == "help" else []
         extra = {"max_variants": self._limits.max_variants}
-        return "\n\n".join([text, *(self.get(locale, s, **extra) for s in sections)])
+        texts = [text, *(self.get(locale, s, **extra) for s in sections)]
+        if key == "help" and self.offered != (YANDEXART,):
+            models = [self.get(locale, "help.models")]
+            models += [self.get(locale, f"help.model.{name}") for name in self.offered]
+            texts.append("\n".join(models))
+        return "\n\n".join(texts)
 
     def privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
@@ -110,12 +129,7 @@ class Texts:
         lines = [self.get(locale, "history.header")]
         for n, entry in enumerate(entries, 1):
             request = entry.request
-            last = (request.seed or 0) + request.variants - 1
-            seeds = (
-                f"seeds {request.seed}–{last}" if request.variants > 1 else f"seed {request.seed}"
-            )
-            meta = f"{seeds} · {request.ratio}"
-            meta += f" · {request.style}" if request.style else ""
+            meta = self._request_meta(locale, request, request.seed or 0)
             when = datetime.fromtimestamp(entry.at, UTC).strftime("%Y-%m-%d %H:%M")
             prompt = html.escape(shorten(request.text, HISTORY_PROMPT_LENGTH))
             lines.append(f"{n}. {prompt}\n    <i>{html.escape(meta)} · {when} UTC</i>")
@@ -139,7 +153,7 @@ class Texts:
     def stats(self, locale: str, report: StatsReport) -> str:
         none = self.get(locale, "stats.none")
         failures = ", ".join(f"{kind} {count}" for kind, count in report.failures.items())
-        return self.get(
+        text = self.get(
             locale,
             "stats.text",
             pending=report.pending,
@@ -150,20 +164,37 @@ class Texts:
             mean=self._seconds(locale, report.lag_mean),
             p95=self._seconds(locale, report.lag_p95),
         )
+        if self.offered == (YANDEXART,) and set(report.by_model) <= {YANDEXART}:
+            return text
+        lines = [
+            self.get(
+                locale,
+                "stats.model",
+                model=name,
+                submitted=figures.submitted,
+                delivered=figures.delivered,
+                failed=figures.failed,
+            )
+            for name, figures in report.by_model.items()
+        ]
+        return "\n".join([text, *lines])
 
     def _seconds(self, locale: str, value: float | None) -> str:
         return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
 
     def status(self, job: Job, ended: int | None = None) -> str:
-        """ "Generating…"; of an album, with its seeds and, once some have ended, how many."""
+        """ "Generating…" (naming the model when that matters); of an album, with its seeds
+        and, once some have ended, how many."""
+        key = self._model_key(job.request.model)
         if not job.is_album:
-            return self.get(job.locale, "status.generating", seed=job.seed, ratio=job.request.ratio)
+            return self.get(job.locale, f"status.{key or 'generating'}", **self._meta(job))
         text = self.get(
             job.locale,
-            "status.album",
+            "status.album_model" if key else "status.album",
             n=job.request.variants,
-            seeds=_seeds(job),
+            seeds=_seeds(job.seed, job.request.variants),
             ratio=job.request.ratio,
+            model=job.request.model,
         )
         if ended:
             text += "\n" + self.get(
@@ -174,11 +205,7 @@ class Texts:
     def album_caption(self, job: Job) -> str:
         """The album's first caption: prompt, seeds, ratio, style, and the variants that
         could not be drawn."""
-        meta = self.get(
-            job.locale, "caption.album_meta", seeds=_seeds(job), ratio=job.request.ratio
-        )
-        if job.request.style is not None:
-            meta += f" · {job.request.style}"
+        meta = self._request_meta(job.locale, job.request, job.seed)
         failed = [str(i + 1) for i, r in enumerate(job.variant_results) if r != VARIANT_OK]
         if failed:
             meta += "\n" + self.get(
@@ -192,9 +219,7 @@ class Texts:
         return caption(prompt, meta)
 
     def caption(self, job: Job) -> str:
-        meta = self.get(job.locale, "caption.meta", seed=job.seed, ratio=job.request.ratio)
-        if job.request.style is not None:
-            meta += f" · {job.request.style}"
+        meta = self._request_meta(job.locale, job.request, job.seed)
         prompt = job.request.text
         if job.enhanced_prompt is not None:
             prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
@@ -202,14 +227,63 @@ class Texts:
             meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
         return caption(prompt, meta)
 
+    def inline_description(self, job: Job) -> str:
+        key = self._model_key(job.request.model)
+        if key is None:
+            return self.get(job.locale, "inline.description", **self._meta(job))
+        return self.get(job.locale, f"caption.{key}", **self._meta(job))
+
+    def _model_key(self, model: str) -> str | None:
+        """The status and caption naming the model (when users have a choice, or the model
+        has no seeds, whose status shows none); None for the plain ones."""
+        if not self._models.get(model, FULL).seed:
+            return "model_noseed"
+        return None if len(self.offered) == 1 else "model"
+
+    def _request_meta(self, locale: str, request: ArtRequest, seed: int) -> str:
+        """A caption's (and a /history line's) second part: the model when it matters, the
+        seed or an album's seeds, the ratio, the style."""
+        key = self._model_key(request.model)
+        if request.variants > 1:
+            album_key = "caption.album_model" if key else "caption.album_meta"
+            seeds = _seeds(seed, request.variants)
+            meta = self.get(
+                locale, album_key, seeds=seeds, ratio=request.ratio, model=request.model
+            )
+        else:
+            params = {"seed": seed, "ratio": request.ratio, "model": request.model}
+            meta = self.get(locale, f"caption.{key or 'meta'}", **params)
+        return meta + (f" · {request.style}" if request.style is not None else "")
+
+    @staticmethod
+    def _meta(job: Job) -> dict[str, object]:
+        return {"seed": job.seed, "ratio": job.request.ratio, "model": job.request.model}
+
     def failure(self, job: Job, kind: ErrorKind) -> str:
-        if kind in MISCONFIGURED:
-            return self.get(job.locale, "fail.misconfigured")
-        return self.get(job.locale, f"fail.{kind}", minutes=self._deadline_minutes)
+        key = "misconfigured" if kind in MISCONFIGURED else str(kind)
+        if job.request.model != YANDEXART and key in _NAMING_THE_SERVICE:
+            return self.get(job.locale, f"fail.model.{key}", model=job.request.model)
+        return self.get(job.locale, f"fail.{key}", minutes=self._deadline_minutes)
+
+    def voice_issue(self, locale: str, issue: VoiceIssue) -> str:
+        return self.get(
+            locale, f"voice.{issue}", seconds=MAX_SECONDS, megabytes=MAX_BYTES // 1_000_000
+        )
+
+    def voice_failure(self, locale: str, kind: ErrorKind) -> str:
+        """A recognition that SpeechKit refused or could not do."""
+        return self.get(locale, f"voice.fail.{stt_failure(kind)}")
+
+    def heard(self, locale: str, text: str) -> str:
+        """The recognised text, shown back to the user above the status."""
+        return self.get(locale, "voice.heard", text=html.escape(text))
+
+    def voice_status(self, heard_text: str, job: Job) -> str:
+        return f"{self.heard(job.locale, heard_text)}\n{self.status(job)}"
 
 
-def _seeds(job: Job) -> str:
-    return f"{job.seed}–{job.variant_seed(job.request.variants - 1)}"
+def _seeds(first: int, variants: int) -> str:
+    return f"{first}–{first + variants - 1}"
 
 
 def _minutes(seconds: float) -> int:

@@ -11,60 +11,26 @@ import asyncio
 import base64
 import binascii
 import logging
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from bot.core.backend import ImageReady, OperationFailed, OperationState, Pending, Submitted
+from bot.core.models import FULL, Capabilities
 from bot.core.prompt import ArtRequest
 from bot.yandex.errors import (
     GenerationFailed,
     ServiceUnavailable,
     TransientError,
-    YandexArtError,
     classify_error,
 )
-from bot.yandex.http import YandexHttp, int_or_none
+from bot.yandex.http import YandexHttp, int_or_none, retry_delay
 
 log = logging.getLogger(__name__)
 
 SUBMIT_PATH = "/foundationModels/v1/imageGenerationAsync"
 OPERATION_PATH = "/operations/{id}"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-RETRY_AFTER_CAP = 60.0
-
-
-@dataclass(frozen=True)
-class Pending:
-    """The operation is still running."""
-
-
-@dataclass(frozen=True)
-class ImageReady:
-    image: bytes
-    # When Yandex finished the operation (its `modifiedAt`), to measure delivery lag.
-    finished_at: float | None = None
-
-
-@dataclass(frozen=True)
-class OperationFailed:
-    error: YandexArtError
-
-
-OperationState = Pending | ImageReady | OperationFailed
-
-
-class ImageBackend(Protocol):
-    """What the tracker needs from an image service; a second backend implements this."""
-
-    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str: ...
-
-    async def get_operation(self, operation_id: str) -> OperationState: ...
-
-    async def cancel(self, operation_id: str) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 def build_request_body(model_uri: str, request: ArtRequest, seed: int) -> dict[str, Any]:
@@ -122,34 +88,38 @@ class YandexArtClient:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return FULL
+
     async def close(self) -> None:
         await self._http.close()
 
-    async def submit(self, request: ArtRequest, seed: int, idempotency_key: str) -> str:
+    async def submit(
+        self, request: ArtRequest, seed: int, idempotency_key: str, time_left: float
+    ) -> Submitted:
+        """Create the operation; fast retries (never past `time_left`) reuse the key."""
         body = build_request_body(self._model_uri, request, seed)
         headers = {IDEMPOTENCY_HEADER: idempotency_key}
+        deadline = asyncio.get_running_loop().time() + time_left
         attempt = 0
         while True:
             try:
                 payload = await self._http.call("POST", SUBMIT_PATH, json=body, headers=headers)
                 break
             except TransientError as exc:
-                if attempt >= self._retries:
+                wait = self._wait(attempt, exc)
+                if attempt >= self._retries or asyncio.get_running_loop().time() + wait > deadline:
                     raise
-                await asyncio.sleep(self._wait(attempt, exc))
+                await asyncio.sleep(wait)
                 attempt += 1
         operation_id = payload.get("id")
         if not isinstance(operation_id, str) or not operation_id:
             raise ServiceUnavailable("submit answered without an operation id")
-        return operation_id
+        return Submitted(operation_id)
 
     def _wait(self, attempt: int, exc: TransientError) -> float:
-        """Before retry `attempt + 1`: what the server asked for, else exponential backoff
-        with jitter. (A plain loop: tenacity's machinery cost a third of the request.)"""
-        if exc.retry_after is not None:
-            return min(exc.retry_after, RETRY_AFTER_CAP)
-        backoff = self._backoff_initial * 2.0**attempt + random.uniform(0, self._backoff_initial)
-        return min(backoff, self._backoff_max)
+        return retry_delay(attempt, exc, self._backoff_initial, self._backoff_max)
 
     async def get_operation(self, operation_id: str) -> OperationState:
         payload = await self._http.call("GET", OPERATION_PATH.format(id=operation_id))

@@ -5,14 +5,14 @@ Each class has a `kind`: the key of the localized explanation the user gets.
 
 from __future__ import annotations
 
-from bot.core.errors import ErrorKind
+from bot.core.errors import BackendError, ErrorKind, TransientBackendError
 
 MODERATION_MARKER = "violate the terms of use"
 TOO_LONG_MARKER = "size exceeds limit"
 
 
-class YandexArtError(Exception):
-    kind = ErrorKind.FAILED
+class YandexArtError(BackendError):
+    """An error answer from Yandex; `message` is the service's own text."""
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -43,7 +43,7 @@ class GenerationFailed(YandexArtError):
     kind = ErrorKind.FAILED
 
 
-class TransientError(YandexArtError):
+class TransientError(YandexArtError, TransientBackendError):
     """Worth retrying later: the same call may succeed."""
 
     def __init__(self, message: str = "", retry_after: float | None = None) -> None:

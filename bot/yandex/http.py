@@ -1,20 +1,29 @@
-"""One aiohttp session to Yandex Cloud's LLM API (YandexART and YandexGPT share the host):
-auth headers, a timeout on every call, and errors turned into typed exceptions."""
+"""One aiohttp session per Yandex Cloud API host (YandexART and YandexGPT share one, the
+Images API and SpeechKit have their own): auth headers, a timeout on every call, errors
+turned into typed exceptions, and the backoff between retries."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
-from bot.yandex.errors import ServiceUnavailable, classify_error
+from bot.yandex.errors import ServiceUnavailable, TransientError, classify_error
+
+RETRY_AFTER_CAP = 60.0
 
 
 class YandexHttp:
-    def __init__(self, *, base_url: str, auth_header: str, folder_id: str, timeout: float) -> None:
+    def __init__(
+        self, *, base_url: str, auth_header: str, folder_id: str | None, timeout: float
+    ) -> None:
+        """`folder_id` None: no `x-folder-id` header (SpeechKit v1 takes it in the query)."""
         self._base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": auth_header, "x-folder-id": folder_id}
+        self._headers = {"Authorization": auth_header}
+        if folder_id is not None:
+            self._headers["x-folder-id"] = folder_id
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -53,7 +62,7 @@ async def _read_json(resp: aiohttp.ClientResponse) -> Mapping[str, Any]:
 
 
 def _error_message(payload: Mapping[str, Any]) -> str:
-    for key in ("message", "error"):
+    for key in ("message", "error", "error_message"):
         value = payload.get(key)
         if isinstance(value, str):
             return value
@@ -74,3 +83,12 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def retry_delay(attempt: int, exc: TransientError, initial: float, maximum: float) -> float:
+    """Before retry `attempt + 1`: what the server asked for, else exponential backoff
+    with jitter. (A plain loop: tenacity's machinery cost a third of the request.)"""
+    if exc.retry_after is not None:
+        return min(exc.retry_after, RETRY_AFTER_CAP)
+    backoff = initial * 2.0**attempt + random.uniform(0, initial)
+    return min(backoff, maximum)

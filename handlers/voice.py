@@ -1,0 +1,76 @@
+"""Voice messages in private chats are prompts: check the API's limits on the message,
+admit the request, answer with a status message at once, and let the voice service hear
+and draw it. `/art` replying to a voice message comes here through handlers/art.py."""
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import Message, Voice
+from aiogram.utils.i18n import I18n
+
+from bot.core.limits import Refusal
+from bot.core.prompt import variants_asked
+from bot.core.voice import check_voice
+from bot.services.art import request_job_id
+from bot.services.voice import Duplicate, VoicePrompt, VoiceService
+from bot.telegram.texts import Texts
+
+
+async def voice(message: Message, voice_service: VoiceService, texts: Texts, i18n: I18n) -> None:
+    if not voice_service.enabled or message.voice is None:
+        return
+    await start_voice_prompt(
+        message, message.voice, voice_service=voice_service, texts=texts, locale=i18n.current_locale
+    )
+
+
+async def start_voice_prompt(
+    message: Message,
+    voice: Voice,
+    *,
+    voice_service: VoiceService,
+    texts: Texts,
+    locale: str,
+    command_args: str | None = None,
+    from_reply: bool = False,
+) -> None:
+    """`message` asked for `voice` to be drawn: the voice itself, or `/art` replying to it."""
+    issue = check_voice(voice.duration, voice.file_size)
+    if issue is not None:
+        await message.reply(texts.voice_issue(locale, issue))
+        return
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    job_id = request_job_id("message", message.chat.id, message.message_id)
+    # What `/art --n N` replying to the voice asks for is counted now; what is said is not
+    # known yet (a spoken `--n` is refused once heard).
+    pictures = variants_asked(command_args, voice_service.limits)
+    admission = await voice_service.admit(user_id, job_id, pictures)
+    if isinstance(admission, Duplicate):
+        return
+    if isinstance(admission, Refusal):
+        await message.reply(texts.refusal(locale, admission))
+        return
+    try:
+        status = await message.reply(texts.get(locale, "voice.listening"))
+    except BaseException:
+        await voice_service.release(user_id, job_id)
+        raise
+    voice_service.hear(
+        VoicePrompt(
+            file_id=voice.file_id,
+            chat_id=message.chat.id,
+            user_id=user_id,
+            locale=locale,
+            job_id=job_id,
+            request_message_id=message.message_id,
+            status_message_id=status.message_id,
+            command_args=command_args,
+            from_reply=from_reply,
+            pictures=pictures,
+        )
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="voice")
+    router.message.register(voice, F.voice, F.chat.type == ChatType.PRIVATE)
+    return router
