@@ -13,6 +13,7 @@ from bot.core.models import FULL, Capabilities
 from bot.core.prefs import parse_prefs
 from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args, variants_asked
 from bot.core.stats import ModelFigures, figures_by_model
+from bot.ops.app import create_backends, create_yandex_http
 from bot.ops.settings import SettingsError, load_settings
 from bot.services.tracker import model_event
 from bot.yandex.errors import GenerationFailed
@@ -245,3 +246,16 @@ def test_stats_figures_per_model() -> None:
         "aliceai": ModelFigures(submitted=1, delivered=0, failed=3),
         "yandexart": ModelFigures(submitted=2, delivered=2, failed=0),
     }
+
+
+async def test_each_model_has_its_own_waiting_line() -> None:
+    """The place shown while waiting for a model's budget counts that model's requests."""
+    config = settings(models="yandexart,aliceai")
+    backends = create_backends(config, create_yandex_http(config), None)
+    art, alice = backends.submit_line("yandexart"), backends.submit_line("aliceai")
+    assert await art.join("a") == 1
+    assert await art.join("b") == 2
+    assert await alice.join("c") == 1
+    await art.leave("a")
+    assert await art.join("b") == 1
+    await backends.close()
