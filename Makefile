@@ -2,9 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-MO := locales/en/LC_MESSAGES/messages.mo locales/ru/LC_MESSAGES/messages.mo
 
-.PHONY: run test lint unit locales redis-server clean
+.PHONY: run check test lint unit redis-server clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +15,14 @@ $(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# gettext catalogs must be compiled: the bot reads the .mo files.
-locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.base
-	$(VENV)/bin/pybabel compile --use-fuzzy -d locales -D messages -l $*
-
-locales: $(MO)
-
-run: $(VENV)/.base locales
+# The gettext catalogs (locales/*/LC_MESSAGES/messages.po) are compiled in memory at start-up:
+# no build step, nothing to go stale.
+run: $(VENV)/.base
 	$(PY) -m bot
+
+# Preflight: settings, Telegram, Yandex, Redis, one line each; exit 0 when all is well.
+check: $(VENV)/.base
+	$(PY) -m bot check
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -35,10 +34,10 @@ lint: $(VENV)/.dev
 redis-server:
 	./scripts/ensure-redis-server
 
-unit: $(VENV)/.dev locales redis-server
+unit: $(VENV)/.dev redis-server
 	$(VENV)/bin/pytest -q
 
 test: lint unit
 
 clean:
-	rm -rf $(VENV) $(MO) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -1,4 +1,5 @@
-"""`python -m bot`: load settings, set up logging, run until SIGINT/SIGTERM."""
+"""`python -m bot [run|check|health]`: load settings, then serve until SIGINT/SIGTERM (run,
+the default), check every dependency once (check), or ask a running bot's /healthz (health)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,49 @@ import asyncio
 import sys
 
 from bot.ops.logs import setup_logging
-from bot.ops.server import run
-from bot.ops.settings import StartupError, load_settings
+from bot.ops.settings import SettingsError, StartupError, load_settings
+
+COMMANDS = ("run", "check", "health")
+USAGE = "usage: python -m bot [run|check|health]"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # Each command imports only what it needs: `health` runs every 30 s in the container.
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "run"
+    if command not in COMMANDS or len(args) > 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if command == "check":
+        return check()
     try:
         settings = load_settings()
+        if command == "health":
+            from bot.ops.healthcheck import probe
+
+            return probe(settings)
         setup_logging(settings.log_level, settings.secrets())
+        from bot.ops.server import run
+
         asyncio.run(run(settings))
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def check() -> int:
+    """The preflight: exit 0 only when every part is fine."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"✗ settings: {exc}")
+        return 1
+    # Only errors are logged: the lines say the rest.
+    setup_logging("ERROR", settings.secrets())
+    from bot.ops.preflight import run_check
+
+    return run_check(settings)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
 from bot.services.voice import VoiceService
+from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.texts import Texts
 from handlers.voice import start_voice_prompt
@@ -29,10 +30,11 @@ async def art(
     i18n: I18n,
 ) -> None:
     locale = i18n.current_locale
+    user_id = sender_key(message)
     replied = message.reply_to_message
     replied_text = (replied.text or replied.caption) if replied else None
     try:
-        request = await art_service.parse(_user_id(message), command.args, replied_text)
+        request = await art_service.parse(user_id, command.args, replied_text)
     except PromptError as error:
         voice = replied.voice if replied is not None and voice_service.enabled else None
         if error.code == "empty_prompt" and voice is not None:
@@ -55,7 +57,7 @@ async def plain_text(message: Message, art_service: ArtService, texts: Texts, i1
     """A private chat's text is a prompt, flags included (`--model` too, as with /art)."""
     locale = i18n.current_locale
     try:
-        request = await art_service.parse(_user_id(message), message.text)
+        request = await art_service.parse(sender_key(message), message.text)
     except PromptError as error:
         await message.reply(texts.prompt_error(locale, error))
         return
@@ -73,10 +75,6 @@ def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
     )
 
 
-def _user_id(message: Message) -> int:
-    return message.from_user.id if message.from_user else message.chat.id
-
-
 async def draw(
     message: Message, request: ArtRequest, art_service: ArtService, texts: Texts, locale: str
 ) -> None:
@@ -84,14 +82,15 @@ async def draw(
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
-        user_id=_user_id(message),
+        user_id=sender_key(message),
         locale=locale,
         reply_to_message_id=message.message_id,
         job_id=request_job_id("message", message.chat.id, message.message_id),
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        await message.reply(texts.refusal(locale, refusal))
+        if not refusal.silent:
+            await message.reply(texts.refusal(locale, refusal))
         return
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:

@@ -1,16 +1,34 @@
 """Buttons under pictures (Again, Original), albums (📄 N, 🔁) and status messages (Cancel).
 
-Every press is answered at once; the work goes to the service.
+Every press is answered once (Telegram refuses a second answer); the work goes to the
+service, and every generation a press starts passes `ArtService.admit` first.
 """
 
+from contextlib import suppress
+
 from aiogram import Bot, F, Router
-from aiogram.types import CallbackQuery, Message
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import I18n
 
 from bot.core.jobs import Job
-from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.core.limits import Refusal
+from bot.services.art import STATUS_GRACE, ArtService, CancelResult, request_job_id
+from bot.telegram.identity import is_group_admin
 from bot.telegram.keyboards import Action, JobAction, VariantAction, status_keyboard
 from bot.telegram.texts import Texts
+
+
+async def _answer(query: CallbackQuery, text: str, *, show_alert: bool = False) -> None:
+    """Answer the press; one already answered (an update delivered again) or too old
+    is refused by Telegram, which changes nothing for the user."""
+    with suppress(TelegramBadRequest):
+        await query.answer(text, show_alert=show_alert)
+
+
+async def _refuse(query: CallbackQuery, texts: Texts, locale: str, refusal: Refusal) -> None:
+    if not refusal.silent:
+        await _answer(query, texts.refusal(locale, refusal), show_alert=True)
 
 
 async def cancel(
@@ -19,9 +37,18 @@ async def cancel(
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
+    bot: Bot,
 ) -> None:
-    result = await art_service.cancel(callback_data.job_id, query.from_user.id)
-    await query.answer(texts.get(i18n.current_locale, f"callback.{result}"))
+    user_id = query.from_user.id
+    result = await art_service.cancel(callback_data.job_id, user_id)
+    chat = query.message.chat if query.message is not None else None
+    if (
+        result is CancelResult.NOT_YOURS
+        and chat is not None
+        and await is_group_admin(bot, chat, user_id)
+    ):
+        result = await art_service.cancel(callback_data.job_id, user_id, admin_of=chat.id)
+    await _answer(query, texts.get(i18n.current_locale, f"callback.{result}"))
 
 
 async def _finished_source(
@@ -34,7 +61,7 @@ async def _finished_source(
     """The job under the pressed picture, or None after telling the user it is gone."""
     source = await art_service.finished_job(callback_data.job_id)
     if source is None:
-        await query.answer(texts.get(locale, "callback.stale"))
+        await _answer(query, texts.get(locale, "callback.stale"))
     return source
 
 
@@ -50,33 +77,49 @@ async def again(
     source = await _finished_source(query, callback_data, art_service, texts, locale)
     if source is None:
         return
-    picture = query.message if isinstance(query.message, Message) else None
+    message = query.message
+    if message is None and query.inline_message_id is None:
+        await _answer(query, texts.get(locale, "callback.stale"))
+        return
     job = art_service.again(
         source,
-        chat_id=picture.chat.id if picture else source.chat_id,
+        chat_id=message.chat.id if message is not None else source.chat_id,
         user_id=query.from_user.id,
         locale=locale,
-        reply_to_message_id=picture.message_id if picture else None,
+        reply_to_message_id=message.message_id if isinstance(message, Message) else None,
         job_id=request_job_id("callback", query.id),
+        inline_message_id=query.inline_message_id if message is None else None,
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        await query.answer(texts.refusal(locale, refusal), show_alert=True)
+        await _refuse(query, texts, locale, refusal)
         return
-    await query.answer(texts.get(locale, "callback.again"))
     keyboard = status_keyboard(texts, locale, job.id)
-    if picture is not None:
-        started = await art_service.start(job, status_grace=STATUS_GRACE)
-        if started is None:
-            return  # this press came twice
-        status = await picture.reply(texts.status(started), reply_markup=keyboard)
-        await art_service.attach_status(started, status.message_id)
-    elif query.inline_message_id is not None:
-        job = job.but(inline_message_id=query.inline_message_id)
-        await bot.edit_message_text(
-            texts.status(job), inline_message_id=query.inline_message_id, reply_markup=keyboard
-        )
+    if job.inline_message_id is not None:
+        # The inline message holds the picture now: its caption, not a text, says so.
+        try:
+            await bot.edit_message_caption(
+                inline_message_id=job.inline_message_id,
+                caption=texts.status(job),
+                reply_markup=keyboard,
+            )
+        except TelegramAPIError:
+            await art_service.release(job)
+            await _answer(query, texts.get(locale, "callback.stale"))
+            return
+        await _answer(query, texts.get(locale, "callback.again"))
         await art_service.start(job)
+        return
+    await _answer(query, texts.get(locale, "callback.again"))
+    started = await art_service.start(job, status_grace=STATUS_GRACE)
+    if started is None:
+        return  # this press came twice
+    if isinstance(message, InaccessibleMessage):  # too old to reply to: a new message
+        status = await bot.send_message(job.chat_id, texts.status(started), reply_markup=keyboard)
+    else:
+        assert message is not None
+        status = await message.reply(texts.status(started), reply_markup=keyboard)
+    await art_service.attach_status(started, status.message_id)
 
 
 async def original(
@@ -90,15 +133,16 @@ async def original(
     source = await art_service.finished_job(callback_data.job_id)
     variant = callback_data.index if isinstance(callback_data, VariantAction) else 0
     if source is None or not 0 <= variant < source.request.variants:
-        await query.answer(texts.get(locale, "callback.stale"))
+        await _answer(query, texts.get(locale, "callback.stale"))
         return
-    await query.answer(texts.get(locale, "callback.original"))
-    picture = query.message
-    if isinstance(picture, Message):
-        chat_id, reply_to = picture.chat.id, picture.message_id
+    message = query.message
+    if isinstance(message, Message):
+        chat_id, reply_to = message.chat.id, message.message_id
+    elif message is not None:  # too old to reply to
+        chat_id, reply_to = message.chat.id, None
     else:  # an inline message: the document goes to the presser's private chat
         chat_id, reply_to = query.from_user.id, None
-    await art_service.original(
+    refusal = await art_service.original(
         source,
         chat_id=chat_id,
         user_id=query.from_user.id,
@@ -107,6 +151,10 @@ async def original(
         job_id=request_job_id("callback", query.id),
         variant=variant,
     )
+    if refusal is not None:
+        await _refuse(query, texts, locale, refusal)
+        return
+    await _answer(query, texts.get(locale, "callback.original"))
 
 
 def create_router() -> Router:

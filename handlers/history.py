@@ -1,13 +1,17 @@
 """/history (the last requests, each with a button repeating it exactly) and /forget
 (everything the bot keeps about the user, after a confirm button)."""
 
+from contextlib import suppress
+
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
 from bot.services.history import HistoryService
+from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import (
     ForgetAction,
     HistoryAction,
@@ -19,7 +23,7 @@ from bot.telegram.texts import Texts
 
 
 async def show(message: Message, history: HistoryService, texts: Texts, i18n: I18n) -> None:
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    user_id = sender_key(message)
     entries = await history.recent(user_id)
     keyboard = history_keyboard([entry.id for entry in entries]) if entries else None
     await message.answer(texts.history(i18n.current_locale, entries), reply_markup=keyboard)
@@ -49,9 +53,10 @@ async def repeat(
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        await query.answer(texts.refusal(locale, refusal), show_alert=True)
+        if not refusal.silent:
+            await _answer(query, texts.refusal(locale, refusal), show_alert=True)
         return
-    await query.answer(texts.get(locale, "history.repeating"))
+    await _answer(query, texts.get(locale, "history.repeating"))
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:
         return  # this press came twice
@@ -61,9 +66,16 @@ async def repeat(
     await art_service.attach_status(started, status.message_id)
 
 
+async def _answer(query: CallbackQuery, text: str, *, show_alert: bool = False) -> None:
+    """Answer the press; Telegram refuses a second answer or a late one, which changes
+    nothing for the request."""
+    with suppress(TelegramBadRequest):
+        await query.answer(text, show_alert=show_alert)
+
+
 async def forget(message: Message, texts: Texts, i18n: I18n) -> None:
     locale = i18n.current_locale
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    user_id = sender_key(message)
     await message.answer(
         texts.get(locale, "forget.confirm"), reply_markup=forget_keyboard(texts, locale, user_id)
     )

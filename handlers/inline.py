@@ -97,8 +97,11 @@ async def chosen(
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
-        text = texts.refusal(i18n.current_locale, refusal)
-        await bot.edit_message_text(text, inline_message_id=inline_message_id)
+        # A result chosen twice makes a second inline message: it is told, never left
+        # saying "Generating…"; the same report delivered again is already answered.
+        if not refusal.silent:
+            text = texts.refusal(i18n.current_locale, refusal)
+            await bot.edit_message_text(text, inline_message_id=inline_message_id)
         return
     await art_service.start(job)
 

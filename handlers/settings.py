@@ -1,7 +1,10 @@
 """/settings: default ratio, prompt enhancement, model (when there is a choice),
 interface language and style, on buttons."""
 
+from contextlib import suppress
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -125,7 +128,9 @@ async def change(
     await query.answer(texts.get(locale, "settings.saved"))
     if isinstance(query.message, Message):
         text, keyboard = render(texts, locale, updated, styles, art_service.backends.default)
-        await query.message.edit_text(text, reply_markup=keyboard)
+        # Pressing the choice already set changes nothing, which Telegram refuses as an edit.
+        with suppress(TelegramBadRequest):
+            await query.message.edit_text(text, reply_markup=keyboard)
 
 
 def create_router() -> Router:

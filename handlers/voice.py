@@ -12,6 +12,7 @@ from bot.core.prompt import variants_asked
 from bot.core.voice import check_voice
 from bot.services.art import request_job_id
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
+from bot.telegram.identity import sender_key
 from bot.telegram.texts import Texts
 
 
@@ -38,16 +39,19 @@ async def start_voice_prompt(
     if issue is not None:
         await message.reply(texts.voice_issue(locale, issue))
         return
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    user_id = sender_key(message)
     job_id = request_job_id("message", message.chat.id, message.message_id)
     # What `/art --n N` replying to the voice asks for is counted now; what is said is not
     # known yet (a spoken `--n` is refused once heard).
     pictures = variants_asked(command_args, voice_service.limits)
-    admission = await voice_service.admit(user_id, job_id, pictures)
+    admission = await voice_service.admit(
+        user_id, job_id, chat_id=message.chat.id, pictures=pictures
+    )
     if isinstance(admission, Duplicate):
         return
     if isinstance(admission, Refusal):
-        await message.reply(texts.refusal(locale, admission))
+        if not admission.silent:
+            await message.reply(texts.refusal(locale, admission))
         return
     try:
         status = await message.reply(texts.get(locale, "voice.listening"))

@@ -13,6 +13,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
+from bot.core.backend import ImageBackend
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
@@ -115,11 +116,15 @@ async def start_bot(
     """Start the real dispatcher (polling the fake Bot API); stopped after the test."""
     running: list[RunningBot] = []
 
-    async def start(clock: Callable[[], float] = time.time, **overrides: Any) -> RunningBot:
+    async def start(
+        clock: Callable[[], float] = time.time,
+        backend: ImageBackend | None = None,
+        **overrides: Any,
+    ) -> RunningBot:
         settings = make_settings(**overrides)
         redis = await connect_redis(settings.redis_url) if settings.redis_url else None
         bot = create_bot(settings)
-        dispatcher = create_dispatcher(settings, bot, redis=redis, clock=clock)
+        dispatcher = create_dispatcher(settings, bot, redis=redis, backend=backend, clock=clock)
         task = asyncio.create_task(
             dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
         )

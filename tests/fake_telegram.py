@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import itertools
 import json
 import math
@@ -27,9 +26,32 @@ from aiohttp import web
 
 from tests.bot_process import BOT_TOKEN
 from tests.local_server import LocalServer
+from tests.telegram_rules import (
+    CALLBACK_ANSWER_MAX,
+    Refused,
+    caption_text,
+    check_keyboard,
+    message_text,
+    utf16_len,
+)
 
 BOT_ID = 100500
+# Bot API limits of the bot's profile, in characters (counted here in UTF-16 code units,
+# as Telegram counts message lengths: the stricter count for emoji).
+MAX_COMMANDS = 100
+MAX_COMMAND_DESCRIPTION = 256
+MAX_DESCRIPTION = 512
+MAX_SHORT_DESCRIPTION = 120
 BOT_USERNAME = "art_test_bot"
+# The placeholder `from` of messages sent by a group's anonymous admins, and on behalf of
+# a channel.
+ANONYMOUS_ADMIN = 1087968824
+CHANNEL_BOT = 136817688
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup"
+    " are exactly the same as a current content and reply markup of the message"
+)
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
 @dataclass
@@ -87,8 +109,16 @@ class TelegramChaos:
 
 
 class FakeTelegram(LocalServer):
-    def __init__(self) -> None:
+    def __init__(self, token: str = BOT_TOKEN) -> None:
         super().__init__()
+        # Telegram answers 401 Unauthorized to any other token.
+        self.token = token
+        self.refused_tokens = 0
+        self.inline_mode = True  # @BotFather's /setinline
+        self.webhook: dict[str, Any] = {}  # what setWebhook set, for getWebhookInfo
+        # What users see about the bot: ("commands" | "description" | "short_description",
+        # language code or "") -> what was set.
+        self.profile: dict[tuple[str, str], Any] = {}
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.blocked: set[int] = set()
@@ -115,6 +145,11 @@ class FakeTelegram(LocalServer):
         self.get_updates_limit: int | None = None
         self.get_updates_calls = 0
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        # Button presses waiting for their one answer, by query id: when pushed (monotonic).
+        self.open_queries: dict[str, float] = {}
+        self.callback_answer_window = 15.0  # Telegram: about 15 s
+        self.chat_admins: dict[int, set[int]] = {}  # group id → its admins' user ids
+        self.migrated: dict[int, int] = {}  # group id → the supergroup it became
         self._updates: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
         self._update_ids = itertools.count(1)
@@ -124,7 +159,6 @@ class FakeTelegram(LocalServer):
         self.app.router.add_post("/bot{token}/{method}", self._handle)
         # Voice messages: their audio by file_id (getFile), served at /file/bot<token>/<path>
         # to the bot's own token only; every download asked for, by path.
-        self.token = BOT_TOKEN
         self.files: dict[str, tuple[str, bytes, int | None]] = {}
         self.downloads: list[str] = []
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -163,6 +197,7 @@ class FakeTelegram(LocalServer):
             query["message"] = message
         if inline_message_id is not None:
             query["inline_message_id"] = inline_message_id
+        self.open_queries[query_id] = time.monotonic()
         self.push({"update_id": next(self._update_ids), "callback_query": query})
         return query_id
 
@@ -206,9 +241,12 @@ class FakeTelegram(LocalServer):
         user_id: int | None = None,
         language_code: str | None = "en",
         reply_to: dict[str, Any] | None = None,
+        sender_chat: int | None = None,
     ) -> dict[str, Any]:
         """A user's message as an update (for a webhook), known to this fake's chats.
-        Negative chat ids are groups, as in Telegram."""
+        Negative chat ids are groups, as in Telegram. With `sender_chat` the message is
+        sent on behalf of that chat (the group itself: an anonymous admin; another id: a
+        channel), and `from` is Telegram's placeholder user."""
         message_id = next(self._message_ids)
         message: dict[str, Any] = {
             "message_id": message_id,
@@ -217,6 +255,11 @@ class FakeTelegram(LocalServer):
             "from": _user(user_id or abs(chat_id), language_code),
             "text": text,
         }
+        if sender_chat is not None:
+            placeholder = ANONYMOUS_ADMIN if sender_chat == chat_id else CHANNEL_BOT
+            message["from"] = {**_user(placeholder, language_code), "is_bot": True}
+            kind = "supergroup" if sender_chat == chat_id else "channel"
+            message["sender_chat"] = {"id": sender_chat, "type": kind, "title": "Artists"}
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if text.startswith("/"):
@@ -314,6 +357,9 @@ class FakeTelegram(LocalServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            self.refused_tokens += 1
+            return _error(401, "Unauthorized")
         params: dict[str, str] = {}
         files: dict[str, bytes] = {}
         for name, value in (await request.post()).items():
@@ -350,14 +396,23 @@ class FakeTelegram(LocalServer):
         if handler is None:
             return _error(404, "Not Found: method not found")
         try:
+            check_keyboard(call.json("reply_markup") if "reply_markup" in call.params else None)
             result = await handler(call)
         except ApiError as exc:
-            return _error(exc.status, exc.description, exc.retry_after)
+            return _error(exc.status, exc.description, exc.retry_after, exc.migrate_to_chat_id)
+        except Refused as exc:
+            return _error(400, exc.description)
         call.result = result
         return web.json_response({"ok": True, "result": result})
 
     async def _api_getMe(self, call: Call) -> Any:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Art", "username": BOT_USERNAME}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Art",
+            "username": BOT_USERNAME,
+            "supports_inline_queries": self.inline_mode,
+        }
 
     async def _api_getUpdates(self, call: Call) -> Any:
         self.get_updates_calls += 1
@@ -373,49 +428,84 @@ class FakeTelegram(LocalServer):
         return self._updates
 
     async def _api_setMyCommands(self, call: Call) -> Any:
+        """Bot API: at most 100 commands; a command is 1-32 of [a-z0-9_], its description
+        1-256 characters."""
+        commands = call.json("commands")
+        if len(commands) > MAX_COMMANDS:
+            raise ApiError(400, "Bad Request: too many commands")
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= _length(command["description"]) <= MAX_COMMAND_DESCRIPTION:
+                raise ApiError(400, "Bad Request: command description is too long")
+        self.profile[("commands", call.params.get("language_code", ""))] = commands
+        return True
+
+    async def _api_setMyDescription(self, call: Call) -> Any:
+        description = call.params.get("description", "")
+        if _length(description) > MAX_DESCRIPTION:
+            raise ApiError(400, "Bad Request: description is too long")
+        self.profile[("description", call.params.get("language_code", ""))] = description
+        return True
+
+    async def _api_setMyShortDescription(self, call: Call) -> Any:
+        short = call.params.get("short_description", "")
+        if _length(short) > MAX_SHORT_DESCRIPTION:
+            raise ApiError(400, "Bad Request: short description is too long")
+        self.profile[("short_description", call.params.get("language_code", ""))] = short
         return True
 
     async def _api_deleteWebhook(self, call: Call) -> Any:
+        self.webhook = {}
         return True
 
     async def _api_setWebhook(self, call: Call) -> Any:
+        self.webhook = {"url": call.params["url"]}
         return True
+
+    async def _api_getWebhookInfo(self, call: Call) -> Any:
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+            **self.webhook,
+        }
 
     async def _api_sendChatAction(self, call: Call) -> Any:
         self._check_chat(call)
         return True
 
     async def _api_sendMessage(self, call: Call) -> Any:
-        return self._new_message(call, {"text": call.params["text"]})
+        return self._new_message(call, {"text": message_text(call.params["text"], _mode(call))})
 
     async def _api_sendPhoto(self, call: Call) -> Any:
-        extra: dict[str, Any] = {"photo": self._photo_sizes(call, call.params["photo"])}
-        if "caption" in call.params:
-            _check_caption(call.params["caption"], call.params.get("parse_mode"))
-            extra["caption"] = call.params["caption"]
-        return self._new_message(call, extra)
+        photo = self._photo_sizes(call, call.params["photo"])
+        return self._new_message(call, {"photo": photo, **self._caption(call)})
 
     async def _api_sendMediaGroup(self, call: Call) -> Any:
         """An album, all or nothing, refused as Telegram refuses it: 2-10 items, no
-        keyboard, documents and audio not mixed with other types, captions ≤ 1024."""
+        keyboard, documents and audio not mixed with other types, each caption parsed as
+        its parse mode says and ≤ 1024 UTF-16 units of visible text."""
         if "reply_markup" in call.params:
             raise ApiError(400, "Bad Request: sendMediaGroup does not take reply_markup")
         media = call.json("media")
         if not 2 <= len(media) <= 10:
             raise ApiError(400, "Bad Request: wrong number of media in the group: must be 2-10")
         kinds = {item["type"] for item in media}
-        if not kinds <= {"photo", "video", "document", "audio"}:
+        if not kinds <= {"photo", "document"}:
             raise ApiError(400, "Bad Request: unsupported media type in a media group")
-        if len(kinds) > 1 and kinds & {"document", "audio"}:
+        if len(kinds) > 1:
             raise ApiError(400, "Bad Request: documents can't be mixed with other media types")
         contents = []
         group_id = str(next(self._message_ids))
         for item in media:
             content: dict[str, Any] = {"media_group_id": group_id}
-            content["photo"] = self._photo_sizes(call, item["media"])
+            if item["type"] == "photo":
+                content["photo"] = self._photo_sizes(call, item["media"])
+            else:
+                content["document"] = self._document(call, item["media"])
             if item.get("caption"):
-                _check_caption(item["caption"], item.get("parse_mode"))
-                content["caption"] = item["caption"]
+                content["caption"] = caption_text(item["caption"], item.get("parse_mode"))
             contents.append(content)
         self._check_chat(call)
         self._check_flood(int(call.params["chat_id"]))
@@ -432,38 +522,101 @@ class FakeTelegram(LocalServer):
         return [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
 
     async def _api_sendDocument(self, call: Call) -> Any:
-        data = files_of(call, call.params["document"])
-        document = {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
-        return self._new_message(call, {"document": document})
+        caption = self._caption(call)
+        document = self._document(call, call.params["document"])
+        return self._new_message(call, {"document": document, **caption})
+
+    @staticmethod
+    def _document(call: Call, reference: str) -> dict[str, Any]:
+        if reference.startswith("doc-"):
+            return {"file_id": reference, "file_unique_id": reference}  # sent again
+        if not reference.startswith("attach://"):
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        data = files_of(call, reference)
+        return {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
 
     async def _api_answerCallbackQuery(self, call: Call) -> Any:
+        """One answer per press, within about 15 s, as Telegram allows."""
+        pushed = self.open_queries.pop(call.params["callback_query_id"], None)
+        if pushed is None or time.monotonic() - pushed > self.callback_answer_window:
+            raise ApiError(400, QUERY_INVALID)
+        if utf16_len(call.params.get("text", "")) > CALLBACK_ANSWER_MAX:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
 
     async def _api_answerInlineQuery(self, call: Call) -> Any:
+        for result in call.json("results"):
+            content = result.get("input_message_content")
+            if content is not None:
+                message_text(content["message_text"], content.get("parse_mode"))
+            check_keyboard(result.get("reply_markup"))
         return True
+
+    async def _api_getChatMember(self, call: Call) -> Any:
+        chat_id, user_id = int(call.params["chat_id"]), int(call.params["user_id"])
+        status = "administrator" if user_id in self.chat_admins.get(chat_id, set()) else "member"
+        member: dict[str, Any] = {"status": status, "user": _user(user_id, "en")}
+        if status == "administrator":
+            member.update(
+                can_be_edited=False,
+                is_anonymous=False,
+                **dict.fromkeys(
+                    (
+                        "can_manage_chat",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_change_info",
+                        "can_invite_users",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                        "can_send_welcome_messages",
+                    ),
+                    False,
+                ),
+            )
+        return member
 
     async def _api_editMessageMedia(self, call: Call) -> Any:
         inline_id = call.params.get("inline_message_id")
         if inline_id is None or inline_id not in self.inline_messages:
             raise ApiError(400, "Bad Request: message to edit not found")
-        self.inline_messages[inline_id] = {"media": call.json("media")}
+        media = call.json("media")
+        if "caption" in media:
+            caption_text(media["caption"], media.get("parse_mode"))
+        self.inline_messages[inline_id] = {"media": media, **self._markup(call)}
         return True
 
     async def _api_editMessageText(self, call: Call) -> Any:
+        """Only a message with text has a text to edit (not one holding a photo)."""
+        text = message_text(call.params["text"], _mode(call))
+        message = self._message_to_edit(call)
+        if "text" not in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        self._edit(message, {"text": text}, self._markup(call).get("reply_markup"))
+        return True if "inline_message_id" in call.params else message
+
+    async def _api_editMessageCaption(self, call: Call) -> Any:
+        caption = caption_text(call.params.get("caption", ""), _mode(call))
+        message = self._message_to_edit(call)
+        if "text" in message:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        self._edit(message, {"caption": caption}, self._markup(call).get("reply_markup"))
+        return True if "inline_message_id" in call.params else message
+
+    def _message_to_edit(self, call: Call) -> dict[str, Any]:
         inline_id = call.params.get("inline_message_id")
         if inline_id is not None:
-            if inline_id not in self.inline_messages:
-                raise ApiError(400, "Bad Request: message to edit not found")
-            self.inline_messages[inline_id] = {"text": call.params["text"]}
-            return True
-        key = (int(call.params["chat_id"]), int(call.params["message_id"]))
-        self._check_chat(call)
-        message = self.messages.get(key)
+            message = self.inline_messages.get(inline_id)
+        else:
+            self._check_chat(call)
+            message = self.messages.get(
+                (int(call.params["chat_id"]), int(call.params["message_id"]))
+            )
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        if message.get("text") == call.params["text"]:
-            raise ApiError(400, "Bad Request: message is not modified")
-        message["text"] = call.params["text"]
         return message
 
     async def _api_getFile(self, call: Call) -> Any:
@@ -483,6 +636,29 @@ class FakeTelegram(LocalServer):
             return _error(404, "Not Found")
         return web.Response(body=audio, content_type="audio/ogg")
 
+    @staticmethod
+    def _edit(message: dict[str, Any], content: dict[str, Any], markup: Any) -> None:
+        """Telegram refuses an edit that changes neither the content nor the keyboard
+        (a request without `reply_markup` removes the keyboard)."""
+        same = all(message.get(k) == v for k, v in content.items())
+        if same and message.get("reply_markup") == markup:
+            raise ApiError(400, NOT_MODIFIED)
+        message.update(content)
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+
+    @staticmethod
+    def _markup(call: Call) -> dict[str, Any]:
+        return {"reply_markup": call.json("reply_markup")} if "reply_markup" in call.params else {}
+
+    @staticmethod
+    def _caption(call: Call) -> dict[str, Any]:
+        if "caption" not in call.params:
+            return {}
+        return {"caption": caption_text(call.params["caption"], _mode(call))}
+
     async def _api_deleteMessage(self, call: Call) -> Any:
         key = (int(call.params["chat_id"]), int(call.params["message_id"]))
         if self.messages.pop(key, None) is None:
@@ -491,6 +667,12 @@ class FakeTelegram(LocalServer):
 
     def _check_chat(self, call: Call) -> int:
         chat_id = int(call.params["chat_id"])
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrated[chat_id],
+            )
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
@@ -507,6 +689,7 @@ class FakeTelegram(LocalServer):
             "chat": _chat(chat_id),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Art"},
             **content,
+            **self._markup(call),
         }
         if "reply_parameters" in call.params:
             reply = call.json("reply_parameters")
@@ -562,6 +745,14 @@ class FakeTelegram(LocalServer):
             self._chat_sends.setdefault(chat_id, []).append(now)
 
 
+def _length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _mode(call: Call) -> str | None:
+    return call.params.get("parse_mode")
+
+
 def _user(user_id: int, language_code: str | None) -> dict[str, Any]:
     user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Ann"}
     if language_code is not None:
@@ -576,18 +767,19 @@ def _chat(chat_id: int) -> dict[str, Any]:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
-
-
-def _check_caption(caption: str, parse_mode: str | None) -> None:
-    """Telegram counts a caption's visible text (after HTML parsing) in UTF-16 units."""
-    visible = html.unescape(re.sub(r"<[^>]+>", "", caption)) if parse_mode == "HTML" else caption
-    if len(visible.encode("utf-16-le")) // 2 > 1024:
-        raise ApiError(400, "Bad Request: message caption is too long")
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 def files_of(call: Call, reference: str) -> bytes:
@@ -595,10 +787,17 @@ def files_of(call: Call, reference: str) -> bytes:
     return call.files[reference.removeprefix("attach://")]
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+def _error(
+    status: int,
+    description: str,
+    retry_after: int | None = None,
+    migrate_to_chat_id: int | None = None,
+) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
+    if migrate_to_chat_id is not None:
+        body["parameters"] = {"migrate_to_chat_id": migrate_to_chat_id}
     return web.json_response(body, status=status)
 
 

@@ -16,12 +16,14 @@ import json
 import random
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from tests.local_server import LocalServer
@@ -126,7 +128,19 @@ class FakeYandex(LocalServer):
         self.completions: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.completion_faults: list[Reply] = []
         self.completion_text: str | None = None  # None: "vivid " + the user's text
+        # Authenticated requests that create nothing (start-up probes): GETs of operations
+        # that do not exist, and tokenize calls.
+        self.probes: list[dict[str, str]] = []
+        # Yandex IAM: service-account keys it knows (key id -> service account id and public
+        # key PEM), the tokens it issued (token -> expiry, time.time()), and how long they live.
+        self.sa_keys: dict[str, tuple[str, str]] = {}
+        self.iam_tokens: dict[str, float] = {}
+        self.iam_token_lifetime = 12 * 3600.0
+        self.iam_exchanges = 0
+        self.iam_failures = 0  # the next exchanges answered 503 (IAM down)
+        self.app.router.add_post("/iam/v1/tokens", self._iam_token)
         self.app.router.add_post("/foundationModels/v1/completion", self._complete)
+        self.app.router.add_post("/foundationModels/v1/tokenize", self._tokenize)
         self.app.router.add_post("/foundationModels/v1/imageGenerationAsync", self._submit)
         self.app.router.add_get("/operations/{id}", self._get)
         self.app.router.add_post("/operations/{id}:cancel", self._cancel)
@@ -141,7 +155,42 @@ class FakeYandex(LocalServer):
         return sum(op.polls for op in self.operations.values())
 
     def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Api-Key {self.api_key}"
+        """An API key, or an IAM token this fake issued and that has not expired."""
+        given = request.headers.get("Authorization", "")
+        if given == f"Api-Key {self.api_key}":
+            return True
+        expires_at = self.iam_tokens.get(given.removeprefix("Bearer "))
+        return given.startswith("Bearer ") and expires_at is not None and time.time() < expires_at
+
+    async def _iam_token(self, request: web.Request) -> web.Response:
+        """IAM's token exchange: a PS256 JWT signed by a known key, for this IAM, at most an
+        hour long; anything else is refused as Yandex IAM refuses it."""
+        body = await request.json()
+        self.iam_exchanges += 1
+        if self.iam_failures > 0:
+            self.iam_failures -= 1
+            return web.json_response({"code": 14, "message": "unavailable"}, status=503)
+        try:
+            header = jwt.get_unverified_header(body["jwt"])
+            account, public_key = self.sa_keys[header["kid"]]
+            claims = jwt.decode(
+                body["jwt"],
+                public_key,
+                algorithms=["PS256"],
+                audience="https://iam.api.cloud.yandex.net/iam/v1/tokens",
+                issuer=account,
+                options={"require": ["aud", "iss", "iat", "exp"]},
+            )
+        except (KeyError, jwt.InvalidTokenError):
+            return web.json_response({"code": 16, "message": "Invalid JWT"}, status=401)
+        if claims["exp"] - claims["iat"] > 3600:
+            return web.json_response({"code": 3, "message": "JWT lifetime too long"}, status=400)
+        token = f"t1.{secrets.token_urlsafe(16)}"
+        expires_at = time.time() + self.iam_token_lifetime
+        self.iam_tokens[token] = expires_at
+        return web.json_response(
+            {"iamToken": token, "expiresAt": datetime.fromtimestamp(expires_at, UTC).isoformat()}
+        )
 
     async def _submit(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -151,10 +200,14 @@ class FakeYandex(LocalServer):
         if self.submit_faults:
             fault = self.submit_faults.pop(0)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        key = request.headers.get("Idempotency-Key")
+        if not _is_uuid(key):
+            # Yandex Cloud's API design guide: the header must hold a UUID.
+            message = "Idempotency-Key must be a UUID"
+            return web.json_response({"code": 3, "message": message}, status=400)
         text = " ".join(m["text"] for m in body["messages"]).lower()
         if any(word in text for word in self.banned_words):
             return web.json_response({"code": 3, "message": MODERATION_MESSAGE}, status=400)
-        key = request.headers.get("Idempotency-Key")
         if key and key in self.by_idempotency_key:
             return web.json_response(
                 self._operation_json(self.operations[self.by_idempotency_key[key]])
@@ -205,10 +258,22 @@ class FakeYandex(LocalServer):
             }
         )
 
-    async def _get(self, request: web.Request) -> web.Response:
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.probes.append(dict(request.headers))
         if not self._authorized(request):
             return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
+        if not str(body.get("modelUri", "")).startswith("gpt://"):
+            return web.json_response({"code": 3, "message": "invalid model_uri"}, status=400)
+        tokens = [{"id": "1", "text": word, "special": False} for word in body["text"].split()]
+        return web.json_response({"tokens": tokens, "modelVersion": "test"})
+
+    async def _get(self, request: web.Request) -> web.Response:
         op = self.operations.get(request.match_info["id"])
+        if op is None:
+            self.probes.append(dict(request.headers))
+        if not self._authorized(request):
+            return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
         if op is None:
             return web.json_response({"code": 5, "message": "Operation not found"}, status=404)
         if self.poll_faults:
@@ -218,6 +283,8 @@ class FakeYandex(LocalServer):
         return web.json_response(self._operation_json(op))
 
     async def _cancel(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"code": 16, "message": "Unknown api key"}, status=401)
         op_id = request.match_info["id"]
         self.cancels.append(op_id)
         if op_id in self.operations:
@@ -268,7 +335,7 @@ class FakeYandex(LocalServer):
         """Middleware for `chaos` and `on_request` around submits and polls."""
         if request.path == "/foundationModels/v1/imageGenerationAsync":
             kind = "submit"
-        elif request.method == "GET" and request.path.startswith("/operations/"):
+        elif request.method == "GET" and request.match_info.get("id") in self.operations:
             kind = "poll"
             self.poll_times.append(time.monotonic())
         else:
@@ -311,6 +378,13 @@ async def _with_fault(
     if fault == "slow_body" and isinstance(response, web.Response):
         return await _slowly(request, response, chaos.slow_delay)
     return response
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        return value is not None and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def _drop(request: web.Request) -> web.Response:

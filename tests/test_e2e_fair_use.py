@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -130,6 +131,21 @@ async def test_settings_are_saved_and_applied(
     telegram.push_message("/help", language_code="en")
     help_text = (await telegram.wait_for("sendMessage", 4))[-1].params["text"]
     assert "Рисование" in help_text
+
+
+async def test_pressing_the_setting_already_chosen_raises_nothing(
+    running: Any, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edit would change nothing, which Telegram refuses ("message is not modified")."""
+    telegram.push_message("/settings")
+    menu = (await telegram.wait_for("sendMessage"))[0]
+    await press(telegram, menu, "16:9")
+    await telegram.wait_for("editMessageText", ok=True)
+    await press(telegram, menu, "16:9")
+    refused = await telegram.wait_for("editMessageText", 2)
+    assert refused[1].result is None  # the fake refused the second edit, as Telegram does
+    await asyncio.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 # --- access and limits -------------------------------------------------------------------

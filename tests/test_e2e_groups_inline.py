@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -98,6 +99,13 @@ async def test_group_flood_limit_delays_and_loses_nothing(
     photos = telegram.sent("sendPhoto", GROUP, ok=True)
     delivered = [p.json("reply_parameters")["message_id"] for p in photos]
     assert sorted(delivered) == requests
+    # One status reply per request, none lost to the flood limit nor sent twice, and each
+    # one deleted once its picture was out.
+    statuses = telegram.sent("sendMessage", GROUP, ok=True)
+    assert all(c.params["text"].startswith("🎨 Generating") for c in statuses)
+    assert sorted(c.json("reply_parameters")["message_id"] for c in statuses) == requests
+    deleted = [int(c.params["message_id"]) for c in telegram.sent("deleteMessage", GROUP, ok=True)]
+    assert sorted(deleted) == sorted(c.result["message_id"] for c in statuses)
     assert telegram.flood_refusals > 0
     assert yandex.generations == 6
 
@@ -147,7 +155,10 @@ async def test_again_draws_the_same_prompt_with_a_new_seed(
 
 
 async def test_a_press_delivered_twice_draws_again_once(
-    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+    running: RunningBot,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     photo = await deliver_one(telegram)
     telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
@@ -157,6 +168,9 @@ async def test_a_press_delivered_twice_draws_again_once(
     await settle()
     assert len(telegram.sent("sendPhoto")) == 2
     assert yandex.generations == 2
+    # Not answered twice either: Telegram refuses a second answer to a press.
+    assert len(telegram.sent("answerCallbackQuery")) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_original_sends_the_jpeg_as_a_document(

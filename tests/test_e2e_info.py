@@ -28,9 +28,9 @@ from tests.fake_telegram import FakeTelegram
         (
             "/privacy",
             "en",
-            ["Yandex Cloud", "logs prompts", "at most 30 minutes. After", "24 more hours"],
+            ["Yandex Cloud", "logs prompts", "at most 35 minutes. After", "24 more hours"],
         ),
-        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 30 минут. После", "ещё 24 ч."]),
+        ("/privacy", "ru", ["Yandex Cloud", "в логах", "не дольше 35 минут. После", "ещё 24 ч."]),
     ],
 )
 async def test_info_commands(

@@ -130,6 +130,82 @@ async def test_a_single_survivor_goes_as_a_plain_photo(
     assert telegram.sent("sendMediaGroup") == []
 
 
+async def test_a_variant_that_is_not_an_image_is_left_out(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    yandex.hold = True
+    telegram.push_message("/art a cat --n 3 --seed 70")
+    while len(yandex.operations) < 3:
+        await asyncio.sleep(0.02)
+    by_seed = {op.body["generationOptions"]["seed"]: op for op in yandex.operations.values()}
+    by_seed["71"].image = b"<html>502 Bad Gateway</html>"
+    yandex.hold = False
+    album = (await telegram.wait_for("sendMediaGroup"))[0]
+    assert album_bytes(album) == [by_seed["70"].image, by_seed["72"].image]
+    assert album.json("media")[0]["caption"] == "a cat\n\nseeds 70–72 · 1:1\nNot drawn: 2"
+
+
+async def test_an_album_telegram_refuses_as_photos_goes_out_as_files(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.fail("sendMediaGroup", 400, "Bad Request: IMAGE_PROCESS_FAILED")
+    request_id = telegram.push_message("/art a cat --n 2 --seed 50")
+    album = (await telegram.wait_for("sendMediaGroup", ok=True))[0]
+    assert [item["type"] for item in album.json("media")] == ["document", "document"]
+    images = images_by_seed(yandex)
+    assert album_bytes(album) == [images["50"], images["51"]]
+    assert album.json("media")[0]["caption"] == "a cat\n\nseeds 50–51 · 1:1"
+    assert album.json("reply_parameters")["message_id"] == request_id
+    after = (await telegram.wait_for("sendMessage", 2))[-1]
+    assert list(buttons(after)) == ["📄 1", "📄 2", "🔁"]
+    assert len(telegram.sent("sendMediaGroup")) == 2  # as photos (refused), then as files
+
+
+async def test_an_album_refused_as_photos_and_as_files_is_explained(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.fail("sendMediaGroup", 400, "Bad Request: IMAGE_PROCESS_FAILED", times=2)
+    telegram.push_message("/art a cat --n 2 --seed 60")
+    status = (await telegram.wait_for("sendMessage"))[0]
+    await all_ended(running)
+    told = [c for c in telegram.sent("editMessageText", ok=True) if "would not" in str(c.params)]
+    assert len(told) == 1
+    assert told[0].params["message_id"] == str(status.result["message_id"])
+    assert told[0].params["text"].startswith("The picture is ready, but Telegram would not")
+    assert len(telegram.sent("sendMediaGroup")) == 2
+    assert telegram.sent("sendMediaGroup", ok=True) == []
+
+
+async def test_an_albums_originals_cost_no_quota_and_each_is_its_own_press(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """📄 N re-fetches a variant Yandex keeps: no quota (the day's is spent here), one
+    slot per variant, so a second press of the same 📄 while it is on its way starts
+    nothing and another variant's press is not held up."""
+    running = await start_bot(daily_quota_per_user=2)
+    telegram.push_message("/art a fox --n 2 --seed 80")
+    await telegram.wait_for("sendMediaGroup")
+    after = (await telegram.wait_for("sendMessage", 2))[-1]
+    await all_ended(running)
+    yandex.hold = True  # the re-fetches stay in flight while the presses come
+    for label in ("📄 1", "📄 1", "📄 2"):
+        telegram.push_callback(buttons(after)[label], message=after.result)
+    answers = await telegram.wait_for("answerCallbackQuery", 3, ok=True)
+    assert sorted(a.params["text"] for a in answers) == [
+        "Sending the original JPEG…",
+        "Sending the original JPEG…",
+        "The original of this picture is already on its way.",
+    ]
+    yandex.hold = False
+    documents = await telegram.wait_for("sendDocument", 2)
+    images = images_by_seed(yandex)
+    sent = sorted(files_of(d, d.params["document"]) for d in documents)
+    assert sent == sorted([images["80"], images["81"]])
+    await all_ended(running)
+    assert len(telegram.sent("sendDocument")) == 2
+    assert yandex.generations == 2  # only the album itself
+
+
 async def test_limits_count_the_request_once_and_each_picture_for_the_day(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:

@@ -10,6 +10,7 @@ from bot.yandex.errors import (
     BadRequest,
     GenerationFailed,
     ModerationRefused,
+    OperationNotFound,
     PermissionDenied,
     PromptTooLong,
     QuotaExceeded,
@@ -58,7 +59,7 @@ def test_prompt_too_long(message: str) -> None:
         (400, BadRequest, ErrorKind.BAD_REQUEST),
         (401, AuthError, ErrorKind.AUTH),
         (403, PermissionDenied, ErrorKind.PERMISSION),
-        (404, GenerationFailed, ErrorKind.FAILED),
+        (404, OperationNotFound, ErrorKind.FAILED),  # Yandex dropped the result
         (409, BadRequest, ErrorKind.BAD_REQUEST),
         (422, BadRequest, ErrorKind.BAD_REQUEST),
         (429, QuotaExceeded, ErrorKind.QUOTA),

@@ -31,12 +31,14 @@ from babel.messages.pofile import read_po
 from redis.asyncio import Redis
 
 from bot.services.art import STATUS_GRACE
+from bot.storage.redis_store import _SAVE as SAVE_SCRIPT
 from bot.storage.redis_store import RedisJobStore
 from bot.telegram.keyboards import JobAction
 from tests.bot_process import bot_env, fast_settings
 from tests.conftest import RunningBot
 from tests.fake_telegram import Call, FakeTelegram, TelegramChaos
-from tests.fake_yandex import FakeYandex, YandexChaos
+from tests.fake_yandex import FakeYandex, Reply, YandexChaos
+from tests.redis_proxy import RedisProxy, script_sha
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS_PREFIX = "🎨"
@@ -276,6 +278,8 @@ KILL_POINTS = [
     ("telegram", "after", "deleteMessage"),
     ("telegram", "before", "editMessageText"),
     ("telegram", "after", "editMessageText"),
+    ("redis", "before", "save"),  # the step's result never reaches the store
+    ("redis", "after", "save"),  # stored, but the bot never heard it was
     ("timer", "", ""),
 ]
 
@@ -317,6 +321,9 @@ class Killer:
 
     async def on_telegram(self, stage: str, call: Call) -> bool:
         return await self._hit(("telegram", stage, call.method))
+
+    async def on_redis(self, stage: str) -> bool:
+        return await self._hit(("redis", stage, "save"))
 
     async def _hit(self, point: tuple[str, str, str]) -> bool:
         if point != self.point or self.process is None:
@@ -371,12 +378,14 @@ class WarmBot:
             )
 
     async def go(self, env: dict[str, str], telegram: FakeTelegram) -> WarmBot:
-        """Run the bot with `env`; returns once it registered its commands (then it polls)."""
+        """Run the bot with `env`; returns once it is up (then it polls). Its commands are
+        set only when they changed, so the sign is getMe: once before start-up (the token
+        check), once after (aiogram's polling asks who the bot is)."""
         assert self.process.stdin is not None
-        registered = len(telegram.sent("setMyCommands"))
+        asked = len(telegram.sent("getMe"))
         self.process.stdin.write(json.dumps(env).encode() + b"\n")
         self.process.stdin.flush()
-        await telegram.wait_for("setMyCommands", registered + 2, timeout=30)
+        await telegram.wait_for("getMe", asked + 2, timeout=30)
         return self
 
     def kill(self) -> None:
@@ -444,26 +453,107 @@ async def in_doubt_at_kill(requests: Requests, store: RedisJobStore) -> set[int]
     return doubtful
 
 
+class KillScenario:
+    """A bot process on Redis (through a proxy that sees the store writes) with requests
+    accepted and stored, submits held until the first kill point is armed; requests
+    whose prompt says "forbidden" are refused by Yandex, so their explanation is an
+    `editMessageText`."""
+
+    def __init__(
+        self, warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+    ) -> None:
+        self.warm_bots, self.telegram, self.yandex = warm_bots, telegram, yandex
+        self.killer = Killer()
+        self.proxy = RedisProxy(redis_url, script_sha(SAVE_SCRIPT), self.killer.on_redis)
+        self.store = RedisJobStore(Redis.from_url(redis_url))
+        self.requests = Requests(telegram)
+        self.bots: list[WarmBot] = []
+        self.in_doubt: Counter[int] = Counter()
+        yandex.on_request = self.killer.on_yandex
+        telegram.on_call = self.killer.on_telegram
+        yandex.polls_to_finish = 3
+
+    async def start(self, prompts: list[str], first_chat: int) -> WarmBot:
+        await self.proxy.start()
+        self.env = process_env(self.telegram, self.yandex, self.proxy.url)
+        process = await self.go()
+        for n, prompt in enumerate(prompts):
+            self.requests.push(prompt, chat_id=first_chat + n, seed=n + 1)
+        # Accepted and stored before the first kill (see the test of that moment below).
+        await self.telegram.wait_for("sendMessage", len(prompts), ok=True, timeout=20)
+        await asyncio.wait_for(_until(lambda: self.store.active_count(), len(prompts)), 10)
+        return process
+
+    async def go(self) -> WarmBot:
+        bot = self.warm_bots.take()
+        self.bots.append(bot)
+        return await bot.go(self.env, self.telegram)
+
+    async def kill_at(self, process: WarmBot, point: tuple[str, str, str], nth: int) -> bool:
+        """Arm `point`, let the work go on until it is reached (True) or everything has
+        settled without reaching it (False); after a kill, note the requests in doubt."""
+        self.killer.arm(process, point, nth, 0.3)
+        self.killer.submits.set()
+        await first_of(
+            self.killer.killed.wait(),
+            settle(self.telegram, self.requests.settled, quiet=0.3, timeout=30),
+        )
+        self.killer.disarm()
+        if not self.killer.killed.is_set():
+            return False
+        await asyncio.sleep(0.3)  # requests the bot sent just before dying arrive
+        self.in_doubt.update(await in_doubt_at_kill(self.requests, self.store))
+        return True
+
+    async def finish(self, context: str) -> None:
+        """Let the last process end every request; check the invariant."""
+        try:
+            await settle(self.telegram, self.requests.settled, quiet=0.7, timeout=30)
+        except TimeoutError:
+            violations = self.requests.violations(self.yandex, self.in_doubt)
+            pytest.fail(f"{context}: not settled: {violations}")
+        finally:
+            for bot in self.bots:
+                bot.kill()
+                await bot.wait()
+            await self.store.close()
+            await self.proxy.stop()
+        assert not self.requests.violations(self.yandex, self.in_doubt), context
+        assert all(r.status is not None for r in self.requests.read()), context
+
+
+def _point_id(point: tuple[str, str, str]) -> str:
+    return "-".join(part for part in point if part)
+
+
+@pytest.mark.parametrize("point", KILL_POINTS, ids=_point_id)
+async def test_kill_9_at_each_point_ends_every_request_exactly_once(
+    warm_bots: WarmBots,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    redis_url: str,
+    point: tuple[str, str, str],
+) -> None:
+    scenario = KillScenario(warm_bots, telegram, yandex, redis_url)
+    prompts = [f"point {n}" if n % 3 else f"forbidden point {n}" for n in range(6)]
+    process = await scenario.start(prompts, first_chat=8301)
+    reached = await scenario.kill_at(process, point, 1)
+    if reached:
+        await scenario.go()
+    await scenario.finish(f"kill at {_point_id(point)}")
+    assert reached, f"kill point {_point_id(point)} was never reached"
+
+
 @pytest.mark.parametrize("seed", [1, 2], ids=lambda seed: f"seed-{seed}")
 async def test_kill_9_at_random_points_ends_every_request_exactly_once(
     warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, seed: int
 ) -> None:
     rng = random.Random(seed)
-    killer = Killer()
-    yandex.on_request = killer.on_yandex
-    telegram.on_call = killer.on_telegram
-    yandex.polls_to_finish = 3
-    env = process_env(telegram, yandex, redis_url)
-    store = RedisJobStore(Redis.from_url(redis_url))
-    kills = 2
-    bots = [warm_bots.take() for _ in range(kills + 1)]
-    process = await bots[0].go(env, telegram)
-    requests = Requests(telegram)
-    for n in range(12):
-        requests.push(f"kill {seed}-{n}", chat_id=8101 + n, seed=n + 1)
-    # Accepted and stored before the first kill (see the test of that moment below).
-    await telegram.wait_for("sendMessage", 12, ok=True, timeout=20)
-    await asyncio.wait_for(_until(lambda: store.active_count(), 12), 10)
+    scenario = KillScenario(warm_bots, telegram, yandex, redis_url)
+    prompts = [
+        f"forbidden kill {seed}-{n}" if n % 4 == 1 else f"kill {seed}-{n}" for n in range(12)
+    ]
+    process = await scenario.start(prompts, first_chat=8101)
     yandex.chaos = YandexChaos(
         random.Random(rng.random()),
         rate_limit=0.05,
@@ -473,39 +563,19 @@ async def test_kill_9_at_random_points_ends_every_request_exactly_once(
         failed_operation=0.1,
     )
     telegram.chaos = TelegramChaos(random.Random(rng.random()), server_error=0.05, drop=0.03)
-
     points: list[str] = []
-    in_doubt: Counter[int] = Counter()
-    context = ""
-    for n in range(1, kills + 1):
-        point = rng.choice(KILL_POINTS)
-        nth, at = rng.randint(1, 3), rng.uniform(0.05, 1.0)
-        killer.arm(process, point, nth, at)
-        killer.submits.set()
-        points.append(f"{'/'.join(point)} #{nth}" if point[0] != "timer" else f"timer {at:.2f}s")
-        context = f"seed {seed}; kills {points}; injected {yandex.chaos.injected}"
-        await first_of(
-            killer.killed.wait(), settle(telegram, requests.settled, quiet=0.3, timeout=30)
-        )
-        killer.disarm()
-        if not killer.killed.is_set():
+    for n in range(2):
+        point, nth = rng.choice(KILL_POINTS), rng.randint(1, 3)
+        points.append(f"{_point_id(point)} #{nth}")
+        if not await scenario.kill_at(process, point, nth):
+            # Only the first kill is sure to find its point ahead (every request is still
+            # open then, with at least 3 of each kind of call to come): a later one may
+            # come after the work it waits for. Every point has its own test above.
+            assert n > 0, f"seed {seed}: first kill point {points[0]} was never reached"
             points[-1] += " (not reached)"
             break
-        await asyncio.sleep(0.3)  # requests the bot sent just before dying arrive
-        in_doubt.update(await in_doubt_at_kill(requests, store))
-        process = await bots[n].go(env, telegram)
-
-    try:
-        await settle(telegram, requests.settled, quiet=0.7, timeout=30)
-    except TimeoutError:
-        pytest.fail(f"{context}: not settled: {requests.violations(yandex, in_doubt)}")
-    finally:
-        for bot in bots:
-            bot.kill()
-            await bot.wait()
-        await store.close()
-    assert not requests.violations(yandex, in_doubt), context
-    assert all(r.status is not None for r in requests.read()), context
+        process = await scenario.go()
+    await scenario.finish(f"seed {seed}; kills {points}; injected {yandex.chaos.injected}")
 
 
 async def first_of(*waits: Awaitable[object]) -> None:
@@ -550,8 +620,8 @@ async def test_kill_9_right_after_the_status_message_still_ends_the_request(
             bot.kill()
             await bot.wait()
     (request,) = requests.read()
-    assert request.status is not None  # the user saw "Generating…"
     assert request.settled, "accepted, then nothing: no picture and no explanation"
+    assert not requests.violations(yandex)
 
 
 async def test_a_lost_answer_to_the_status_message_still_ends_the_request(
@@ -563,8 +633,8 @@ async def test_a_lost_answer_to_the_status_message_still_ends_the_request(
     # The job is stored before the status is sent: it runs after the status grace.
     await settle(telegram, requests.settled, quiet=0.3, timeout=3 + STATUS_GRACE)
     (request,) = requests.read()
-    assert request.status is not None  # the user saw "Generating…"
     assert request.settled, "accepted, then nothing: no picture and no explanation"
+    assert not requests.violations(yandex)
 
 
 async def test_more_jobs_due_than_in_flight_slots_keeps_the_bot_running(
@@ -592,3 +662,41 @@ async def test_more_jobs_due_than_in_flight_slots_keeps_the_bot_running(
         gate.set()
         process.kill()
         await process.wait()
+
+
+async def test_a_submit_refused_until_the_deadline_ends_told_by_the_deadline(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """Yandex keeps answering 429 and the bot would keep trying (patience longer than the
+    deadline): the deadline still ends the request, with the reason."""
+    yandex.submit_faults = [Reply(429, {"code": 8, "message": "rate exceeded"})] * 10**4
+    await start_bot(generation_deadline=1.0, submit_patience=600.0, http_retries=0)
+    requests = Requests(telegram)
+    requests.push("a fox refused until the deadline", chat_id=7001, seed=3)
+    await settle(telegram, requests.settled, quiet=0.5, timeout=10)
+    (request,) = requests.read()
+    (failure,) = request.failures
+    assert failure.params["text"].startswith("YandexART is over its request quota")
+    assert len(yandex.submits) >= 2  # it was retried until the deadline, then no more
+    assert not yandex.operations
+
+
+async def test_a_resubmit_by_the_tracker_keeps_the_idempotency_key(
+    start_bot: Callable[..., Awaitable[RunningBot]], telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """No fast retries in the client: each retry is the tracker's, a step later."""
+    yandex.submit_faults = [
+        Reply(503, {"code": 14, "message": "unavailable"}),
+        Reply(500, {"code": 13, "message": "internal"}),
+    ]
+    await start_bot(http_retries=0)
+    requests = Requests(telegram)
+    requests.push("a fox submitted three times", chat_id=7001, seed=3)
+    await settle(telegram, requests.settled, quiet=0.3, timeout=10)
+    (request,) = requests.read()
+    assert len(request.photos) == 1
+    assert len(yandex.submits) == 3
+    keys = {headers.get("Idempotency-Key") for headers, _ in yandex.submits}
+    assert len(keys) == 1
+    assert None not in keys
+    assert yandex.generations == 1

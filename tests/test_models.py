@@ -251,7 +251,8 @@ def test_stats_figures_per_model() -> None:
 async def test_each_model_has_its_own_waiting_line() -> None:
     """The place shown while waiting for a model's budget counts that model's requests."""
     config = settings(models="yandexart,aliceai")
-    backends = create_backends(config, create_yandex_http(config), None)
+    http = create_yandex_http(config)
+    backends = create_backends(config, http, http.credentials, None)
     art, alice = backends.submit_line("yandexart"), backends.submit_line("aliceai")
     assert await art.join("a") == 1
     assert await art.join("b") == 2

@@ -128,6 +128,10 @@ def test_weighted_parts() -> None:
     assert request.text == "misty forest :: 2 | small red fox :: 1"
 
 
+def test_eight_weighted_parts_are_fine() -> None:
+    assert len(parse(" | ".join(f"part {n} :: {n + 1}" for n in range(8))).parts) == 8
+
+
 def test_weighted_parts_without_spaces_and_default_weight() -> None:
     request = parse("forest::0.5|fox")
     assert request.parts == (PromptPart("forest", 0.5), PromptPart("fox", 1.0))
@@ -231,6 +235,9 @@ def test_custom_limits_are_used() -> None:
         ("a :: 1001", "bad_weight", {"value": "1001"}),
         ("a ::", "bad_weight", {"value": ""}),
         ("a :: 2 | b :: two", "bad_weight", {"value": "two"}),
+        ("cat --" + "x" * 5000, "unknown_flag", {"flag": "--" + "x" * 37 + "…", "known": KNOWN}),
+        ("a|b|c|d|e|f|g|h|i", "too_many_parts", {"count": 9, "limit": 8}),
+        ("a :: 1 |" * 20 + "b", "too_many_parts", {"count": 21, "limit": 8}),
     ],
 )
 def test_errors(args: str | None, code: str, params: dict[str, str | int]) -> None:
@@ -327,6 +334,7 @@ ERROR_CODES = frozenset(
         "duplicate_flag",
         "missing_value",
         "bad_weight",
+        "too_many_parts",
     }
 )
 

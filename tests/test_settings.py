@@ -69,6 +69,11 @@ def test_iam_token_is_a_bearer() -> None:
         ({"redis_url": "http://localhost"}, "REDIS_URL"),
         ({"art_model_uri": "art://fixed/yandex-art/latest"}, "must contain {folder}"),
         ({"webhook_port": 0}, "WEBHOOK_PORT"),
+        ({"ops_port": 70000}, "OPS_PORT"),
+        (
+            {"webhook_url": "https://example.org/hook", "webhook_secret": "s", "ops_port": 8080},
+            "OPS_PORT must differ from WEBHOOK_PORT",
+        ),
     ],
 )
 def test_invalid_combinations_name_the_setting(overrides: dict[str, str], message: str) -> None:

@@ -322,7 +322,7 @@ class TestSharedCounters:
 
         assert await admit(1, "a") is None
         assert await admit(1, "b") is None
-        assert await admit(1, "b") is None  # the same job again: not counted twice
+        assert await admit(1, "b") == "busy"  # the same job again: not counted twice
         assert await admit(1, "c") == "concurrent"
         assert await admit(2, "x") is None  # another user
         await store.release_slot(1, "a")
@@ -330,6 +330,45 @@ class TestSharedCounters:
         await store.release_slot(1, "b")
         assert await admit(1, "d") == "daily"
         assert await admit(1, "d", day=101) is None  # a new UTC day
+
+    async def test_a_refetch_takes_a_slot_but_no_quota_and_a_regeneration_counts(
+        self, store: JobStore
+    ) -> None:
+        async def admit(job_id: str, daily_quota: int | None) -> str | None:
+            return await store.admit(
+                1, job_id, day=7, max_concurrent=2, daily_quota=daily_quota, slot_ttl=60.0
+            )
+
+        assert await admit("a", 1) is None
+        assert await admit("b", 1) == "daily"
+        assert await admit("b", None) is None  # a re-fetch: the day is not looked at
+        assert await admit("c", None) == "concurrent"  # but it holds a slot
+        assert not await store.count_day(1, day=7, daily_quota=1)  # the regeneration of "b"
+        assert await store.count_day(1, day=7, daily_quota=2)
+        assert not await store.count_day(1, day=7, daily_quota=2)
+        assert await store.count_day(2, day=7, daily_quota=1)  # another user
+
+    async def test_admission_counts_pictures_and_says_how_many_remain(
+        self, store: JobStore
+    ) -> None:
+        async def admit(job_id: str, pictures: int, daily_quota: int | None = 5) -> str | None:
+            return await store.admit(
+                1,
+                job_id,
+                day=9,
+                max_concurrent=3,
+                daily_quota=daily_quota,
+                slot_ttl=60.0,
+                pictures=pictures,
+            )
+
+        assert await admit("album", 3) is None  # one slot, three pictures of the day
+        assert await admit("more", 3) == "pictures:2"  # refused, nothing counted
+        assert await admit("refetch", 4, None) is None  # re-fetches: no quota at all
+        assert await admit("two", 2) is None
+        assert await admit("one", 1) == "concurrent"
+        await store.release_slot(1, "album")
+        assert await admit("one", 1) == "daily"
 
     async def test_daily_stats(self, store: JobStore) -> None:
         await store.record(5, "submitted")
@@ -339,3 +378,19 @@ class TestSharedCounters:
         stats = await store.daily_stats(5)
         assert stats.counts == {"submitted": 1, "delivered:sent": 2}
         assert sorted(stats.lags) == [0.5, 1.5]
+
+    async def test_a_status_recorded_while_claimed_is_returned_when_the_job_ends(
+        self, store: JobStore
+    ) -> None:
+        await store.add(make_job("late", 0.0))
+        (claimed,) = await store.claim_due(FAR, 1)
+        assert await store.attach_status("late", 555, 0.0)  # the job is still active
+        assert await store.save(claimed.moved_to(JobState.DONE)) == 555
+        assert not await store.attach_status("late", 556, 0.0)  # ended: not recorded
+
+    async def test_a_save_that_knows_its_status_returns_none(self, store: JobStore) -> None:
+        await store.add(make_job("known", 0.0))
+        assert await store.attach_status("known", 7, 0.0)
+        (claimed,) = await store.claim_due(FAR, 1)
+        assert claimed.status_message_id == 7
+        assert await store.save(claimed.moved_to(JobState.DONE)) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -9,7 +11,7 @@ import aiohttp
 import pytest
 
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
-from bot.ops.server import build_webhook_app, start_server
+from bot.ops.server import build_ops_app, build_webhook_app, start_server
 from bot.ops.settings import Settings
 from tests.fake_telegram import FakeTelegram
 from tests.redis_server import free_port
@@ -92,11 +94,11 @@ async def test_health_and_metrics(webhook: str, telegram: FakeTelegram) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{webhook}/healthz") as resp:
             assert resp.status == 200
-            assert await resp.json() == {"store": "ok", "telegram": "ok"}
+            assert await resp.json() == {"store": "ok", "telegram": "ok", "jobs": "ok"}
         telegram.fail("getMe", 502, "Bad Gateway")
         async with http.get(f"{webhook}/healthz") as resp:
             assert resp.status == 503
-            assert await resp.json() == {"store": "ok", "telegram": "down"}
+            assert await resp.json() == {"store": "ok", "telegram": "down", "jobs": "ok"}
         async with http.get(f"{webhook}/metrics") as resp:
             assert resp.status == 200
             text = await resp.text()
@@ -115,3 +117,72 @@ async def test_webhook_app_answers_nothing_else(webhook: str) -> None:
             assert resp.status == 405
         async with http.post(f"{webhook}/other", json={}) as resp:
             assert resp.status == 404
+
+
+async def raw_post(base: str, path: str, headers: bytes, body: bytes) -> int:
+    """POST with header bytes as given (aiohttp's client would refuse non-ASCII ones)."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n"
+        + headers
+        + b"\r\n"
+        + body
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sécret".encode(),  # non-ASCII (was a 500: compare_digest refuses such text)
+        b"\xff\xfe",  # not even UTF-8
+        SECRET.encode() + b" trailing",
+    ],
+)
+async def test_malformed_secret_is_forbidden(
+    webhook: str, telegram: FakeTelegram, secret: bytes
+) -> None:
+    body = json.dumps(update("/help")).encode()
+    header = b"X-Telegram-Bot-Api-Secret-Token: " + secret + b"\r\n"
+    assert await raw_post(webhook, "/telegram/hook", header, body) == 403
+    assert not telegram.sent("sendMessage")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b""])
+async def test_malformed_json_with_the_right_secret_is_a_bad_request(
+    webhook: str, body: bytes
+) -> None:
+    header = b"X-Telegram-Bot-Api-Secret-Token: " + SECRET.encode() + b"\r\n"
+    assert await raw_post(webhook, "/telegram/hook", header, body) == 400
+
+
+async def test_ops_endpoints_on_their_own_port(
+    make_settings: Callable[..., Settings], telegram: FakeTelegram
+) -> None:
+    """With OPS_PORT the public webhook listener has no /healthz or /metrics."""
+    port, ops_port = free_port(), free_port()
+    settings = make_settings(
+        webhook_url=f"http://127.0.0.1:{port}/hook", webhook_secret=SECRET, ops_port=ops_port
+    )
+    bot = create_bot(settings)
+    dispatcher = create_dispatcher(settings, bot)
+    public = await start_server(build_webhook_app(settings, bot, dispatcher), "127.0.0.1", port)
+    ops = await start_server(build_ops_app(bot, dispatcher), "127.0.0.1", ops_port)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path in ("/healthz", "/metrics"):
+                async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
+                    assert resp.status == 404
+                async with http.get(f"http://127.0.0.1:{ops_port}{path}") as resp:
+                    assert resp.status == 200
+    finally:
+        await ops.cleanup()
+        await public.cleanup()

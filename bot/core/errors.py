@@ -19,6 +19,16 @@ class ErrorKind(StrEnum):
     CANCELLED = "cancelled"
     # Inline mode: nowhere to upload the picture (no storage chat, user never started the bot).
     NO_UPLOAD_CHAT = "no_upload_chat"
+    # A step of the job kept failing with an error the bot did not expect (a bug).
+    INTERNAL = "internal"
+    # Telegram refused the picture both as a photo and as a file.
+    REFUSED = "refused"
+    # The picture was ready, but Telegram could not be reached to deliver it in time.
+    UNDELIVERED = "undelivered"
+    # The store is down and the requests held in memory meanwhile are at their cap.
+    BUSY = "busy"
+    # An Original to draw again (Yandex dropped the result) with the user's daily quota spent.
+    DAILY_LIMIT = "daily_limit"
 
 
 # Kinds the user cannot fix: the operator must look at the bot's credentials or config.

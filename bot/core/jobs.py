@@ -10,6 +10,7 @@ seconds so that a job can outlive the process.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,11 @@ class JobState(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
 
+
+# After its deadline a job that cannot tell its user (Telegram unreachable) keeps trying
+# this long, then ends untold: the longest a prompt stays in the store is the deadline plus
+# this, plus the retention of finished jobs.
+TELL_GRACE = 300.0
 
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
 # How a variant ended well; otherwise its result is the ErrorKind that ended it.
@@ -88,6 +94,23 @@ class Job:
     def variant_seed(self, index: int) -> int:
         return self.seed + index
 
+    # Steps that failed with an unexpected error; after a few the job fails (see tracker).
+    step_errors: int = 0
+    # "Original" button: the job whose picture this one fetches (or draws once more).
+    source_id: str | None = None
+
+    @property
+    def slot(self) -> str:
+        """The job's place among its user's generations in progress. An Original holds one
+        per picture (an album's variants differ by seed), so pressing it again while the
+        first is on its way starts nothing."""
+        return self.id if self.source_id is None else f"{self.source_id}:original:{self.seed}"
+
+    @property
+    def regenerated(self) -> bool:
+        """An Original whose picture Yandex had dropped and that was submitted anew."""
+        return self.source_id is not None and self.submitted_at is not None
+
     @property
     def needs_enhancing(self) -> bool:
         return self.request.enhance and self.enhanced_prompt is None and not self.enhance_failed
@@ -98,6 +121,11 @@ class Job:
         if self.enhanced_prompt is None:
             return self.request
         return dataclasses.replace(self.request, parts=(PromptPart(self.enhanced_prompt),))
+
+    @property
+    def keep_until(self) -> float:
+        """When an active job is given up at the latest, told or not."""
+        return self.deadline_at + TELL_GRACE
 
     @property
     def active(self) -> bool:
@@ -112,6 +140,17 @@ class Job:
     def but(self, **changes: object) -> Job:
         """The job with some fields changed, state untouched."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def new_idempotency_key() -> str:
+    """A UUID, as Yandex Cloud's API design guide asks of an `Idempotency-Key`."""
+    return str(uuid.uuid4())
+
+
+def variant_idempotency_key(key: str, index: int) -> str:
+    """An album variant's own key, a UUID too: derived from the job's, so a retried submit
+    of the same variant sends the same key."""
+    return str(uuid.uuid5(uuid.UUID(key), str(index)))
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:

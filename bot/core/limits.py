@@ -25,12 +25,33 @@ class AccessRules:
         return chat_id is not None and chat_id in self.allowed_chats
 
 
+# Why a generation was not admitted. The user is told each, except a duplicate (the same
+# update delivered again), which is already being answered.
+DENIED = "denied"  # outside the allowlists
+CONCURRENT = "concurrent"  # too many generations in progress
+DAILY = "daily"  # the daily quota is spent
+PICTURES = "pictures"  # fewer pictures remain today than the request asks for
+BUSY = "busy"  # the same job (an Original of this picture) is already on its way
+DUPLICATE = "duplicate"  # this very job exists already
+REUSED = "reused"  # an inline result chosen again: its job belongs to the first message
+
+
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # "concurrent", "daily", or "pictures" (fewer remain than were asked for)
-    limit: int
-    resets_in: float  # seconds to the next UTC midnight, when the daily quota resets
-    remaining: int = 0  # pictures left today, for "pictures"
+    reason: str  # one of the reasons above
+    limit: int = 0
+    resets_in: float = 0.0  # seconds to the next UTC midnight, when the daily quota resets
+    remaining: int = 0  # pictures left today, for PICTURES
+
+    @property
+    def silent(self) -> bool:
+        return self.reason == DUPLICATE
+
+
+def is_chat_key(key: int) -> bool:
+    """Whether a user key is a chat (a message sent on behalf of a group or channel): Bot
+    API chat ids are negative, user ids positive."""
+    return key < 0
 
 
 def day_of(now: float) -> int:

@@ -23,6 +23,10 @@ STYLE_LABEL = "Style"
 KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style", "n", "model")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
 SHORT_FLAGS = {"-e": "enhance", "-n": "n"}
+# Weighted parts of one prompt: each is a message to YandexART; a few are plenty.
+MAX_PARTS = 8
+# Characters of a user's token quoted back in an error, so a reply stays short.
+QUOTE_MAX = 40
 # iOS and macOS turn a typed "--" into an em dash; accept both spellings.
 _FLAG = re.compile(r"^(?:--|\u2014)([^\s=]+)(?:=(.*))?$", re.DOTALL)
 _RATIO = re.compile(r"^(\d{1,6})\s*[:xх×]\s*(\d{1,6})$", re.IGNORECASE)
@@ -114,6 +118,11 @@ class PromptError(Exception):
 
     def __str__(self) -> str:
         return self.code
+
+
+def _quote(token: str) -> str:
+    """A user's token as quoted back: at most `QUOTE_MAX` characters."""
+    return token if len(token) <= QUOTE_MAX else token[: QUOTE_MAX - 1] + "…"
 
 
 def _format_weight(weight: float) -> str:
@@ -221,7 +230,7 @@ def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
         if name not in KNOWN_FLAGS:
             raise PromptError(
                 "unknown_flag",
-                {"flag": "--" + name, "known": ", ".join("--" + f for f in KNOWN_FLAGS)},
+                {"flag": _quote("--" + name), "known": ", ".join("--" + f for f in KNOWN_FLAGS)},
             )
         if name in flags:
             raise PromptError("duplicate_flag", {"flag": "--" + name})
@@ -280,8 +289,11 @@ def _parse_parts(text: str, limits: Limits) -> tuple[PromptPart, ...]:
     """`misty forest :: 2 | small red fox :: 1` → weighted parts; plain text → one part."""
     if not text.strip():
         raise PromptError("empty_prompt")
+    raws = text.split("|")
+    if len(raws) > MAX_PARTS:
+        raise PromptError("too_many_parts", {"count": len(raws), "limit": MAX_PARTS})
     parts = []
-    for raw in text.split("|"):
+    for raw in raws:
         body, sep, weight_text = raw.rpartition("::")
         if not sep:
             body, weight = raw, 1.0

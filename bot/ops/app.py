@@ -21,7 +21,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 
 import handlers
@@ -40,6 +39,7 @@ from bot.services.history import HistoryService
 from bot.services.metrics import Metrics
 from bot.services.planner import PollPlanner
 from bot.services.prefs import PrefsService
+from bot.services.profile import BotProfile
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -49,6 +49,7 @@ from bot.storage.budget import MemoryBudget, MemoryLine
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
+from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
@@ -59,7 +60,7 @@ from bot.telegram.texts import Texts
 from bot.telegram.voice_files import VoiceFiles
 from bot.yandex.art import YandexArtClient
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.http import YandexHttp
+from bot.yandex.http import Credentials, FixedCredentials, YandexHttp
 from bot.yandex.images import ImagesClient
 from bot.yandex.speechkit import SpeechKitClient
 
@@ -69,22 +70,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
 REDIS_TIMEOUT = 5.0
 
 
 def create_i18n() -> I18n:
-    """Texts from compiled catalogs; a missing or stale .mo would silently show old texts."""
-    stale = []
-    for po in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            stale.append(po.parent.parent.name)
-    if stale:
-        raise StartupError(f"locales not compiled: {', '.join(stale)}; run `make locales`")
-    return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LOCALE, domain="messages")
+    """Texts compiled from the installed catalogs: what is in the .po files is what users see."""
+    try:
+        return PackagedI18n(default_locale=DEFAULT_LOCALE, domain="messages")
+    except CatalogError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def load_styles(path: Path | None) -> StyleCatalog:
@@ -120,18 +116,20 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_yandex_http(settings: Settings) -> YandexHttp:
+def create_yandex_http(settings: Settings, timeout: float | None = None) -> YandexHttp:
+    timeout = settings.http_timeout if timeout is None else timeout
     return YandexHttp(
         base_url=str(settings.yandex_api_url),
-        auth_header=settings.yandex_auth_header,
+        credentials=create_credentials(settings, timeout),
         folder_id=settings.yandex_folder_id,
-        timeout=settings.http_timeout,
+        timeout=timeout,
     )
 
 
 def create_backends(
     settings: Settings,
     http: YandexHttp,
+    credentials: Credentials,
     redis: Redis | None,
     yandexart: ImageBackend | None = None,
 ) -> Backends:
@@ -139,7 +137,7 @@ def create_backends(
     users pick among MODELS. A new model is one more entry here."""
     images_http = YandexHttp(
         base_url=str(settings.images_api_url),
-        auth_header=settings.yandex_auth_header,
+        credentials=credentials,
         folder_id=settings.yandex_folder_id,
         timeout=settings.images_http_timeout,
     )
@@ -163,6 +161,17 @@ def create_backends(
         ),
     }
     return Backends(models, offered=settings.models, default=settings.default_model)
+
+
+def create_credentials(settings: Settings, timeout: float) -> Credentials:
+    header = settings.yandex_auth_header
+    if header is not None:
+        return FixedCredentials(header)
+    assert settings.yandex_sa_key_file is not None
+    from bot.yandex.iam import IamTokenSource, ServiceAccountKey
+
+    key = ServiceAccountKey.from_file(settings.yandex_sa_key_file)
+    return IamTokenSource(key, iam_url=str(settings.yandex_iam_url), timeout=timeout)
 
 
 async def connect_redis(url: str) -> Redis:
@@ -207,18 +216,18 @@ class Lifecycle:
         actions: ChatActions,
         backends: Backends,
         store: JobStore,
-        texts: Texts,
+        profile: BotProfile,
     ) -> None:
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
         self._backends = backends
         self._store = store
-        self._texts = texts
+        self._profile = profile
         self._actions_task: asyncio.Task[None] | None = None
 
     async def startup(self, bot: Bot) -> None:
-        await self._register_commands(bot)
+        await self._profile.apply(bot)
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
         log.info("bot started")
@@ -233,15 +242,6 @@ class Lifecycle:
         await self._backends.close()
         await self._store.close()
         log.info("bot stopped")
-
-    async def _register_commands(self, bot: Bot) -> None:
-        for locale in self._texts.locales:
-            commands = [
-                BotCommand(command=name, description=self._texts.get(locale, f"cmd.{name}"))
-                for name in COMMANDS
-            ]
-            language = None if locale == DEFAULT_LOCALE else locale
-            await bot.set_my_commands(commands, language_code=language)
 
 
 def create_budget(redis: Redis | None, name: str, per_second: float, burst: int) -> Budget:
@@ -318,7 +318,7 @@ def create_services(
     )
     store = create_store(settings, redis)
     http = create_yandex_http(settings)
-    backends = create_backends(settings, http, redis, backend)
+    backends = create_backends(settings, http, http.credentials, redis, backend)
     texts = Texts(
         i18n,
         limits,
@@ -341,11 +341,25 @@ def create_services(
     actions = ChatActions(bot)
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
+    rules = AccessRules(
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        admins=settings.admin_ids,
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
+        rules=rules,
+    )
+    quotas = Quotas(
+        store,
+        rules,
+        max_concurrent=settings.max_concurrent_per_user,
+        daily_quota=settings.daily_quota_per_user,
+        slot_ttl=settings.generation_deadline * 2,
+        clock=clock,
     )
     tracker = Tracker(
         store=store,
@@ -359,20 +373,10 @@ def create_services(
         # Polls: one at a time at the rate (never above it in any second).
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_patience=settings.submit_patience,
+        quotas=quotas,
         clock=clock,
-    )
-    rules = AccessRules(
-        allowed_users=settings.allowed_user_ids,
-        allowed_chats=settings.allowed_chat_ids,
-        admins=settings.admin_ids,
-    )
-    quotas = Quotas(
-        store,
-        rules,
-        max_concurrent=settings.max_concurrent_per_user,
-        daily_quota=settings.daily_quota_per_user,
-        slot_ttl=settings.generation_deadline * 2,
-        clock=clock,
+        backlog_max=settings.outage_backlog_max,
+        stall_after=settings.loop_stall_seconds,
     )
     prefs = PrefsService(store)
     history = HistoryService(store, prefs, retention=settings.history_retention, clock=clock)
@@ -399,7 +403,9 @@ def create_services(
         art_service=art_service,
         styles=styles,
         history=history,
-        voice=create_voice(settings, bot, redis, art_service, quotas, store, texts),
+        voice=create_voice(
+            settings, bot, redis, http.credentials, art_service, quotas, store, texts
+        ),
         prefs=prefs,
         rules=rules,
         stats=stats,
@@ -412,6 +418,7 @@ def create_voice(
     settings: Settings,
     bot: Bot,
     redis: Redis | None,
+    credentials: Credentials,
     art: ArtService,
     quotas: Quotas,
     store: JobStore,
@@ -420,7 +427,7 @@ def create_voice(
     """Voice prompts: SpeechKit on its own host and session, within its own budget."""
     http = YandexHttp(
         base_url=str(settings.stt_api_url),
-        auth_header=settings.yandex_auth_header,
+        credentials=credentials,
         folder_id=None,
         timeout=settings.http_timeout,
     )
@@ -463,6 +470,7 @@ def create_dispatcher(
         private_text_prompts=settings.private_text_prompts,
         styles=services.styles,
         history=services.history,
+        tracker=services.tracker,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -480,7 +488,9 @@ def create_dispatcher(
         actions=services.actions,
         backends=services.backends,
         store=services.store,
-        texts=services.texts,
+        profile=BotProfile(
+            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+        ),
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)

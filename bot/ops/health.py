@@ -1,4 +1,5 @@
-"""Operator endpoints: `/healthz` (store and Telegram reachable) and `/metrics` (Prometheus)."""
+"""Operator endpoints: `/healthz` (store and Telegram reachable, the job loop making
+progress) and `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.core.errors import StoreUnavailable
 from bot.services.metrics import Metrics
+from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
 
 log = logging.getLogger(__name__)
@@ -19,17 +21,23 @@ CHECK_TIMEOUT = 5.0
 
 
 class Ops:
-    def __init__(self, bot: Bot, store: JobStore, metrics: Metrics) -> None:
+    def __init__(self, bot: Bot, store: JobStore, metrics: Metrics, tracker: Tracker) -> None:
         self._bot = bot
         self._store = store
         self._metrics = metrics
+        self._tracker = tracker
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/healthz", self.health)
         app.router.add_get("/metrics", self.metrics)
 
     async def health(self, request: web.Request) -> web.Response:
-        checks = {"store": await self._store_ok(), "telegram": await self._telegram_ok()}
+        checks = {
+            "store": await self._store_ok(),
+            "telegram": await self._telegram_ok(),
+            # The store may answer PING and still refuse every write (OOM, READONLY).
+            "jobs": not self._tracker.stalled(),
+        }
         status = 200 if all(checks.values()) else 503
         body = {name: "ok" if ok else "down" for name, ok in checks.items()}
         return web.json_response(body, status=status)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
+    FilePath,
     HttpUrl,
     SecretStr,
     ValidationError,
@@ -28,6 +29,7 @@ DEFAULT_IMAGES_API_URL = "https://ai.api.cloud.yandex.net"
 # Model names an operator may offer: `yandexart` is the async YandexART API, `aliceai` the
 # synchronous Images API of Yandex AI Studio (bot/ops/app.py builds each one's backend).
 KNOWN_MODELS = ("yandexart", "aliceai")
+DEFAULT_YANDEX_IAM_URL = "https://iam.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
     yandex_folder_id: str = Field(min_length=1)
     yandex_api_key: SecretStr | None = None
     yandex_iam_token: SecretStr | None = None
+    # A service account's authorized key (JSON): IAM tokens are made from it and kept fresh.
+    yandex_sa_key_file: FilePath | None = None
+    yandex_iam_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_IAM_URL)
 
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     job_retention: float = Field(default=86400.0, ge=0)
     # A user's requests are listed in /history this long (seconds); 0 keeps no history.
     history_retention: float = Field(default=2592000.0, ge=0)
+    # While the store is unreachable, at most this many new jobs wait in memory; beyond it
+    # users are told the bot is busy.
+    outage_backlog_max: int = Field(default=1000, ge=0)
+    # /healthz answers 503 when the job loop has made no progress for this many seconds.
+    loop_stall_seconds: float = Field(default=60.0, gt=0)
     # Delivered pictures' file_ids, by a hash of the request, to answer repeats at once.
     cache_ttl: float = Field(default=604800.0, ge=0)
     # Inline mode uploads pictures here to get a file_id; unset: the user's private chat.
@@ -93,6 +103,8 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    # /healthz and /metrics on a port of their own, off the public webhook listener.
+    ops_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
@@ -176,6 +188,15 @@ class Settings(BaseSettings):
     def _model_name(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("yandex_sa_key_file")
+    @classmethod
+    def _key_file(cls, value: FilePath | None) -> FilePath | None:
+        if value is not None:
+            from bot.yandex.iam import ServiceAccountKey
+
+            ServiceAccountKey.from_file(value)
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -185,8 +206,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_yandex_credential(self) -> Settings:
-        if self.yandex_api_key is None and self.yandex_iam_token is None:
-            raise ValueError("set YANDEX_API_KEY or YANDEX_IAM_TOKEN")
+        if (self.yandex_api_key, self.yandex_sa_key_file, self.yandex_iam_token) == (None,) * 3:
+            raise ValueError("set YANDEX_API_KEY, YANDEX_SA_KEY_FILE or YANDEX_IAM_TOKEN")
         if "{folder}" not in self.art_model_uri:
             raise ValueError("ART_MODEL_URI must contain {folder}")
         if self.webhook_url is not None and self.webhook_secret is None:
@@ -195,6 +216,8 @@ class Settings(BaseSettings):
             raise ValueError("IMAGES_MODEL_URI must contain {folder}")
         if self.default_model not in self.models:
             raise ValueError(f"DEFAULT_MODEL must be one of MODELS ({', '.join(self.models)})")
+        if self.webhook_url is not None and self.ops_port == self.webhook_port:
+            raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
         return self
 
     def secrets(self) -> list[str]:
@@ -221,14 +244,26 @@ class Settings(BaseSettings):
     @property
     def stt_folder_id(self) -> str | None:
         """SpeechKit v1 wants `folderId` with a user account's IAM token, never with a
-        service account's API key."""
-        return self.yandex_folder_id if self.yandex_api_key is None else None
+        service account's credentials (its API key, or tokens from its key file)."""
+        if self.yandex_api_key is not None or self.yandex_sa_key_file is not None:
+            return None
+        return self.yandex_folder_id
 
     @property
-    def yandex_auth_header(self) -> str:
-        """The Authorization header value: an API key wins over an IAM token."""
+    def yandex_credential(self) -> str:
+        """The setting whose credential is used: an API key wins over a service-account
+        key file, which wins over a fixed IAM token."""
+        if self.yandex_api_key is not None:
+            return "YANDEX_API_KEY"
+        return "YANDEX_SA_KEY_FILE" if self.yandex_sa_key_file else "YANDEX_IAM_TOKEN"
+
+    @property
+    def yandex_auth_header(self) -> str | None:
+        """The fixed Authorization header; None with a key file (its tokens change)."""
         if self.yandex_api_key is not None:
             return f"Api-Key {self.yandex_api_key.get_secret_value()}"
+        if self.yandex_sa_key_file is not None:
+            return None
         assert self.yandex_iam_token is not None
         return f"Bearer {self.yandex_iam_token.get_secret_value()}"
 

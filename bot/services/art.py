@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import logging
 import random
 import secrets
 import time
 from collections.abc import Callable
 from enum import StrEnum
 
+from bot.core.errors import StoreUnavailable
 from bot.core.history import HistoryEntry
-from bot.core.jobs import VARIANT_OK, Job, JobState
-from bot.core.limits import Refusal
+from bot.core.jobs import VARIANT_OK, Job, JobState, new_idempotency_key
+from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
 from bot.services.backends import Backends
@@ -24,6 +26,8 @@ from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
 from bot.storage.picture_cache import PictureCache
+
+log = logging.getLogger(__name__)
 
 # How long a stored job waits for its status message before it runs without one.
 STATUS_GRACE = 2.0
@@ -79,9 +83,43 @@ class ArtService:
         return parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
 
     async def admit(self, job: Job) -> Refusal | None:
-        """Count the job against its user's limits (each variant is a picture of the day);
-        a refusal says which and until when."""
-        return await self._quotas.admit(job.user_id, job.id, job.request.variants)
+        """The one admission of every generation: call it before `start` on every path that
+        can make a picture (/art, Again, a chosen inline result, Original; plain-text
+        prompts, variants, /history repeats and voice prompts too). It checks the
+        allowlists (the job's chat, none for inline), takes a slot among the user's
+        generations in progress (a request counts once, an album too) and counts the day's
+        quota, a picture per variant; a refusal says which and until when.
+
+        A job that only re-fetches a result Yandex still keeps (an Original) costs no
+        quota; drawing it again when Yandex has dropped it is counted by the tracker. A
+        job whose update came twice is a silent `DUPLICATE`; an Original of a picture whose
+        Original is already on its way is `BUSY`. A job that is admitted but cannot start
+        must be handed back with `release`."""
+        try:
+            known = await self._store.get(job.id)
+        except StoreUnavailable:
+            known = None  # the store's own add still refuses a duplicate
+        if known is not None:
+            reused = job.inline_message_id not in (None, known.inline_message_id)
+            return Refusal(REUSED if reused else DUPLICATE)
+        chat_id = None if job.inline_message_id is not None else job.chat_id
+        refusal = await self._quotas.admit(
+            job.user_id,
+            job.slot,
+            chat_id=chat_id,
+            pictures=job.request.variants,
+            charge=job.operation_id is None,
+        )
+        if refusal is not None and refusal.reason == BUSY and job.source_id is None:
+            return Refusal(DUPLICATE)  # the same update, handled at this very moment
+        return refusal
+
+    async def release(self, job: Job) -> None:
+        """Hand back the slot of an admitted job that could not start."""
+        try:
+            await self._store.release_slot(job.user_id, job.slot)
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, its slot expires by itself", job.id)
 
     def pick_seed(self, request: ArtRequest) -> int:
         return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
@@ -110,7 +148,7 @@ class ArtService:
             locale=locale,
             request=request,
             seed=self.pick_seed(request) if seed is None else seed,
-            idempotency_key=secrets.token_hex(16),
+            idempotency_key=new_idempotency_key(),
             created_at=now,
             deadline_at=now + self._deadline,
             next_poll_at=now,
@@ -156,7 +194,7 @@ class ArtService:
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
-        await self._tracker.attach_status(job.id, status_message_id)
+        await self._tracker.attach_status(job.id, status_message_id, job.chat_id)
 
     def inline_job(
         self,
@@ -192,16 +230,19 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
+        inline_message_id: str | None = None,
     ) -> Job:
-        """The same prompt, ratio and enhancement with a new random seed."""
-        return self.new_job(
+        """The same prompt, ratio and enhancement with a new random seed; under an inline
+        picture the result edits that inline message (uploaded via the presser's chat)."""
+        job = self.new_job(
             dataclasses.replace(source.request, seed=None),
-            chat_id=chat_id,
+            chat_id=chat_id if inline_message_id is None else self._upload_chat(user_id),
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
             job_id=job_id,
         )
+        return job.but(inline_message_id=inline_message_id)
 
     def repeat(
         self,
@@ -234,10 +275,11 @@ class ArtService:
         reply_to_message_id: int | None,
         job_id: str,
         variant: int = 0,
-    ) -> None:
-        """The picture's JPEG as a document: fetched again from Yandex (which keeps results
-        for days) or, when it is gone, generated again with the same seed. Of an album,
-        the variant's."""
+    ) -> Refusal | None:
+        """The picture's JPEG as a document (of an album, the variant's): fetched again from
+        Yandex (which keeps results for days, at no cost) or, when it is gone, drawn once
+        more with the same seed (which counts). Admitted like every generation; a refusal
+        says why nothing starts."""
         operation_id = source.operation_id
         if source.is_album:
             operation_id = source.variant_ops[variant] or None
@@ -253,16 +295,25 @@ class ArtService:
             as_document=True,
             enhanced_prompt=source.enhanced_prompt,
             enhance_failed=source.enhance_failed,
+            source_id=source.id,
         )
         if operation_id is not None:
             job = job.moved_to(JobState.PENDING, operation_id=operation_id)
-        await self._tracker.enqueue(job)
+        refusal = await self.admit(job)
+        if refusal is None and not await self._tracker.enqueue(job):
+            return Refusal(DUPLICATE)
+        return refusal
 
-    async def cancel(self, job_id: str, user_id: int) -> CancelResult:
+    async def cancel(
+        self, job_id: str, user_id: int, *, admin_of: int | None = None
+    ) -> CancelResult:
+        """Cancel for its requester; a job asked for on behalf of a chat (an anonymous
+        admin, a channel) also for an admin of the chat it was asked in (`admin_of`)."""
         job = await self._store.get(job_id)
         if job is None or not job.active:
             return CancelResult.STALE
-        if job.user_id != user_id:
+        for_chat = is_chat_key(job.user_id) and admin_of == job.chat_id
+        if job.user_id != user_id and not for_chat:
             return CancelResult.NOT_YOURS
         flagged = await self._store.request_cancel(job_id)
         return CancelResult.CANCELLING if flagged is not None else CancelResult.STALE

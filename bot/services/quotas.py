@@ -10,10 +10,14 @@ import time
 from collections.abc import Callable
 
 from bot.core.errors import StoreUnavailable
-from bot.core.limits import DAY, AccessRules, Refusal, day_of
+from bot.core.limits import CONCURRENT, DAILY, DAY, DENIED, AccessRules, Refusal, day_of
 from bot.storage.base import JobStore
 
 log = logging.getLogger(__name__)
+
+
+# Admins have no limits, yet their slots still tell when the same job is on its way.
+UNLIMITED = 2**31 - 1
 
 
 class Quotas:
@@ -34,28 +38,58 @@ class Quotas:
         self._slot_ttl = slot_ttl
         self._clock = clock
 
-    async def admit(self, user_id: int, job_id: str, pictures: int = 1) -> Refusal | None:
-        """Count a new request against the user's limits, once for the concurrent limit and
-        `pictures` times for the daily quota; admins are exempt."""
-        if self._rules.is_admin(user_id):
-            return None
+    def allows(self, user_id: int, chat_id: int | None) -> bool:
+        return self._rules.allows(user_id, chat_id)
+
+    async def admit(
+        self,
+        user_id: int,
+        slot: str,
+        *,
+        chat_id: int | None,
+        pictures: int = 1,
+        charge: bool = True,
+    ) -> Refusal | None:
+        """Let a generation in: the allowlists, then a slot among the user's generations in
+        progress (a request counts once) and (with `charge`) `pictures` of the day's.
+        Admins pass every limit."""
+        if not self._rules.allows(user_id, chat_id):
+            return Refusal(DENIED)
+        admin = self._rules.is_admin(user_id)
         now = self._clock()
         day = day_of(now)
         try:
             reason = await self._store.admit(
                 user_id,
-                job_id,
+                slot,
                 day=day,
-                max_concurrent=self._max_concurrent,
-                daily_quota=self._daily_quota,
+                max_concurrent=UNLIMITED if admin else self._max_concurrent,
+                daily_quota=None if admin or not charge else self._daily_quota,
                 slot_ttl=self._slot_ttl,
                 pictures=pictures,
             )
         except StoreUnavailable:
             log.warning("store unavailable: admitting without counting")
             return None
-        if reason is None:
+        return None if reason is None else self._refusal(reason, now)
+
+    async def charge(self, user_id: int) -> Refusal | None:
+        """Count a generation the job did not count when admitted (an Original Yandex had
+        dropped, drawn again)."""
+        if self._rules.is_admin(user_id):
             return None
-        reason, _, remaining = reason.partition(":")
-        limit = self._max_concurrent if reason == "concurrent" else self._daily_quota
-        return Refusal(reason, limit, (day + 1) * DAY - now, int(remaining or 0))
+        now = self._clock()
+        try:
+            counted = await self._store.count_day(
+                user_id, day=day_of(now), daily_quota=self._daily_quota
+            )
+        except StoreUnavailable:
+            log.warning("store unavailable: drawing again without counting")
+            return None
+        return None if counted else self._refusal(DAILY, now)
+
+    def _refusal(self, verdict: str, now: float) -> Refusal:
+        """The store's verdict as a refusal: "pictures:<remaining>" carries what remains."""
+        reason, _, remaining = verdict.partition(":")
+        limit = self._max_concurrent if reason == CONCURRENT else self._daily_quota
+        return Refusal(reason, limit, (day_of(now) + 1) * DAY - now, int(remaining or 0))

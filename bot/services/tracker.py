@@ -3,19 +3,24 @@
 A single loop claims the jobs that are due and runs each step as a tracked task, so thousands
 of waiting jobs cost a store entry each, not a sleeping task each. Polls share one rate
 limiter (the Yandex quota). Transient errors never lose a job: it is simply due again later.
-The same loop renews the leases of the jobs in flight and rides out store outages.
+The same loop renews the leases of the jobs in flight and rides out store outages (any store
+error, backing off with jitter); it never dies, and its heartbeat shows when it is stuck.
 
 Each job's model is reached through `Backends`: an asynchronous one answers the submit with
 an operation to poll, a synchronous one with the picture, delivered in the same step. The
 job stays claimed in the store during that call, so a process killed meanwhile leaves it to
 be drawn again once its lease runs out.
+
+Every job ends: an unexpected error in one of its steps is retried a few times, then the job
+fails with a message; a result that cannot be delivered by the deadline is a failure; and a
+failure that cannot be told is given up at the job's `keep_until`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import random
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
@@ -24,23 +29,34 @@ from typing import Any
 from bot.core.backend import ImageBackend, ImageReady, OperationFailed, OperationState, Submitted
 from bot.core.budget import Budget
 from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
-from bot.core.jobs import VARIANT_OK, Job, JobState
+from bot.core.images import is_image
+from bot.core.jobs import (
+    VARIANT_OK,
+    Job,
+    JobState,
+    new_idempotency_key,
+    variant_idempotency_key,
+)
 from bot.core.limits import day_of
 from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
+from bot.services.quotas import Quotas
 from bot.storage.base import JobStore, LeaseLost
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
 from bot.yandex.enhancer import PromptEnhancer
+from bot.yandex.errors import OperationNotFound
 
 log = logging.getLogger(__name__)
 
 # When the deadline passes while Yandex keeps failing, say why instead of "timed out".
 _DEADLINE_REASONS = frozenset({ErrorKind.QUOTA, ErrorKind.UNAVAILABLE})
 STORE_RETRY_MAX = 5.0
+# A job whose steps fail this many times with an unexpected error is failed with a message.
+STEP_ERRORS_MAX = 3
 # A job whose chat holds its share of picture places is polled again this much later.
 CHAT_BUSY_WAIT = 2.0
 # While a submit (a synchronous drawing) takes longer, ask the store this often for a Cancel.
@@ -70,11 +86,14 @@ class Tracker:
         enhancer: PromptEnhancer,
         poll_budget: Budget,
         submit_patience: float,
+        quotas: Quotas,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         pictures: PicturePlaces | None = None,
         idle_wait: float = 1.0,
         shutdown_grace: float = 10.0,
+        backlog_max: int = 1000,
+        stall_after: float = 60.0,
     ) -> None:
         self._store = store
         self._backends = backends
@@ -87,6 +106,7 @@ class Tracker:
         self._enhancer = enhancer
         self._poll_budget = poll_budget
         self._submit_patience = submit_patience
+        self._quotas = quotas
         self._clock = clock
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
@@ -94,6 +114,9 @@ class Tracker:
         self._shutdown_grace = shutdown_grace
         self._in_flight: dict[asyncio.Task[None], str] = {}
         self._backlog: list[Job] = []  # accepted while the store was unreachable
+        self._backlog_max = backlog_max
+        self._stall_after = stall_after
+        self._progress_at = time.monotonic()  # the loop's heartbeat
         self._renewed_at = 0.0
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -101,49 +124,73 @@ class Tracker:
 
     async def enqueue(self, job: Job) -> bool:
         """Track a new job; False if it is tracked already (its request came twice). If the
-        store is down, keep it here until it is back."""
+        store is down, keep it here until it is back; False also when too many are held
+        already: then the user has been told that the bot is busy."""
         try:
             if not await self._store.add(job):
                 return False
         except StoreUnavailable:
+            if len(self._backlog) >= self._backlog_max:
+                log.warning("job %s: store unavailable and backlog full, refused", job.id)
+                self._metrics.failures.labels(kind=ErrorKind.BUSY, model=job.request.model).inc()
+                await self._delivery.failure(job, ErrorKind.BUSY)
+                return False
             log.warning("job %s: store unavailable, holding the job in memory", job.id)
             self._backlog.append(job)
         self._show_progress(job)
         self._wakeup.set()
         return True
 
-    async def attach_status(self, job_id: str, message_id: int) -> None:
-        try:
-            await self._store.attach_status(job_id, message_id, self._clock())
-        except StoreUnavailable:
-            log.warning("job %s: store unavailable, status message not recorded", job_id)
+    async def attach_status(self, job_id: str, message_id: int, chat_id: int) -> None:
+        """Record the job's status message; if the job has ended already (its status reply
+        was slow, e.g. held back by a group's flood limit), delete the message instead of
+        leaving "Generating…" forever."""
+        if any(job.id == job_id for job in self._backlog):
             self._backlog = [
                 job.but(status_message_id=message_id) if job.id == job_id else job
                 for job in self._backlog
             ]
+            self._wakeup.set()
+            return
+        try:
+            attached = await self._store.attach_status(job_id, message_id, self._clock())
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, status message not recorded", job_id)
+            attached = True  # the job runs without it, as after a lost answer
+        if not attached:
+            log.info("job %s: ended before its status message came, deleting it", job_id)
+            await self._delivery.drop_status(chat_id, message_id)
         self._wakeup.set()
 
     def start(self) -> None:
+        self._progress_at = time.monotonic()
         self._runner = asyncio.create_task(self._run(), name="tracker")
 
+    def stalled(self) -> bool:
+        """Whether the loop has made no progress (a full turn with the store) for a while:
+        the store refuses every call, or the loop is stuck. For /healthz."""
+        return time.monotonic() - self._progress_at > self._stall_after
+
     async def stop(self) -> None:
-        """Stop claiming, let steps in flight finish, hand the rest back to the store."""
+        """Stop claiming, let steps in flight finish, hand the rest back to the store; all
+        within the shutdown grace, even with the store down or refusing."""
         self._stopping = True
         self._wakeup.set()
+        deadline = time.monotonic() + self._shutdown_grace
         if self._runner is not None:
-            await self._runner
+            await _finish_within({self._runner}, self._shutdown_grace)
         if self._in_flight:
-            _, unfinished = await asyncio.wait(set(self._in_flight), timeout=self._shutdown_grace)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+            await _finish_within(set(self._in_flight), deadline - time.monotonic())
         if self._backlog:
-            with suppress(StoreUnavailable):
-                await self._flush_backlog()
+            with suppress(StoreUnavailable, TimeoutError):
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
+                    await self._flush_backlog()
         if self._backlog:
             log.error("%d new jobs could not be stored before shutdown", len(self._backlog))
 
     async def _run(self) -> None:
+        """Never ends before `stop`: a store error is an outage (backed off with jitter),
+        anything else a bug that is logged and retried the same way."""
         outage = 0
         while not self._stopping:
             self._wakeup.clear()
@@ -151,18 +198,23 @@ class Tracker:
                 await self._flush_backlog()
                 await self._renew_leases()
                 jobs = await self._claim()
+                self._progress_at = time.monotonic()
+                if outage:
+                    log.warning("store is back")
+                    outage = 0
                 if len(self._in_flight) >= self._max_in_flight:
                     await self._nap(self._idle_wait)  # a finishing step wakes us up
                 elif not jobs:
                     await self._sleep_until_due()
-                if outage:
-                    log.warning("store is back")
-                    outage = 0
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
                 if not outage:
-                    log.warning("store unavailable, retrying")
+                    log.warning("store unavailable (%s), retrying", exc)
                 outage += 1
-                await self._nap(min(0.1 * 2**outage, STORE_RETRY_MAX))
+                await self._nap(_backoff(outage))
+            except Exception:
+                log.exception("scheduler loop failed, retrying")
+                outage += 1
+                await self._nap(_backoff(outage))
 
     async def _claim(self) -> list[Job]:
         free = self._max_in_flight - len(self._in_flight)
@@ -213,13 +265,32 @@ class Tracker:
             with suppress(StoreUnavailable):
                 await self._store.release(job)
             raise
+        except StoreUnavailable:
+            # Not the job's fault: its claim runs out and it is due again after the outage.
+            log.warning("job %s: store unavailable during its step, will resume", job.id)
         except Exception:
-            log.exception("job %s: unexpected error, will retry", job.id)
+            log.exception("job %s: unexpected error in its step", job.id)
+            await self._after_error(job)
+
+    async def _after_error(self, job: Job) -> None:
+        """A bounded retry of a step that failed unexpectedly; then the user is told."""
+        job = job.but(step_errors=job.step_errors + 1)
+        if job.step_errors < STEP_ERRORS_MAX and self._clock() < job.deadline_at:
             await self._save(job.but(next_poll_at=self._later()))
+            return
+        try:
+            await self._fail(job, ErrorKind.INTERNAL)
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable while failing it, will resume", job.id)
+        except Exception:
+            log.exception("job %s: cannot even fail, ending it untold", job.id)
+            await self._end_untold(job)
 
     async def _advance(self, job: Job) -> None:
         self._show_progress(job)
-        if job.cancel_requested:
+        if self._clock() >= job.keep_until:
+            await self._end_untold(job)
+        elif job.cancel_requested:
             await self._cancel(job)
         elif job.untold_failure is not None:
             await self._fail(job, job.untold_failure)
@@ -232,6 +303,8 @@ class Tracker:
             await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
             await self._submit(job)
+        elif self._pictures.chat_full(job.chat_id) and self._clock() >= job.deadline_at:
+            await self._fail(job, expiry_reason(job), JobState.EXPIRED)
         elif self._pictures.chat_full(job.chat_id):
             await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
         else:
@@ -276,7 +349,7 @@ class Tracker:
             # Nothing to come back to: a delivery put off until later draws it again.
             log.info("job %s: drawn", job.id)
             async with self._pictures.place(job.chat_id):
-                await self._deliver(job, answer.image, self._clock())
+                await self._deliver_result(job, answer.image, self._clock())
             return
         log.info("job %s: submitted as operation %s", job.id, answer.operation_id)
         job = job.moved_to(
@@ -319,6 +392,14 @@ class Tracker:
             return stored is not None and stored.cancel_requested
         return False
 
+    async def _deliver_result(self, job: Job, image: bytes, finished_at: float | None) -> None:
+        """Deliver what a model answered, once it is known to be a picture."""
+        if not is_image(image):
+            log.warning("job %s: the result is not a JPEG, PNG or WebP image", job.id)
+            await self._fail(job, ErrorKind.FAILED)
+            return
+        await self._deliver(job, image, finished_at)
+
     async def _poll(self, job: Job) -> None:
         assert job.operation_id is not None
         last_error = job.last_error
@@ -333,19 +414,14 @@ class Tracker:
             state = OperationFailed(exc)
         if isinstance(state, ImageReady):
             await self._planner.observe(job, state.finished_at)
-            await self._deliver(job, state.image, state.finished_at)
-        elif isinstance(state, OperationFailed) and job.as_document:
-            # The original was asked for after Yandex dropped the result: draw it again.
-            log.info("job %s: operation gone, generating the original again", job.id)
-            await self._save(
-                job.moved_to(
-                    JobState.SUBMITTED,
-                    operation_id=None,
-                    idempotency_key=secrets.token_hex(16),
-                    attempts=0,
-                    next_poll_at=self._clock(),
-                )
-            )
+            await self._deliver_result(job, state.image, state.finished_at)
+        elif (
+            isinstance(state, OperationFailed)
+            and isinstance(state.error, OperationNotFound)
+            and job.source_id is not None
+            and not job.regenerated
+        ):
+            await self._regenerate(job)
         elif isinstance(state, OperationFailed):
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
@@ -357,11 +433,36 @@ class Tracker:
                 job.but(attempts=attempts, last_error=last_error, next_poll_at=next_at)
             )
 
+    async def _regenerate(self, job: Job) -> None:
+        """An Original asked for after Yandex dropped the result: draw it again with the
+        same seed, once (a failed operation is never submitted again), counted against the
+        user's daily quota like any generation."""
+        refusal = await self._quotas.charge(job.user_id)
+        if refusal is not None:
+            await self._fail(job, ErrorKind.DAILY_LIMIT)
+            return
+        log.info("job %s: operation gone, generating the original again", job.id)
+        await self._save(
+            job.moved_to(
+                JobState.SUBMITTED,
+                operation_id=None,
+                idempotency_key=new_idempotency_key(),
+                attempts=0,
+                next_poll_at=self._clock(),
+            )
+        )
+
     async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
         delivered = await self._delivery.picture(job, image)
+        if delivered.outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
+            await self._fail(job, ErrorKind.UNDELIVERED)
+            return
         if delivered.outcome is Outcome.RETRY_LATER:
             # Yandex keeps the result for days: fetch it again on the next try.
             await self._save(job.but(next_poll_at=self._later()))
+            return
+        if delivered.outcome is Outcome.REFUSED:
+            await self._fail(job, ErrorKind.REFUSED)
             return
         lag = None
         if delivered.outcome is Outcome.SENT and finished_at is not None:
@@ -395,9 +496,21 @@ class Tracker:
 
     async def _finish(self, job: Job) -> None:
         self._actions.drop(job.id)
-        await self._save(job)
+        late_status = await self._save(job)
+        if late_status is not None:
+            # Recorded while this step held the job, which ended without knowing it.
+            await self._delivery.drop_status(job.chat_id, late_status)
         with suppress(StoreUnavailable):
-            await self._store.release_slot(job.user_id, job.id)
+            await self._store.release_slot(job.user_id, job.slot)
+
+    async def _end_untold(self, job: Job) -> None:
+        """Past `keep_until` (or after an error even the failure path hit): the job ends,
+        so its prompt leaves the store, although its user could not be told."""
+        log.warning("job %s: given up without telling its user", job.id)
+        self._metrics.failures.labels(
+            kind=job.untold_failure or ErrorKind.TIMEOUT, model=job.request.model
+        ).inc()
+        await self._finish(job.moved_to(JobState.FAILED, untold_failure=None))
 
     # --- albums: the variants of one request, one operation each -------------------------
 
@@ -409,6 +522,8 @@ class Tracker:
             await self._fail(job, ErrorKind.BAD_REQUEST)
         elif job.state is JobState.SUBMITTED:
             await self._submit_album(job)
+        elif self._pictures.chat_full(job.chat_id) and self._clock() >= job.deadline_at:
+            await self._fail(job, expiry_reason(job), JobState.EXPIRED)
         elif self._pictures.chat_full(job.chat_id):
             await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
         else:
@@ -434,7 +549,7 @@ class Tracker:
                 answer = await self._backends.backend(job.request.model).submit(
                     job.drawn_request,
                     job.variant_seed(i),
-                    f"{job.idempotency_key}-{i}",
+                    variant_idempotency_key(job.idempotency_key, i),
                     time_left=job.deadline_at - self._clock(),
                 )
             except TransientBackendError as exc:
@@ -484,7 +599,10 @@ class Tracker:
             if results[i] or not operation_id:
                 continue
             state = await self._poll_once(job, operation_id)
-            if isinstance(state, ImageReady):
+            if isinstance(state, ImageReady) and not is_image(state.image):
+                log.warning("job %s: variant %d is not a JPEG, PNG or WebP image", job.id, i)
+                results[i] = ErrorKind.FAILED
+            elif isinstance(state, ImageReady):
                 await self._planner.observe(job, state.finished_at)
                 results[i], images[i] = VARIANT_OK, state.image
             elif isinstance(state, OperationFailed):
@@ -531,7 +649,9 @@ class Tracker:
                 pictures[i] = images[i]
             else:
                 state = await self._poll_once(job, job.variant_ops[i])
-                if isinstance(state, ImageReady):
+                if isinstance(state, ImageReady) and not is_image(state.image):
+                    results[i] = ErrorKind.FAILED
+                elif isinstance(state, ImageReady):
                     pictures[i] = state.image
                 elif isinstance(state, OperationFailed):
                     results[i] = state.error.kind
@@ -545,8 +665,15 @@ class Tracker:
             await self._fail(job, ErrorKind(next(r for r in results if r != VARIANT_OK)))
             return
         delivered = await self._delivery.album(job, pictures)
+        if delivered.outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
+            await self._fail(job, ErrorKind.UNDELIVERED)
+            return
         if delivered.outcome is Outcome.RETRY_LATER:
+            # Yandex keeps the variants: they are fetched again on the next try.
             await self._save(job.but(next_poll_at=self._later()))
+            return
+        if delivered.outcome is Outcome.REFUSED:
+            await self._fail(job, ErrorKind.REFUSED)
             return
         await self._record(f"delivered:{delivered.outcome}", model=job.request.model)
         if not job.request.enhance:
@@ -580,21 +707,23 @@ class Tracker:
             await self._store.record(day, event, lag)
             await self._store.record(day, model_event(model, event))
 
-    async def _save(self, job: Job) -> None:
-        """Write the step's result; wait out a store outage rather than lose it."""
+    async def _save(self, job: Job) -> int | None:
+        """Write the step's result; wait out a store outage rather than lose it. Returns
+        a status message recorded meanwhile that `job` does not carry. A job whose group
+        became a supergroup is saved under the new chat id."""
+        job = job.but(chat_id=self._delivery.chat_of(job.chat_id))
         delay = 0.1
         while True:
             try:
-                await self._store.save(job)
-                return
+                return await self._store.save(job)
             except LeaseLost:
                 log.warning("job %s: lease lost, another instance has it", job.id)
-                return
+                return None
             except StoreUnavailable:
                 if self._stopping:
                     log.error("job %s: store unavailable at shutdown, step not saved", job.id)
-                    return
-                await asyncio.sleep(delay)
+                    return None
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, STORE_RETRY_MAX)
 
     def _show_progress(self, job: Job) -> None:
@@ -604,3 +733,18 @@ class Tracker:
 
     def _later(self) -> float:
         return self._clock() + self._schedule.max_interval
+
+
+def _backoff(outages: int) -> float:
+    """Exponential, capped, with jitter so instances do not retry in step."""
+    return min(0.1 * 2.0**outages, STORE_RETRY_MAX) * random.uniform(0.5, 1.5)
+
+
+async def _finish_within(tasks: set[asyncio.Task[None]], seconds: float) -> None:
+    """Let `tasks` finish for up to `seconds`, then cancel the rest and wait for them."""
+    if not tasks:
+        return
+    _, unfinished = await asyncio.wait(tasks, timeout=max(seconds, 0.0))
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)

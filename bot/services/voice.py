@@ -98,19 +98,22 @@ class VoiceService:
         return self._art.limits
 
     async def admit(
-        self, user_id: int, job_id: str, pictures: int = 1
+        self, user_id: int, job_id: str, *, chat_id: int, pictures: int = 1
     ) -> Refusal | Duplicate | None:
-        """The admission of every generation (allowlists are the access middleware's),
-        taken before anything is downloaded or recognised, counting `pictures` for the day
-        (known only from the flags of `/art` replying to the voice). The slot is the job's:
-        it is released when the job ends, or here when no job comes of the voice."""
+        """The admission of every generation (`Quotas.admit`, as `ArtService.admit` does for
+        a job: there is no job before the voice is heard), taken before anything is
+        downloaded or recognised, counting `pictures` for the day (known only from the
+        flags of `/art` replying to the voice). The slot is the job's: it is released when
+        the job ends, or here when no job comes of the voice."""
         if job_id in self._claimed:
             return Duplicate()
         self._claimed.add(job_id)
         verdict: Refusal | Duplicate | None = Duplicate()
         try:
             if not await self._known(job_id):
-                verdict = await self._quotas.admit(user_id, job_id, pictures)
+                verdict = await self._quotas.admit(
+                    user_id, job_id, chat_id=chat_id, pictures=pictures
+                )
         finally:
             if verdict is not None:
                 self._claimed.discard(job_id)

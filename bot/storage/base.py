@@ -48,18 +48,21 @@ class JobStore(ABC):
         the job is due again, so the work of an instance that died is picked up."""
 
     @abstractmethod
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> int | None:
         """Write back a claimed job: active ones are due again at `next_poll_at`,
-        finished ones leave the schedule."""
+        finished ones leave the schedule. Returns the id of a status message recorded
+        meanwhile (by `attach_status` while the job was claimed) that `job` does not carry,
+        so that whoever ends the job can clean it up."""
 
     @abstractmethod
     async def release(self, job: Job) -> None:
         """Hand back a claimed job unchanged, e.g. on shutdown."""
 
     @abstractmethod
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         """Record the job's status message, even while another step holds the job, and
-        make the job due by `now`."""
+        make the job due by `now`; False when the job is no longer active (it ended
+        before its status message came)."""
 
     @abstractmethod
     async def request_cancel(self, job_id: str) -> Job | None:
@@ -106,18 +109,24 @@ class JobStore(ABC):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
         pictures: int = 1,
     ) -> str | None:
-        """Take a generation slot for the user, counting `pictures` against the day,
-        atomically: None when admitted, else the limit hit ("concurrent", "daily", or
-        "pictures:<remaining>" when fewer pictures than asked remain today). Slots expire
-        after `slot_ttl` as a safety net. A job that holds its slot already is admitted
-        again without counting twice."""
+        """Take the generation slot `job_id` for the user and count its `pictures` for the
+        day, atomically: None when admitted, else why not: "busy" (the slot is held already,
+        nothing counted), "concurrent", "daily", or "pictures:<remaining>" when fewer
+        pictures than asked remain today. With `daily_quota` None the day is neither
+        checked nor counted (a re-fetch costs nothing). Slots expire after `slot_ttl` as a
+        safety net."""
 
     @abstractmethod
     async def release_slot(self, user_id: int, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        """Count one more generation of the day, atomically; False, counting nothing,
+        when the quota is spent."""
 
     @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:

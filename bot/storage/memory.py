@@ -10,14 +10,22 @@ from collections.abc import Callable, Iterable
 from bot.core.jobs import Job
 from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore
 
+# Days of counters kept, as the Redis store's TTLs do (daily: 2 days, stats: 3 days).
+DAILY_DAYS_KEPT = 2
+STATS_DAYS_KEPT = 3
+
 
 class MemoryJobStore(JobStore):
     """The same model as the Redis store, in one process: `_due` maps each active job to the
     time it is due (its next poll, or the end of its claim), and a heap orders those times.
 
     Heap entries are never removed in place: an entry whose time no longer matches `_due`
-    is skipped when it surfaces, so every operation is O(log n). Finished jobs and cache
-    entries expire in insertion order, which is also expiry order (a fixed retention).
+    is skipped when it surfaces, so every operation is O(log n). Finished jobs expire in
+    insertion order, which is also expiry order (a fixed retention). Nothing else grows
+    without bound either, as in Redis: cache entries leave at their TTL (a heap of expiry
+    times), daily counters after two days and daily stats after three (counted from the
+    newest day seen, so the callers' clock decides), and expired generation slots with
+    each new day.
     """
 
     def __init__(
@@ -36,12 +44,16 @@ class MemoryJobStore(JobStore):
         self._leased: set[str] = set()
         self._finished: OrderedDict[str, float] = OrderedDict()
         self._cache: dict[str, tuple[str, float]] = {}
+        self._cache_expiry: list[tuple[float, str]] = []
         self._users: dict[int, str] = {}
-        self._cache_owners: dict[int, set[str]] = {}
+        self._cache_owners: dict[int, set[str]] = {}  # user -> cache keys of their requests
+        self._cache_owner: dict[str, int] = {}
         self._history: dict[int, dict[str, tuple[float, str]]] = {}
+        self._history_until: dict[int, float] = {}  # when a user's newest entry expires
         self._slots: dict[int, dict[str, float]] = {}
-        self._daily: Counter[tuple[int, int]] = Counter()
+        self._daily: dict[int, Counter[int]] = {}  # day -> generations per user
         self._stats: dict[int, DailyStats] = {}
+        self._newest_day = 0
         self._durations: dict[str, list[float]] = {}
 
     async def add(self, job: Job) -> bool:
@@ -71,36 +83,40 @@ class MemoryJobStore(JobStore):
             claimed.append(self._jobs[job_id])
         return claimed
 
-    async def save(self, job: Job) -> None:
+    async def save(self, job: Job) -> int | None:
         self._leased.discard(job.id)
         stored = self._jobs.get(job.id)
+        late_status = None
         if stored is not None and stored.cancel_requested and job.active:
             job = job.but(cancel_requested=True)
         if stored is not None and job.status_message_id is None:
-            job = job.but(status_message_id=stored.status_message_id)
+            late_status = stored.status_message_id
+            job = job.but(status_message_id=late_status)
         self._jobs[job.id] = job
         if job.active:
             self._schedule(job.id, 0.0 if job.cancel_requested else job.next_poll_at)
-            return
+            return late_status
         self._due.pop(job.id, None)
         if self._retention > 0:
             self._finished[job.id] = self._clock() + self._retention
         else:
             del self._jobs[job.id]
         self._expire()
+        return late_status
 
     async def release(self, job: Job) -> None:
         self._leased.discard(job.id)
         if job.id in self._due:
             self._schedule(job.id, self._jobs[job.id].next_poll_at)
 
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         job = self._jobs.get(job_id)
         if job is None or job_id not in self._due:
-            return
+            return False
         self._jobs[job_id] = job.but(status_message_id=message_id)
         if job_id not in self._leased:
             self._schedule(job_id, min(self._due[job_id], now))
+        return True
 
     async def request_cancel(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
@@ -112,6 +128,7 @@ class MemoryJobStore(JobStore):
         return job
 
     async def cache_get(self, key: str) -> str | None:
+        self._expire_cache()
         value, expires_at = self._cache.get(key, ("", 0.0))
         if expires_at <= self._clock():
             self._cache.pop(key, None)
@@ -119,9 +136,13 @@ class MemoryJobStore(JobStore):
         return value
 
     async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
-        self._cache[key] = (value, self._clock() + ttl)
+        self._expire_cache()
+        expires_at = self._clock() + ttl
+        self._cache[key] = (value, expires_at)
+        heapq.heappush(self._cache_expiry, (expires_at, key))
         if owner is not None:
             self._cache_owners.setdefault(owner, set()).add(key)
+            self._cache_owner[key] = owner
 
     async def history_add(
         self, user_id: int, entry_id: str, value: str, at: float, keep: float
@@ -131,6 +152,7 @@ class MemoryJobStore(JobStore):
         newest = sorted(entries, key=lambda i: entries[i][0], reverse=True)
         for old in newest[HISTORY_KEEP:] + [i for i in newest if entries[i][0] < at - keep]:
             entries.pop(old, None)
+        self._history_until[user_id] = at + keep
 
     async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
         entries = sorted(self._history.get(user_id, {}).values(), reverse=True)
@@ -145,8 +167,10 @@ class MemoryJobStore(JobStore):
             self._finished.pop(job.id, None)
         for key in self._cache_owners.pop(user_id, set()):
             self._cache.pop(key, None)
+            self._cache_owner.pop(key, None)
         self._users.pop(user_id, None)
         self._history.pop(user_id, None)
+        self._history_until.pop(user_id, None)
         return True
 
     async def user_get(self, user_id: int) -> str | None:
@@ -162,28 +186,43 @@ class MemoryJobStore(JobStore):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
         pictures: int = 1,
     ) -> str | None:
         now = self._clock()
+        self._new_day(day)
         slots = {j: t for j, t in self._slots.get(user_id, {}).items() if t > now}
         if job_id in slots:
-            return None
+            return "busy"
         if len(slots) >= max_concurrent:
             return "concurrent"
-        used = self._daily[(user_id, day)]
-        if used + pictures > daily_quota:
+        counts = self._daily.setdefault(day, Counter())
+        if daily_quota is not None and counts[user_id] + pictures > daily_quota:
+            used = counts[user_id]
             return "daily" if used >= daily_quota else f"pictures:{daily_quota - used}"
         slots[job_id] = now + slot_ttl
         self._slots[user_id] = slots
-        self._daily[(user_id, day)] += pictures
+        if daily_quota is not None:
+            counts[user_id] += pictures
         return None
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
-        self._slots.get(user_id, {}).pop(job_id, None)
+        slots = self._slots.get(user_id, {})
+        slots.pop(job_id, None)
+        if not slots:
+            self._slots.pop(user_id, None)
+
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        self._new_day(day)
+        counts = self._daily.setdefault(day, Counter())
+        if counts[user_id] >= daily_quota:
+            return False
+        counts[user_id] += 1
+        return True
 
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
+        self._new_day(day)
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))
         stats.counts[event] = stats.counts.get(event, 0) + 1
         if lag is not None:
@@ -224,6 +263,40 @@ class MemoryJobStore(JobStore):
     def _schedule(self, job_id: str, due: float) -> None:
         self._due[job_id] = due
         heapq.heappush(self._heap, (due, job_id))
+
+    def _new_day(self, day: int) -> None:
+        """On the first call of a new day, drop what Redis would have let expire by now."""
+        if day <= self._newest_day:
+            return
+        self._newest_day = day
+        self._daily = {d: c for d, c in self._daily.items() if d >= day - DAILY_DAYS_KEPT + 1}
+        self._stats = {d: s for d, s in self._stats.items() if d >= day - STATS_DAYS_KEPT + 1}
+        now = self._clock()
+        for user in [u for u, until in self._history_until.items() if until <= now]:
+            del self._history_until[user]
+            self._history.pop(user, None)
+        self._slots = {
+            user: live
+            for user, slots in self._slots.items()
+            if (live := {j: t for j, t in slots.items() if t > now})
+        }
+
+    def _expire_cache(self) -> None:
+        now = self._clock()
+        while self._cache_expiry and self._cache_expiry[0][0] <= now:
+            expires_at, key = heapq.heappop(self._cache_expiry)
+            if self._cache.get(key, ("", None))[1] == expires_at:
+                del self._cache[key]
+                self._disown(key)
+
+    def _disown(self, key: str) -> None:
+        owner = self._cache_owner.pop(key, None)
+        if owner is None:
+            return
+        keys = self._cache_owners.get(owner, set())
+        keys.discard(key)
+        if not keys:
+            self._cache_owners.pop(owner, None)
 
     def _expire(self) -> None:
         now = self._clock()

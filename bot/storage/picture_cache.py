@@ -50,8 +50,12 @@ class PictureCache:
             return None
         if raw is None:
             return None
-        data = json.loads(raw)
-        return CachedPicture(file_id=data["file_id"], operation_id=data.get("operation_id"))
+        try:
+            data = json.loads(raw)
+            return CachedPicture(file_id=data["file_id"], operation_id=data.get("operation_id"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("picture cache: a damaged entry, ignored")
+            return None
 
     async def remember(self, job: Job, file_id: str, variant: int | None = None) -> None:
         """The job's picture, or one variant's of an album."""

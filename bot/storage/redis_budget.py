@@ -9,8 +9,7 @@ import asyncio
 from contextlib import suppress
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from bot.core.budget import Budget, WaitingLine
 from bot.core.errors import StoreUnavailable
@@ -46,7 +45,8 @@ redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
 redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
 return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
 """
-_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# Any Redis error (a lost connection, OOM, READONLY, …): the line is counted locally.
+_ERRORS = (RedisError, OSError)
 
 
 class RedisLine(WaitingLine):
@@ -88,7 +88,7 @@ class RedisBudget(Budget):
             wait_ms = await self._script(
                 keys=[self._key], args=[self._interval_ms, self._tolerance_ms, mode]
             )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (RedisError, OSError) as exc:  # OOM, READONLY, … too: keep the local bucket
             raise StoreUnavailable(type(exc).__name__) from None
         return float(wait_ms) / 1000
 

@@ -9,6 +9,11 @@ Layout (all keys under one prefix):
 - per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
   `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
   `forget_user`).
+- `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
+  schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
+
+A job's hash expires by itself at its `keep_until` plus the retention even if no instance
+ever finishes it, so no prompt outlives what /privacy promises.
 
 Every change is one Lua script, so there is no read-modify-write race between instances,
 and a save by an instance that lost its lease is refused.
@@ -17,17 +22,19 @@ and a save by an instance that lost its lease is refused.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job, job_from_dict, job_to_dict
 from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore, LeaseLost
+
+log = logging.getLogger(__name__)
 
 STATS_TTL = 3 * 86400
 
@@ -43,6 +50,7 @@ for _, id in ipairs(ids) do
     table.insert(out, data)
     table.insert(out, redis.call('HEXISTS', key, 'cancel'))
     table.insert(out, redis.call('HGET', key, 'status') or '')
+    table.insert(out, id)
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -52,6 +60,7 @@ return out
 
 _SAVE = """
 if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', KEYS[2], 'status') or ''
 redis.call('HSET', KEYS[2], 'data', ARGV[2])
 redis.call('HDEL', KEYS[2], 'lease')
 if ARGV[3] == '' then
@@ -66,11 +75,12 @@ elseif redis.call('HEXISTS', KEYS[2], 'cancel') == 1 then
 else
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
 end
-return 1
+return {1, status}
 """
 
 _ADD = """
 if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
@@ -82,14 +92,27 @@ local ids = redis.call('SMEMBERS', KEYS[2])
 for _, id in ipairs(ids) do
   if redis.call('ZSCORE', KEYS[1], id) then return 0 end
 end
-for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id) end
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id, ARGV[3] .. id) end
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', ARGV[2] .. key) end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return 1
 """
 
+_QUARANTINE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('RENAME', KEYS[2], KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+else
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
 _ATTACH_STATUS = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'status', ARGV[2])
 if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
   redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
@@ -99,6 +122,7 @@ return 1
 
 _CANCEL = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 redis.call('HSET', KEYS[2], 'cancel', '1')
 if redis.call('HEXISTS', KEYS[2], 'lease') == 0 then
   redis.call('ZADD', KEYS[1], 0, ARGV[1])
@@ -128,21 +152,38 @@ _ADMIT = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'busy' end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-if used + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
-  if used >= tonumber(ARGV[3]) then return 'daily' end
-  return 'pictures:' .. (tonumber(ARGV[3]) - used)
+local counted = ARGV[3] ~= ''
+if counted then
+  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if used + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
+    if used >= tonumber(ARGV[3]) then return 'daily' end
+    return 'pictures:' .. (tonumber(ARGV[3]) - used)
+  end
 end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('INCRBY', KEYS[2], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], 172800000)
+if counted then
+  redis.call('INCRBY', KEYS[2], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], 172800000)
+end
 return false
 """
 
-_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_COUNT_DAY = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 172800000)
+return 1
+"""
+
+
+# Every Redis error is an outage to the callers, not only a lost connection: OOM, READONLY
+# after a failover, LOADING after a restart, a script refused. The bot backs off and retries.
+_ERRORS = (RedisError, OSError)
+# What decoding a damaged record raises (bad JSON, missing or unknown fields, bad values).
+_CORRUPT = (ValueError, KeyError, TypeError, AttributeError)
 
 
 class RedisJobStore(JobStore):
@@ -170,18 +211,19 @@ class RedisJobStore(JobStore):
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
         self._forget = redis.register_script(_FORGET)
+        self._quarantine = redis.register_script(_QUARANTINE)
+        self._count_day = redis.register_script(_COUNT_DAY)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
 
     async def add(self, job: Job) -> bool:
-        # The user's list of jobs outlives each of them: until its deadline plus retention.
-        keep_ms = int((job.deadline_at - job.created_at + self.lease_seconds) * 1000)
+        # The user's list of jobs lives as long as the newest of them.
         keys = [self._due, self._key(job.id), self._user_key("userjobs", job.user_id)]
         async with _available():
             added = await self._add(
                 keys=keys,
-                args=[job.id, _dump(job), job.next_poll_at, keep_ms + self._retention_ms],
+                args=[job.id, _dump(job), job.next_poll_at, self._lifetime_ms(job)],
             )
         return bool(added)
 
@@ -193,7 +235,7 @@ class RedisJobStore(JobStore):
             data, cancel, status = await self._redis.hmget(
                 self._key(job_id), ["data", "cancel", "status"]
             )
-        return None if data is None else _load(data, cancel is not None, status)
+        return None if data is None else self._decoded(job_id, data, cancel is not None, status)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
         async with _available():
@@ -201,12 +243,44 @@ class RedisJobStore(JobStore):
                 keys=[self._due],
                 args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
             )
-        return [
-            _load(data, bool(cancel), status)
-            for data, cancel, status in zip(rows[::3], rows[1::3], rows[2::3], strict=True)
-        ]
+        jobs = []
+        for data, cancel, status, job_id in zip(
+            rows[::4], rows[1::4], rows[2::4], rows[3::4], strict=True
+        ):
+            job = self._decoded(_text(job_id) or "", data, bool(cancel), status)
+            if job is not None:
+                jobs.append(job)
+                continue
+            try:
+                await self.quarantine(_text(job_id) or "")
+            except StoreUnavailable:
+                log.warning("record %s: not moved aside yet (store unavailable)", _text(job_id))
+        return jobs
 
-    async def save(self, job: Job) -> None:
+    async def quarantine(self, job_id: str) -> None:
+        """Take a record out of the schedule and keep it aside (see the module docstring)."""
+        async with _available():
+            await self._quarantine(
+                keys=[self._due, self._key(job_id), f"{self._prefix}quarantine:{job_id}"],
+                args=[job_id, self._retention_ms],
+            )
+
+    def _decoded(
+        self, job_id: str, data: bytes | str, cancelled: bool, status: bytes | str | None
+    ) -> Job | None:
+        """The job, or None (logged by id) when its record is damaged."""
+        try:
+            return _load(data, cancelled, status)
+        except _CORRUPT as exc:
+            log.error("record %s cannot be decoded (%s)", job_id, type(exc).__name__)
+            return None
+
+    def _lifetime_ms(self, job: Job) -> int:
+        """A new job's hash lives at most this long (relative: the bot's clock may differ
+        from the server's)."""
+        return int(max(job.keep_until - job.created_at, 1.0) * 1000) + self._retention_ms
+
+    async def save(self, job: Job) -> int | None:
         score = job.next_poll_at if job.active else ""
         async with _available():
             saved = await self._save(
@@ -215,6 +289,8 @@ class RedisJobStore(JobStore):
             )
         if not saved:
             raise LeaseLost(job.id)
+        status = _text(saved[1])
+        return int(status) if status and job.status_message_id is None else None
 
     async def release(self, job: Job) -> None:
         async with _available():
@@ -223,11 +299,12 @@ class RedisJobStore(JobStore):
                 args=[self.instance, job.next_poll_at, job.id],
             )
 
-    async def attach_status(self, job_id: str, message_id: int, now: float) -> None:
+    async def attach_status(self, job_id: str, message_id: int, now: float) -> bool:
         async with _available():
-            await self._attach_status(
+            attached = await self._attach_status(
                 keys=[self._due, self._key(job_id)], args=[job_id, message_id, now]
             )
+        return bool(attached)
 
     async def request_cancel(self, job_id: str) -> Job | None:
         async with _available():
@@ -235,7 +312,7 @@ class RedisJobStore(JobStore):
         if not found:
             return None
         data, status = found
-        return _load(data, True, status)
+        return self._decoded(job_id, data, True, status)
 
     async def cache_get(self, key: str) -> str | None:
         async with _available():
@@ -280,7 +357,10 @@ class RedisJobStore(JobStore):
             self._user_key("user", user_id),
         ]
         async with _available():
-            done = await self._forget(keys=keys, args=[self._job_prefix, self._prefix + "cache:"])
+            done = await self._forget(
+                keys=keys,
+                args=[self._job_prefix, self._prefix + "cache:", self._prefix + "quarantine:"],
+            )
         return bool(done)
 
     async def user_get(self, user_id: int) -> str | None:
@@ -299,21 +379,26 @@ class RedisJobStore(JobStore):
         *,
         day: int,
         max_concurrent: int,
-        daily_quota: int,
+        daily_quota: int | None,
         slot_ttl: float,
         pictures: int = 1,
     ) -> str | None:
-        keys = [f"{self._prefix}slots:{user_id}", f"{self._prefix}daily:{user_id}:{day}"]
-        args: list[str | int] = [
-            job_id,
-            max_concurrent,
-            daily_quota,
-            int(slot_ttl * 1000),
-            pictures,
-        ]
+        keys = [f"{self._prefix}slots:{user_id}", self._daily_key(user_id, day)]
+        daily = "" if daily_quota is None else daily_quota
+        args: list[str | int] = [job_id, max_concurrent, daily, int(slot_ttl * 1000), pictures]
         async with _available():
             verdict = await self._admit(keys=keys, args=args)
         return _text(verdict)
+
+    async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:
+        async with _available():
+            counted = await self._count_day(
+                keys=[self._daily_key(user_id, day)], args=[daily_quota]
+            )
+        return bool(counted)
+
+    def _daily_key(self, user_id: int, day: int) -> str:
+        return f"{self._prefix}daily:{user_id}:{day}"
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
         async with _available():

@@ -3,7 +3,9 @@
 Flood limits are handled below this module (bot/flood.py); here network and server errors
 are retried with backoff, and a result that still cannot be sent is reported as RETRY_LATER
 so the tracker keeps the job and tries again. A user who blocked the bot (or a chat that is
-gone) ends the job quietly.
+gone) ends the job quietly. A photo Telegram refuses (400 such as IMAGE_PROCESS_FAILED or
+PHOTO_INVALID_DIMENSIONS, 413 too large) goes out as a document; if that is refused too the
+outcome is REFUSED and the tracker tells the user.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +25,7 @@ from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -32,6 +36,7 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     InputMediaPhoto,
     MediaUnion,
     Message,
@@ -40,6 +45,7 @@ from aiogram.types import (
 
 from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
+from bot.core.limits import AccessRules
 from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
 from bot.telegram.keyboards import album_keyboard, result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
@@ -47,12 +53,20 @@ from bot.telegram.texts import Texts
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]
+# Telegram will not take this upload as it is: no retry can help, another form may.
+_REFUSED = (TelegramBadRequest, TelegramEntityTooLarge)
+
+# Chat migrations remembered (a few groups a day become supergroups).
+MIGRATIONS_KEPT = 1000
+# Telegram's answer to editMessageText on a message that holds a photo.
+NO_TEXT = "there is no text in the message to edit"
 
 
 class Outcome(StrEnum):
     SENT = "sent"
     GONE = "gone"
     RETRY_LATER = "retry_later"
+    REFUSED = "refused"  # neither as a photo nor as a document: the user must be told
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class Delivery:
         *,
         upload_chat_id: int | None = None,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
+        rules: AccessRules | None = None,
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
@@ -85,9 +100,16 @@ class Delivery:
         self._texts = texts
         self._upload_chat_id = upload_chat_id
         self._models = models
+        self._rules = rules or AccessRules()
+        # Groups that became supergroups: old chat id → new one, as Telegram told us.
+        self._migrated: OrderedDict[int, int] = OrderedDict()
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
+
+    def chat_of(self, chat_id: int) -> int:
+        """The chat's id now: a group that became a supergroup has a new one."""
+        return self._migrated.get(chat_id, chat_id)
 
     def upload_chat(self, user_id: int) -> int:
         """Where inline results are uploaded: the storage chat, else the user's private chat."""
@@ -103,9 +125,17 @@ class Delivery:
             if job.inline_message_id is not None:
                 return await self._inline_photo(job, image)
             return await self._chat_photo(job, image)
-        except TelegramBadRequest as exc:
+        except _REFUSED as exc:
             log.warning("job %s: Telegram refused the picture: %s", job.id, exc.message)
-            return Delivered(Outcome.GONE)
+        if image is None or job.as_document:
+            return Delivered(Outcome.REFUSED)
+        try:
+            if job.inline_message_id is not None:
+                return await self._inline_document(job, image)
+            return await self._document(job, image, with_keyboard=True)
+        except _REFUSED as exc:
+            log.warning("job %s: Telegram refused the document too: %s", job.id, exc.message)
+            return Delivered(Outcome.REFUSED)
 
     async def _chat_photo(self, job: Job, image: bytes | None) -> Delivered:
         """Reply to the request with the picture, then remove the status message."""
@@ -127,9 +157,12 @@ class Delivery:
             await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
         return Delivered(outcome, _file_id(message))
 
-    async def _document(self, job: Job, image: bytes) -> Delivered:
+    async def _document(self, job: Job, image: bytes, *, with_keyboard: bool = False) -> Delivered:
+        """The JPEG as a file: the Original, or a picture Telegram refused as a photo (then
+        with the buttons, and the status message goes as after a photo)."""
         document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
         caption = self._texts.caption(job)
+        keyboard = result_keyboard(self._texts, job.locale, job.id) if with_keyboard else None
         outcome, _ = await self._send(
             job,
             lambda chat_id: self._bot.send_document(
@@ -138,8 +171,38 @@ class Delivery:
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_parameters=_reply_to(job),
+                reply_markup=keyboard,
             ),
         )
+        if with_keyboard and outcome is Outcome.SENT and job.status_message_id is not None:
+            await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
+        return Delivered(outcome)
+
+    async def _inline_document(self, job: Job, image: bytes) -> Delivered:
+        """The refused photo as a file in the inline message: uploaded once, then edited in."""
+        assert job.inline_message_id is not None
+        inline_message_id = job.inline_message_id
+        document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        outcome, upload = await self._send(
+            job,
+            lambda chat_id: self._bot.send_document(chat_id, document, disable_notification=True),
+        )
+        if not isinstance(upload, Message) or upload.document is None:
+            return Delivered(outcome)
+        media = InputMediaDocument(
+            media=upload.document.file_id,
+            caption=self._texts.caption(job),
+            parse_mode=ParseMode.HTML,
+        )
+        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        outcome, _ = await self._send(
+            job,
+            lambda _: self._bot.edit_message_media(
+                media, inline_message_id=inline_message_id, reply_markup=keyboard
+            ),
+        )
+        if self._upload_chat_id is None:
+            await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome)
 
     async def _inline_photo(self, job: Job, image: bytes | None) -> Delivered:
@@ -178,33 +241,42 @@ class Delivery:
     async def album(self, job: Job, pictures: dict[int, bytes | str]) -> AlbumDelivered:
         """The variants that were drawn (bytes, or a cached file_id) as one album with the
         caption on its first item, then one message with the buttons an album cannot carry;
-        a single survivor goes as a plain photo with them."""
+        a single survivor goes as a plain photo with them. An album Telegram refuses as
+        photos goes as files, as a single picture does; if that is refused too (or a
+        variant is only a cached photo) the outcome is REFUSED and the user is told."""
         keyboard = album_keyboard(job.id, sorted(pictures))
         caption = self._texts.album_caption(job)
         try:
-            if len(pictures) == 1:
-                [(index, picture)] = pictures.items()
-                delivered = await self._photo_with(job, picture, caption, keyboard)
-                file_ids = {index: delivered.file_id} if delivered.file_id else {}
-                return AlbumDelivered(delivered.outcome, file_ids)
-            return await self._media_group(job, pictures, caption, keyboard)
-        except TelegramBadRequest as exc:
+            return await self._album_as(job, pictures, caption, keyboard, documents=False)
+        except _REFUSED as exc:
             log.warning("job %s: Telegram refused the album: %s", job.id, exc.message)
-            return AlbumDelivered(Outcome.GONE, {})
+        if not all(isinstance(picture, bytes) for picture in pictures.values()):
+            return AlbumDelivered(Outcome.REFUSED, {})
+        try:
+            return await self._album_as(job, pictures, caption, keyboard, documents=True)
+        except _REFUSED as exc:
+            log.warning("job %s: Telegram refused the album as files: %s", job.id, exc.message)
+            return AlbumDelivered(Outcome.REFUSED, {})
 
-    async def _media_group(
+    async def _album_as(
         self,
         job: Job,
         pictures: dict[int, bytes | str],
         caption: str,
         keyboard: InlineKeyboardMarkup,
+        *,
+        documents: bool,
     ) -> AlbumDelivered:
         indexes = sorted(pictures)
+        files = {i: _input(pictures[i], f"yandexart-{job.variant_seed(i)}.jpg") for i in indexes}
+        if len(indexes) == 1:
+            [index] = indexes
+            delivered = await self._single(job, files[index], caption, keyboard, documents)
+            file_ids = {index: delivered.file_id} if delivered.file_id else {}
+            return AlbumDelivered(delivered.outcome, file_ids)
         media: list[MediaUnion] = [
-            InputMediaPhoto(
-                media=_input(pictures[i], f"yandexart-{job.variant_seed(i)}.jpg"),
-                caption=caption if n == 0 else None,
-                parse_mode=ParseMode.HTML,
+            (InputMediaDocument if documents else InputMediaPhoto)(
+                media=files[i], caption=caption if n == 0 else None, parse_mode=ParseMode.HTML
             )
             for n, i in enumerate(indexes)
         ]
@@ -227,15 +299,21 @@ class Delivery:
         file_ids = {i: fid for i, m in zip(indexes, messages, strict=True) if (fid := _file_id(m))}
         return AlbumDelivered(outcome, file_ids)
 
-    async def _photo_with(
-        self, job: Job, picture: bytes | str, caption: str, keyboard: InlineKeyboardMarkup
+    async def _single(
+        self,
+        job: Job,
+        file: BufferedInputFile | str,
+        caption: str,
+        keyboard: InlineKeyboardMarkup,
+        document: bool,
     ) -> Delivered:
-        photo = _input(picture, f"yandexart-{job.seed}.jpg")
+        """An album's only survivor, as a photo or a file, with the album's buttons."""
+        send = self._bot.send_document if document else self._bot.send_photo
         outcome, message = await self._send(
             job,
-            lambda chat_id: self._bot.send_photo(
+            lambda chat_id: send(
                 chat_id,
-                photo,
+                file,
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_parameters=_reply_to(job),
@@ -254,6 +332,10 @@ class Delivery:
         """How many of an album's variants have ended, in its status message."""
         await self._edit_status(job, self._texts.status(job, ended))
 
+    async def drop_status(self, chat_id: int, message_id: int) -> None:
+        """Delete a status message that came after its job had ended (best effort)."""
+        await self._quietly(self._bot.delete_message(chat_id, message_id))
+
     async def status(self, job: Job, queue_position: int | None) -> None:
         """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
         Best effort: a status that cannot be edited changes nothing for the result."""
@@ -267,11 +349,7 @@ class Delivery:
     async def _edit_status(self, job: Job, text: str) -> None:
         markup = status_keyboard(self._texts, job.locale, job.id)
         if job.inline_message_id is not None:
-            await self._quietly(
-                self._bot.edit_message_text(
-                    text, inline_message_id=job.inline_message_id, reply_markup=markup
-                )
-            )
+            await self._quietly(self._edit_inline(job.inline_message_id, text, markup))
         elif job.status_message_id is not None:
             await self._quietly(
                 self._bot.edit_message_text(
@@ -289,10 +367,7 @@ class Delivery:
             inline_message_id = job.inline_message_id
             try:
                 outcome, _ = await self._send(
-                    job,
-                    lambda _: self._bot.edit_message_text(
-                        text, inline_message_id=inline_message_id
-                    ),
+                    job, lambda _: self._edit_inline(inline_message_id, text)
                 )
             except TelegramBadRequest as exc:
                 return Outcome.SENT if "not modified" in exc.message else Outcome.GONE
@@ -327,6 +402,22 @@ class Delivery:
         original = self._models.get(job.request.model, FULL).keeps_results
         return result_keyboard(self._texts, job.locale, job.id, original)
 
+    async def _edit_inline(
+        self, inline_message_id: str, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> object:
+        """Put `text` in an inline message: its text, or its caption once it holds a picture
+        (Again under an inline picture), where Telegram refuses to edit a text."""
+        try:
+            return await self._bot.edit_message_text(
+                text, inline_message_id=inline_message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if NO_TEXT not in exc.message:
+                raise
+        return await self._bot.edit_message_caption(
+            inline_message_id=inline_message_id, caption=text, reply_markup=markup
+        )
+
     def _photo(self, job: Job, image: bytes | None) -> BufferedInputFile | str:
         if job.cached_file_id is not None:
             return job.cached_file_id
@@ -336,14 +427,20 @@ class Delivery:
     async def _send(self, job: Job, call: Callable[[int], Awaitable[Any]]) -> tuple[Outcome, Any]:
         """Run `call(chat_id)` with retries; returns the outcome and Telegram's answer.
         A bad request is raised, since only the caller knows what to do instead."""
-        chat_id = job.chat_id
+        chat_id = self.chat_of(job.chat_id)
         for attempt in range(self._attempts):
+            if chat_id != job.chat_id and not self._rules.allows(job.user_id, chat_id):
+                log.info("job %s: the chat moved outside the allowlists, dropping", job.id)
+                return Outcome.GONE, None
             try:
                 return Outcome.SENT, await call(chat_id)
             except TelegramRetryAfter:
                 return Outcome.RETRY_LATER, None  # FloodControl already waited as long as sane
+            except TelegramEntityTooLarge:
+                raise  # a refusal of this upload, not a network error: the caller decides
             except TelegramMigrateToChat as exc:
                 chat_id = exc.migrate_to_chat_id
+                self._remember_migration(job.chat_id, chat_id)
             except (TelegramForbiddenError, TelegramNotFound):
                 log.info("job %s: chat %s is gone, dropping the result", job.id, chat_id)
                 return Outcome.GONE, None
@@ -352,6 +449,11 @@ class Delivery:
                 log.info("job %s: %s, retrying in %.1fs", job.id, type(exc).__name__, delay)
                 await self._sleep(delay)
         return Outcome.RETRY_LATER, None
+
+    def _remember_migration(self, old: int, new: int) -> None:
+        self._migrated[old] = new
+        while len(self._migrated) > MIGRATIONS_KEPT:
+            self._migrated.popitem(last=False)
 
     async def _quietly(self, call: Awaitable[object]) -> None:
         """For clean-ups whose failure changes nothing for the user."""

@@ -15,10 +15,10 @@ from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
 from bot.core.history import HistoryEntry
-from bot.core.jobs import VARIANT_OK, Job
+from bot.core.jobs import TELL_GRACE, VARIANT_OK, Job
 from bot.core.limits import Refusal
 from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
-from bot.core.prompt import MAX_SEED, ArtRequest, Limits, PromptError
+from bot.core.prompt import MAX_PARTS, MAX_SEED, ArtRequest, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.styles import StyleCatalog
 from bot.core.text import caption, shorten
@@ -56,6 +56,8 @@ class Texts:
         self._yandex_daily_quota = yandex_daily_quota
         self._limits = limits
         self._deadline_minutes = _minutes(deadline_seconds)
+        # The longest an unfinished request is kept: its deadline, then the time to tell.
+        self._kept_minutes = _minutes(deadline_seconds + TELL_GRACE)
         self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
 
     @property
@@ -81,6 +83,7 @@ class Texts:
             max_side=self._limits.max_side,
             max_elongation=f"{self._limits.max_elongation:g}",
             max_length=self._limits.max_length,
+            max_parts=MAX_PARTS,
         )
         return self._with_sections(locale, text, "help")
 
@@ -106,7 +109,7 @@ class Texts:
             after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
         else:
             after = self.get(locale, "privacy.deleted")
-        text = self.get(locale, "privacy", deadline_minutes=self._deadline_minutes, after=after)
+        text = self.get(locale, "privacy", deadline_minutes=self._kept_minutes, after=after)
         kept = "privacy.history" if self._history_days else "privacy.no_history"
         return "\n".join([text, self.get(locale, kept, days=self._history_days)])
 

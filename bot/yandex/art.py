@@ -7,7 +7,6 @@ simply polled again later by the tracker's schedule.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -24,7 +23,7 @@ from bot.yandex.errors import (
     TransientError,
     classify_error,
 )
-from bot.yandex.http import YandexHttp, int_or_none, retry_delay
+from bot.yandex.http import RetryPolicy, YandexHttp, int_or_none
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +83,7 @@ class YandexArtClient:
     ) -> None:
         self._http = http
         self._model_uri = model_uri
-        self._retries = retries
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._retry = RetryPolicy(retries, backoff_initial, backoff_max)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -100,26 +97,18 @@ class YandexArtClient:
     ) -> Submitted:
         """Create the operation; fast retries (never past `time_left`) reuse the key."""
         body = build_request_body(self._model_uri, request, seed)
-        headers = {IDEMPOTENCY_HEADER: idempotency_key}
-        deadline = asyncio.get_running_loop().time() + time_left
-        attempt = 0
-        while True:
-            try:
-                payload = await self._http.call("POST", SUBMIT_PATH, json=body, headers=headers)
-                break
-            except TransientError as exc:
-                wait = self._wait(attempt, exc)
-                if attempt >= self._retries or asyncio.get_running_loop().time() + wait > deadline:
-                    raise
-                await asyncio.sleep(wait)
-                attempt += 1
+        payload = await self._http.call_retrying(
+            "POST",
+            SUBMIT_PATH,
+            retry=self._retry,
+            time_left=time_left,
+            json=body,
+            headers={IDEMPOTENCY_HEADER: idempotency_key},
+        )
         operation_id = payload.get("id")
         if not isinstance(operation_id, str) or not operation_id:
             raise ServiceUnavailable("submit answered without an operation id")
         return Submitted(operation_id)
-
-    def _wait(self, attempt: int, exc: TransientError) -> float:
-        return retry_delay(attempt, exc, self._backoff_initial, self._backoff_max)
 
     async def get_operation(self, operation_id: str) -> OperationState:
         payload = await self._http.call("GET", OPERATION_PATH.format(id=operation_id))

@@ -43,6 +43,10 @@ class GenerationFailed(YandexArtError):
     kind = ErrorKind.FAILED
 
 
+class OperationNotFound(GenerationFailed):
+    """No such operation (HTTP 404): Yandex has dropped the result, or never had it."""
+
+
 class TransientError(YandexArtError, TransientBackendError):
     """Worth retrying later: the same call may succeed."""
 
@@ -73,7 +77,7 @@ _BY_HTTP: dict[int, type[YandexArtError]] = {
     400: BadRequest,
     401: AuthError,
     403: PermissionDenied,
-    404: GenerationFailed,
+    404: OperationNotFound,
     429: QuotaExceeded,
 }
 

@@ -12,19 +12,16 @@ to come back to: a call whose answer is lost is drawn (and may be billed) again.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from bot.core.backend import ImageReady, OperationState
 from bot.core.models import Capabilities
 from bot.core.prompt import ArtRequest
-from bot.yandex.errors import GenerationFailed, ServiceUnavailable, TransientError
-from bot.yandex.http import YandexHttp, retry_delay
+from bot.yandex.errors import GenerationFailed
+from bot.yandex.http import RetryPolicy, YandexHttp
 
 GENERATIONS_PATH = "/v1/images/generations"
 # No seed, no weights, and nothing kept to fetch again: a synchronous answer is the picture.
@@ -70,9 +67,7 @@ class ImagesClient:
         self._http = http
         self._model_uri = model_uri
         self._timeout = timeout
-        self._retries = retries
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._retry = RetryPolicy(retries, backoff_initial, backoff_max)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -86,25 +81,14 @@ class ImagesClient:
     ) -> ImageReady:
         """Draw the picture now. The seed and key have no field in this API."""
         body = build_images_body(self._model_uri, request)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + time_left
-        attempt = 0
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise ServiceUnavailable("no time left for the call")
-            timeout = aiohttp.ClientTimeout(total=min(self._timeout, left))
-            try:
-                payload = await self._http.call(
-                    "POST", GENERATIONS_PATH, json=body, timeout=timeout
-                )
-                break
-            except TransientError as exc:
-                wait = retry_delay(attempt, exc, self._backoff_initial, self._backoff_max)
-                if attempt >= self._retries or loop.time() + wait >= deadline:
-                    raise
-                await asyncio.sleep(wait)
-                attempt += 1
+        payload = await self._http.call_retrying(
+            "POST",
+            GENERATIONS_PATH,
+            retry=self._retry,
+            time_left=time_left,
+            per_call=self._timeout,
+            json=body,
+        )
         return ImageReady(parse_images_answer(payload))
 
     async def get_operation(self, operation_id: str) -> OperationState:
