@@ -176,6 +176,29 @@ async def test_an_album_refused_as_photos_and_as_files_is_explained(
     assert telegram.sent("sendMediaGroup", ok=True) == []
 
 
+async def test_an_album_that_cannot_be_delivered_by_the_deadline_ends_told(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.fail(
+        "sendMediaGroup", 429, "Too Many Requests: retry after 600", times=10**6, retry_after=600
+    )
+    running = await start_bot(generation_deadline=1.0)
+    telegram.push_message("/art a cat Telegram will not take now --n 2 --seed 90")
+    await telegram.wait_for("sendMessage")  # the status: the job is stored
+    await all_ended(running)
+    told = [
+        c.params["text"]
+        for c in telegram.sent("editMessageText", ok=True)
+        if "could not" in c.params["text"]
+    ]
+    assert len(told) == 1
+    assert told[0].startswith("The picture was ready, but Telegram could not")
+    attempts = len(telegram.sent("sendMediaGroup"))
+    assert attempts >= 2  # it did retry until the deadline
+    await asyncio.sleep(0.5)
+    assert len(telegram.sent("sendMediaGroup")) == attempts  # and then stopped
+
+
 async def test_an_albums_originals_cost_no_quota_and_each_is_its_own_press(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:
@@ -260,13 +283,15 @@ async def test_help_documents_variants_in_both_languages(
     assert "<code>--n N</code> (или <code>-n N</code>, 1…4)" in ru
 
 
-async def send_media_group(telegram: FakeTelegram, **params: Any) -> dict[str, Any]:
+async def send_media_group(
+    telegram: FakeTelegram, token: str = BOT_TOKEN, **params: Any
+) -> dict[str, Any]:
     form = aiohttp.FormData()
     for name, value in params.items():
         form.add_field(name, value if isinstance(value, str | bytes) else json.dumps(value))
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{telegram.url}/bot{BOT_TOKEN}/sendMediaGroup", data=form) as response,
+        session.post(f"{telegram.url}/bot{token}/sendMediaGroup", data=form) as response,
     ):
         answer: dict[str, Any] = await response.json()
         return answer
@@ -287,6 +312,11 @@ async def send_media_group(telegram: FakeTelegram, **params: Any) -> dict[str, A
             [{"type": "photo", "media": "photo-1", "caption": "😀" * 513}] * 2,
             {},
             "caption is too long",
+        ),
+        (
+            [{"type": "photo", "media": "photo-1", "caption": "<b>x", "parse_mode": "HTML"}] * 2,
+            {},
+            "can't parse entities",
         ),
     ],
 )
@@ -346,3 +376,11 @@ def test_album_jobs_survive_the_stores_json() -> None:
         variant_files=("photo-1", "", ""),
     )
     assert job_from_dict(json.loads(json.dumps(job_to_dict(job)))) == job
+
+
+async def test_fake_refuses_albums_sent_with_another_token(telegram: FakeTelegram) -> None:
+    media = [{"type": "photo", "media": "photo-1"}, {"type": "photo", "media": "photo-2"}]
+    answer = await send_media_group(telegram, "123:wrong", chat_id=str(CHAT), media=media)
+    assert answer["ok"] is False
+    assert answer["error_code"] == 401
+    assert telegram.messages == {}
