@@ -6,7 +6,7 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, info, inline, settings, stats, voice
+from handlers import art, buttons, history, info, inline, settings, stats, styles, voice
 
 
 def routers() -> list[Router]:
@@ -17,5 +17,7 @@ def routers() -> list[Router]:
         inline.create_router(),
         settings.create_router(),
         stats.create_router(),
+        styles.create_router(),
+        history.create_router(),
         voice.create_router(),
     ]

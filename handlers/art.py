@@ -2,15 +2,17 @@
 
 In groups `/art@this_bot` works (aiogram's Command filter ignores other bots' commands),
 and `/art` sent as a reply draws the replied message's text or caption, or what is said in
-a replied voice message (handlers/voice.py).
+a replied voice message (handlers/voice.py). In private chats any other text that is not a
+command is read like `/art`'s arguments (`PRIVATE_TEXT_PROMPTS`).
 """
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
-from bot.core.prompt import PromptError
+from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
 from bot.services.voice import VoiceService
 from bot.telegram.identity import sender_key
@@ -48,10 +50,39 @@ async def art(
             return
         await message.reply(texts.prompt_error(locale, error))
         return
+    await draw(message, request, art_service, texts, locale)
+
+
+async def plain_text(message: Message, art_service: ArtService, texts: Texts, i18n: I18n) -> None:
+    """A private chat's text is a prompt, flags included (`--model` too, as with /art)."""
+    locale = i18n.current_locale
+    try:
+        request = await art_service.parse(sender_key(message), message.text)
+    except PromptError as error:
+        await message.reply(texts.prompt_error(locale, error))
+        return
+    await draw(message, request, art_service, texts, locale)
+
+
+def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
+    """Text typed in a private chat that is not a command (nor an inline result posted
+    through this bot, which carries the bot's own status text)."""
+    return (
+        private_text_prompts
+        and message.chat.type == ChatType.PRIVATE
+        and message.via_bot is None
+        and not (message.text or "/").startswith("/")
+    )
+
+
+async def draw(
+    message: Message, request: ArtRequest, art_service: ArtService, texts: Texts, locale: str
+) -> None:
+    """Admit the parsed request, store its job and answer with the status message."""
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
-        user_id=user_id,
+        user_id=sender_key(message),
         locale=locale,
         reply_to_message_id=message.message_id,
         job_id=request_job_id("message", message.chat.id, message.message_id),
@@ -73,4 +104,5 @@ async def art(
 def create_router() -> Router:
     router = Router(name="art")
     router.message.register(art, Command("art"))
+    router.message.register(plain_text, F.text, is_text_prompt)
     return router

@@ -1,4 +1,4 @@
-"""Buttons under pictures (Again, Original) and under status messages (Cancel).
+"""Buttons under pictures (Again, Original), albums (📄 N, 🔁) and status messages (Cancel).
 
 Every press is answered once (Telegram refuses a second answer); the work goes to the
 service, and every generation a press starts passes `ArtService.admit` first.
@@ -15,7 +15,7 @@ from bot.core.jobs import Job
 from bot.core.limits import Refusal
 from bot.services.art import STATUS_GRACE, ArtService, CancelResult, request_job_id
 from bot.telegram.identity import is_group_admin
-from bot.telegram.keyboards import Action, JobAction, status_keyboard
+from bot.telegram.keyboards import Action, JobAction, VariantAction, status_keyboard
 from bot.telegram.texts import Texts
 
 
@@ -124,14 +124,16 @@ async def again(
 
 async def original(
     query: CallbackQuery,
-    callback_data: JobAction,
+    callback_data: JobAction | VariantAction,
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
 ) -> None:
     locale = i18n.current_locale
-    source = await _finished_source(query, callback_data, art_service, texts, locale)
-    if source is None:
+    source = await art_service.finished_job(callback_data.job_id)
+    variant = callback_data.index if isinstance(callback_data, VariantAction) else 0
+    if source is None or not 0 <= variant < source.request.variants:
+        await _answer(query, texts.get(locale, "callback.stale"))
         return
     message = query.message
     if isinstance(message, Message):
@@ -147,6 +149,7 @@ async def original(
         locale=locale,
         reply_to_message_id=reply_to,
         job_id=request_job_id("callback", query.id),
+        variant=variant,
     )
     if refusal is not None:
         await _refuse(query, texts, locale, refusal)
@@ -159,4 +162,5 @@ def create_router() -> Router:
     router.callback_query.register(cancel, JobAction.filter(F.action == Action.CANCEL))
     router.callback_query.register(again, JobAction.filter(F.action == Action.AGAIN))
     router.callback_query.register(original, JobAction.filter(F.action == Action.ORIGINAL))
+    router.callback_query.register(original, VariantAction.filter())
     return router

@@ -16,7 +16,7 @@ def _with_voice(text: str, texts: Texts, locale: str, key: str, voice: VoiceServ
 
 async def start(message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService) -> None:
     locale = i18n.current_locale
-    text = _with_voice(texts.get(locale, "start"), texts, locale, "start.voice", voice_service)
+    text = _with_voice(texts.start(locale), texts, locale, "start.voice", voice_service)
     await message.answer(text)
 
 

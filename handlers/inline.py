@@ -40,6 +40,8 @@ async def inline_query(
         return
     try:
         request = await art_service.parse(query.from_user.id, query.query)
+        if request.variants > 1:  # an inline message holds one picture
+            raise PromptError("inline_variants")
     except PromptError as error:
         message = texts.prompt_error(locale, error)
         result = InlineQueryResultArticle(
@@ -83,6 +85,8 @@ async def chosen(
         request = await art_service.parse(user_id, chosen_result.query)
     except PromptError:
         return
+    if request.variants > 1:
+        return  # never offered
     job = art_service.inline_job(
         request,
         job_id=job_id,

@@ -1,5 +1,5 @@
-"""/settings: default ratio, prompt enhancement, model (when there is a choice) and
-interface language, on buttons."""
+"""/settings: default ratio, prompt enhancement, model (when there is a choice),
+interface language and style, on buttons."""
 
 from contextlib import suppress
 
@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.core.prefs import RATIO_CHOICES, UserPrefs
+from bot.core.styles import NO_STYLE, StyleCatalog
 from bot.services.art import ArtService
 from bot.services.prefs import PrefsService
 from bot.telegram.texts import Texts
@@ -34,7 +35,7 @@ def label(texts: Texts, locale: str, text: str, chosen: bool) -> str:
 
 
 def render(
-    texts: Texts, locale: str, prefs: UserPrefs, default_model: str
+    texts: Texts, locale: str, prefs: UserPrefs, styles: StyleCatalog, default_model: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The settings and their buttons; models only when MODELS offers more than one."""
     state = texts.get(locale, "settings.on" if prefs.enhance else "settings.off")
@@ -45,6 +46,11 @@ def render(
     model = prefs.model if prefs.model in models else default_model
     if models:
         text += "\n" + texts.get(locale, "settings.model", model=model)
+    style = styles.get(prefs.style)
+    no_style = texts.get(locale, "settings.no_style")
+    text += "\n" + texts.get(
+        locale, "settings.style_line", style=style.title(locale) if style else no_style
+    )
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
         # ":" separates callback data fields, so "16:9" travels as "16x9".
@@ -68,16 +74,29 @@ def render(
             text=label(texts, locale, name, (prefs.language or AUTO) == code),
             callback_data=SettingsAction(key="language", value=code),
         )
-    builder.adjust(3, 3, 1, *([len(models)] if models else []), len(choices))
+    style_choices = {NO_STYLE: no_style, **{s.name: s.title(locale) for s in styles}}
+    for name, title in style_choices.items():
+        builder.button(
+            text=label(texts, locale, title, (style.name if style else NO_STYLE) == name),
+            callback_data=SettingsAction(key="style", value=name),
+        )
+    rows = [3, 3, 1, *([len(models)] if models else []), len(choices)]
+    builder.adjust(*rows, *[3] * -(-len(style_choices) // 3))
     return text, builder.as_markup()
 
 
 async def show(
-    message: Message, prefs: PrefsService, art_service: ArtService, texts: Texts, i18n: I18n
+    message: Message,
+    prefs: PrefsService,
+    styles: StyleCatalog,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
 ) -> None:
     user_id = message.from_user.id if message.from_user else message.chat.id
     user_prefs = await prefs.get(user_id)
-    text, keyboard = render(texts, i18n.current_locale, user_prefs, art_service.backends.default)
+    default_model = art_service.backends.default
+    text, keyboard = render(texts, i18n.current_locale, user_prefs, styles, default_model)
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -85,12 +104,16 @@ async def change(
     query: CallbackQuery,
     callback_data: SettingsAction,
     prefs: PrefsService,
+    styles: StyleCatalog,
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
 ) -> None:
     key, value = callback_data.key, callback_data.value.replace("x", ":")
-    if key == "ratio" and value in RATIO_CHOICES:
+    if key == "style" and (callback_data.value == NO_STYLE or styles.get(callback_data.value)):
+        style = None if callback_data.value == NO_STYLE else callback_data.value
+        updated = await prefs.update(query.from_user.id, style=style)
+    elif key == "ratio" and value in RATIO_CHOICES:
         updated = await prefs.update(query.from_user.id, ratio=value)
     elif key == "enhance" and value in ("on", "off"):
         updated = await prefs.update(query.from_user.id, enhance=value == "on")
@@ -104,7 +127,7 @@ async def change(
     locale = updated.language or i18n.current_locale
     await query.answer(texts.get(locale, "settings.saved"))
     if isinstance(query.message, Message):
-        text, keyboard = render(texts, locale, updated, art_service.backends.default)
+        text, keyboard = render(texts, locale, updated, styles, art_service.backends.default)
         # Pressing the choice already set changes nothing, which Telegram refuses as an edit.
         with suppress(TelegramBadRequest):
             await query.message.edit_text(text, reply_markup=keyboard)
@@ -114,6 +137,7 @@ def create_router() -> Router:
     router = Router(name="settings")
     router.message.register(show, Command("settings"))
     router.callback_query.register(
-        change, SettingsAction.filter(F.key.in_({"ratio", "enhance", "model", "language"}))
+        change,
+        SettingsAction.filter(F.key.in_({"ratio", "enhance", "model", "language", "style"})),
     )
     return router

@@ -8,6 +8,7 @@ from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
 
 from bot.core.limits import Refusal
+from bot.core.prompt import variants_asked
 from bot.core.voice import check_voice
 from bot.services.art import request_job_id
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
@@ -40,7 +41,12 @@ async def start_voice_prompt(
         return
     user_id = sender_key(message)
     job_id = request_job_id("message", message.chat.id, message.message_id)
-    admission = await voice_service.admit(user_id, job_id, chat_id=message.chat.id)
+    # What `/art --n N` replying to the voice asks for is counted now; what is said is not
+    # known yet (a spoken `--n` is refused once heard).
+    pictures = variants_asked(command_args, voice_service.limits)
+    admission = await voice_service.admit(
+        user_id, job_id, chat_id=message.chat.id, pictures=pictures
+    )
     if isinstance(admission, Duplicate):
         return
     if isinstance(admission, Refusal):
@@ -63,6 +69,7 @@ async def start_voice_prompt(
             status_message_id=status.message_id,
             command_args=command_args,
             from_reply=from_reply,
+            pictures=pictures,
         )
     )
 

@@ -159,7 +159,6 @@ class FakeTelegram(LocalServer):
         self.app.router.add_post("/bot{token}/{method}", self._handle)
         # Voice messages: their audio by file_id (getFile), served at /file/bot<token>/<path>
         # to the bot's own token only; every download asked for, by path.
-        self.token = BOT_TOKEN
         self.files: dict[str, tuple[str, bytes, int | None]] = {}
         self.downloads: list[str] = []
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -480,8 +479,39 @@ class FakeTelegram(LocalServer):
         return self._new_message(call, {"text": message_text(call.params["text"], _mode(call))})
 
     async def _api_sendPhoto(self, call: Call) -> Any:
-        photo = call.params["photo"]
-        caption = self._caption(call)
+        photo = self._photo_sizes(call, call.params["photo"])
+        return self._new_message(call, {"photo": photo, **self._caption(call)})
+
+    async def _api_sendMediaGroup(self, call: Call) -> Any:
+        """An album, all or nothing, refused as Telegram refuses it: 2-10 items, no
+        keyboard, documents and audio not mixed with other types, each caption parsed as
+        its parse mode says and ≤ 1024 UTF-16 units of visible text."""
+        if "reply_markup" in call.params:
+            raise ApiError(400, "Bad Request: sendMediaGroup does not take reply_markup")
+        media = call.json("media")
+        if not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the group: must be 2-10")
+        kinds = {item["type"] for item in media}
+        if not kinds <= {"photo", "document"}:
+            raise ApiError(400, "Bad Request: unsupported media type in a media group")
+        if len(kinds) > 1:
+            raise ApiError(400, "Bad Request: documents can't be mixed with other media types")
+        contents = []
+        group_id = str(next(self._message_ids))
+        for item in media:
+            content: dict[str, Any] = {"media_group_id": group_id}
+            if item["type"] == "photo":
+                content["photo"] = self._photo_sizes(call, item["media"])
+            else:
+                content["document"] = self._document(call, item["media"])
+            if item.get("caption"):
+                content["caption"] = caption_text(item["caption"], item.get("parse_mode"))
+            contents.append(content)
+        self._check_chat(call)
+        self._check_flood(int(call.params["chat_id"]))
+        return [self._new_message(call, content, flood_checked=True) for content in contents]
+
+    def _photo_sizes(self, call: Call, photo: str) -> list[dict[str, Any]]:
         if photo.startswith("attach://"):
             data = files_of(call, photo)
             file_id = f"photo-{len(data)}-{next(self._message_ids)}"
@@ -489,14 +519,21 @@ class FakeTelegram(LocalServer):
             file_id = photo  # sent again by file_id: no upload
         else:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        sizes = [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
-        return self._new_message(call, {"photo": sizes, **caption})
+        return [{"file_id": file_id, "file_unique_id": file_id, "width": 1024, "height": 1024}]
 
     async def _api_sendDocument(self, call: Call) -> Any:
         caption = self._caption(call)
-        data = files_of(call, call.params["document"])
-        document = {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
+        document = self._document(call, call.params["document"])
         return self._new_message(call, {"document": document, **caption})
+
+    @staticmethod
+    def _document(call: Call, reference: str) -> dict[str, Any]:
+        if reference.startswith("doc-"):
+            return {"file_id": reference, "file_unique_id": reference}  # sent again
+        if not reference.startswith("attach://"):
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        data = files_of(call, reference)
+        return {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
 
     async def _api_answerCallbackQuery(self, call: Call) -> Any:
         """One answer per press, within about 15 s, as Telegram allows."""
@@ -640,9 +677,12 @@ class FakeTelegram(LocalServer):
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
 
-    def _new_message(self, call: Call, content: dict[str, Any]) -> dict[str, Any]:
+    def _new_message(
+        self, call: Call, content: dict[str, Any], *, flood_checked: bool = False
+    ) -> dict[str, Any]:
         chat_id = self._check_chat(call)
-        self._check_flood(chat_id)
+        if not flood_checked:
+            self._check_flood(chat_id)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),

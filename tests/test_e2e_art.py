@@ -90,9 +90,9 @@ BAD_INPUTS = [
     ("/art a fox --ratio 10:1", "the long side at most 4× the short one"),
     ("/art a fox --ratio <b>:1", "Ratio <code>&lt;b&gt;:1</code> is not valid"),
     (
-        "/art a fox --style oil",
-        "Unknown flag <code>--style</code>. Known flags: "
-        "--seed, --ratio, --enhance, --no-enhance, --model.",
+        "/art a fox --size 3",
+        "Unknown flag <code>--size</code>. Known flags: "
+        "--seed, --ratio, --enhance, --no-enhance, --style, --n, --model.",
     ),
     ("/art a fox --seed 1 --seed 2", "Flag <code>--seed</code> is given twice"),
     ("/art a fox --seed", "Flag <code>--seed</code> needs a value"),

@@ -51,9 +51,12 @@ async def test_commands_are_registered_in_english_and_russian(
     assert set(by_language) == {None, "ru"}
     assert [c["command"] for c in by_language[None]] == [
         "art",
+        "styles",
+        "history",
         "settings",
         "help",
         "privacy",
+        "forget",
         "start",
     ]
     assert by_language[None][0]["description"].startswith("Draw a picture")
@@ -75,3 +78,21 @@ async def test_privacy_without_retention(start_bot: object, telegram: FakeTelegr
     telegram.push_message("/privacy")
     text = (await telegram.wait_for("sendMessage"))[0].params["text"]
     assert "It is deleted as soon as the picture or an error is sent." in text
+
+
+async def test_privacy_describes_history_and_forget(
+    start_bot: object, telegram: FakeTelegram
+) -> None:
+    await start_bot(history_retention=7 * 86400)  # type: ignore[operator]
+    telegram.push_message("/privacy", language_code="ru")
+    telegram.push_message("/privacy")
+    texts = [c.params["text"] for c in await telegram.wait_for("sendMessage", 2)]
+    assert (
+        "Кроме того, /history хранит ваши запросы (текст, seed, пропорции, стиль, дату) 7 дн."
+        in texts[0]
+    )
+    assert (
+        "Besides that, /history keeps your requests (prompt, seed, ratio, style, date) for 7 days"
+        in texts[1]
+    )
+    assert "/forget deletes all of it at once" in texts[1]

@@ -185,7 +185,8 @@ async def test_help_explains_the_models(both: RunningBot, telegram: FakeTelegram
     english, russian = (c.params["text"] for c in await telegram.wait_for("sendMessage", 2))
     assert "<code>--model NAME</code>" in english
     assert "<code>aliceai</code>: Alice AI" in english
-    assert "No <code>--seed</code> and no weighted parts" in english
+    assert "No <code>--seed</code>, no weighted parts and no <code>--n</code>" in english
+    assert "a <code>--style</code> is added to the prompt as a sentence" in english
     assert "<code>yandexart</code>: YandexART" in russian
     assert "Без <code>--seed</code>" in russian
 

@@ -67,3 +67,20 @@ async def test_daily_stats_keep_three_days() -> None:
     assert len(store._stats) == STATS_DAYS_KEPT
     assert (await store.daily_stats(9)).counts == {"submitted": 1}
     assert (await store.daily_stats(0)).counts == {}
+
+
+async def test_history_and_cache_owners_leave_memory_with_their_entries() -> None:
+    """The per-user index of cache keys (for /forget) and the history shrink as their
+    entries expire, as Redis's TTLs would do."""
+    clock = Clock()
+    store = MemoryJobStore(clock=clock)
+    await store.cache_put("mine", "file", ttl=10, owner=7)
+    await store.history_add(7, "e1", "{}", at=clock.now, keep=DAY)
+    clock.now += 11
+    await store.cache_put("other", "file", ttl=10, owner=8)
+    assert 7 not in store._cache_owners
+    assert store._cache_owners == {8: {"other"}}
+    clock.now += 2 * DAY
+    await _admit(store, 9, "j", day=int(clock.now // DAY))  # the first call of a new day
+    assert store._history == {}
+    assert await store.history_get(7, since=0, limit=10) == []

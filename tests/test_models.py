@@ -11,8 +11,9 @@ import pytest
 
 from bot.core.models import FULL, Capabilities
 from bot.core.prefs import parse_prefs
-from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args
+from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args, variants_asked
 from bot.core.stats import ModelFigures, figures_by_model
+from bot.ops.app import create_backends, create_yandex_http
 from bot.ops.settings import SettingsError, load_settings
 from bot.services.tracker import model_event
 from bot.yandex.errors import GenerationFailed
@@ -23,7 +24,7 @@ PLAIN = Defaults()
 
 
 def parse(args: str, defaults: Defaults = PLAIN) -> Any:
-    return parse_art_args(args, Limits(), None, defaults, MODELS)
+    return parse_art_args(args, Limits(), None, defaults, models=MODELS)
 
 
 def error_of(args: str, defaults: Defaults = PLAIN) -> PromptError:
@@ -83,17 +84,73 @@ def test_unknown_model_lists_the_offered_ones() -> None:
     assert error.params == {"model": "<b>dalle</b>", "known": "yandexart, aliceai"}
     only_one = {"aliceai": IMAGES_CAPABILITIES}
     with pytest.raises(PromptError) as info:
-        parse_art_args("a fox --model yandexart", Limits(), None, PLAIN, only_one)
+        parse_art_args("a fox --model yandexart", Limits(), None, PLAIN, models=only_one)
     assert info.value.params["known"] == "aliceai"
 
 
 def test_a_model_without_weights_draws_a_reply_literally() -> None:
-    request = parse_art_args("--model aliceai", Limits(), "forest :: 2 | fox", Defaults(), MODELS)
+    request = parse_art_args(
+        "--model aliceai", Limits(), "forest :: 2 | fox", Defaults(), models=MODELS
+    )
     assert request.text == "forest :: 2 | fox"
 
 
 def test_capabilities_declared_by_the_images_backend() -> None:
-    assert Capabilities(seed=False, weights=False, keeps_results=False) == IMAGES_CAPABILITIES
+    expected = Capabilities(seed=False, weights=False, variants=False, keeps_results=False)
+    assert expected == IMAGES_CAPABILITIES
+
+
+# --- the models with variants and styles (merged features) ------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--n 2", "-n 4", "--n=3"])
+def test_variants_are_refused_for_a_model_without_them(flag: str) -> None:
+    error = error_of(f"a fox --model aliceai {flag}")
+    assert (error.code, error.params) == ("model_no_variants", {"model": "aliceai"})
+
+
+def test_variants_refused_for_the_default_model_too_and_one_variant_is_fine() -> None:
+    alice = Defaults(model="aliceai")
+    assert error_of("a fox --n 2", alice).code == "model_no_variants"
+    assert parse("a fox --n 1", alice).variants == 1
+    assert parse("a fox --n 3").variants == 3  # yandexart: an album
+
+
+def test_a_style_is_a_weighted_message_for_yandexart_and_a_sentence_for_aliceai() -> None:
+    art = parse("a red fox --style watercolor")
+    alice = parse("a red fox --style watercolor --model aliceai")
+    assert art.style_prompt == alice.style_prompt != ""
+    assert art.messages[-1].text == art.style_prompt
+    assert len(art.messages) == 2
+    body = build_images_body("art://f/aliceai-image-art-3.0", alice)
+    assert body["prompt"] == f"a red fox. Style: {alice.style_prompt}"
+    plain = build_images_body("art://f/aliceai-image-art-3.0", parse("a fox --model aliceai"))
+    assert plain["prompt"] == "a fox"
+
+
+def test_a_default_style_is_folded_for_aliceai_and_none_turns_it_off() -> None:
+    styled = Defaults(model="aliceai", style="anime")
+    body = build_images_body("u", parse("an owl", styled))
+    assert body["prompt"].startswith("an owl. Style: ")
+    assert len(body["prompt"]) > 15
+    assert build_images_body("u", parse("an owl --style none", styled))["prompt"] == "an owl"
+
+
+@pytest.mark.parametrize(
+    ("args", "pictures"),
+    [
+        (None, 1),
+        ("", 1),
+        ("--ratio 16:9", 1),
+        ("--n 3", 3),
+        ("-n 2 --seed 5", 2),
+        ("--n 9", 1),  # over MAX_VARIANTS: the full parse explains it
+        ("--n x", 1),
+        ("--bogus 1 --n 3", 1),
+    ],
+)
+def test_variants_asked_before_the_prompt_is_known(args: str | None, pictures: int) -> None:
+    assert variants_asked(args, Limits()) == pictures
 
 
 # --- the Images API ----------------------------------------------------------------------
@@ -189,3 +246,17 @@ def test_stats_figures_per_model() -> None:
         "aliceai": ModelFigures(submitted=1, delivered=0, failed=3),
         "yandexart": ModelFigures(submitted=2, delivered=2, failed=0),
     }
+
+
+async def test_each_model_has_its_own_waiting_line() -> None:
+    """The place shown while waiting for a model's budget counts that model's requests."""
+    config = settings(models="yandexart,aliceai")
+    http = create_yandex_http(config)
+    backends = create_backends(config, http, http.credentials, None)
+    art, alice = backends.submit_line("yandexart"), backends.submit_line("aliceai")
+    assert await art.join("a") == 1
+    assert await art.join("b") == 2
+    assert await alice.join("c") == 1
+    await art.leave("a")
+    assert await art.join("b") == 1
+    await backends.close()

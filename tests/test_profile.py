@@ -115,7 +115,7 @@ class DownStore(MemoryJobStore):
     async def cache_get(self, key: str) -> str | None:
         raise StoreUnavailable
 
-    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
         raise StoreUnavailable
 
 

@@ -20,7 +20,7 @@ from bot.core.prompt import (
 )
 
 LIMITS = Limits()
-KNOWN = "--seed, --ratio, --enhance, --no-enhance, --model"
+KNOWN = "--seed, --ratio, --enhance, --no-enhance, --style, --n, --model"
 
 
 def parse(args: str | None, limits: Limits = LIMITS) -> ArtRequest:
@@ -219,7 +219,7 @@ def test_custom_limits_are_used() -> None:
         ("cat --ratio 33:32", "bad_ratio", ratio_params("33:32")),
         ("cat --ratio 1234567:1", "bad_ratio", ratio_params("1234567:1")),
         ("cat --size 3", "unknown_flag", {"flag": "--size", "known": KNOWN}),
-        ("cat —style=anime", "unknown_flag", {"flag": "--style", "known": KNOWN}),
+        ("cat —size=3", "unknown_flag", {"flag": "--size", "known": KNOWN}),
         ("cat ---seed 3", "unknown_flag", {"flag": "---seed", "known": KNOWN}),
         ("cat --seed 1 --seed 2", "duplicate_flag", {"flag": "--seed"}),
         ("cat --ratio 1:1 —ratio=2:3", "duplicate_flag", {"flag": "--ratio"}),

@@ -348,6 +348,28 @@ class TestSharedCounters:
         assert not await store.count_day(1, day=7, daily_quota=2)
         assert await store.count_day(2, day=7, daily_quota=1)  # another user
 
+    async def test_admission_counts_pictures_and_says_how_many_remain(
+        self, store: JobStore
+    ) -> None:
+        async def admit(job_id: str, pictures: int, daily_quota: int | None = 5) -> str | None:
+            return await store.admit(
+                1,
+                job_id,
+                day=9,
+                max_concurrent=3,
+                daily_quota=daily_quota,
+                slot_ttl=60.0,
+                pictures=pictures,
+            )
+
+        assert await admit("album", 3) is None  # one slot, three pictures of the day
+        assert await admit("more", 3) == "pictures:2"  # refused, nothing counted
+        assert await admit("refetch", 4, None) is None  # re-fetches: no quota at all
+        assert await admit("two", 2) is None
+        assert await admit("one", 1) == "concurrent"
+        await store.release_slot(1, "album")
+        assert await admit("one", 1) == "daily"
+
     async def test_daily_stats(self, store: JobStore) -> None:
         await store.record(5, "submitted")
         await store.record(5, "delivered:sent", lag=1.5)

@@ -18,3 +18,15 @@ class Budget(ABC):
     @abstractmethod
     async def available(self) -> bool:
         """Whether a token is free right now (for showing a queue), without taking it."""
+
+
+class WaitingLine(ABC):
+    """The requests waiting for the submit budget, in order, to show each its place: per
+    process in memory, or in Redis so that the place counts every instance's waiters."""
+
+    @abstractmethod
+    async def join(self, job_id: str) -> int:
+        """Stand in line (a job that stands there already keeps its place); its place, from 1."""
+
+    @abstractmethod
+    async def leave(self, job_id: str) -> None: ...

@@ -35,6 +35,9 @@ class JobState(StrEnum):
 TELL_GRACE = 300.0
 
 ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
+# How a variant ended well; otherwise its result is the ErrorKind that ended it.
+VARIANT_OK = "ok"
+_VARIANT_FIELDS = ("variant_ops", "variant_results", "variant_files")
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
@@ -78,6 +81,19 @@ class Job:
     # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
     enhanced_prompt: str | None = None
     enhance_failed: bool = False
+    # Variants (request.variants > 1), by index: the Yandex operation ("" before its
+    # submit), how it ended ("" running, OK, or an ErrorKind) and a cached Telegram file.
+    variant_ops: tuple[str, ...] = ()
+    variant_results: tuple[str, ...] = ()
+    variant_files: tuple[str, ...] = ()
+
+    @property
+    def is_album(self) -> bool:
+        return self.request.variants > 1
+
+    def variant_seed(self, index: int) -> int:
+        return self.seed + index
+
     # Steps that failed with an unexpected error; after a few the job fails (see tracker).
     step_errors: int = 0
     # "Original" button: the job whose picture this one fetches (or draws once more).
@@ -86,8 +102,9 @@ class Job:
     @property
     def slot(self) -> str:
         """The job's place among its user's generations in progress. An Original holds one
-        per picture, so pressing it again while the first is on its way starts nothing."""
-        return self.id if self.source_id is None else f"{self.source_id}:original"
+        per picture (an album's variants differ by seed), so pressing it again while the
+        first is on its way starts nothing."""
+        return self.id if self.source_id is None else f"{self.source_id}:original:{self.seed}"
 
     @property
     def regenerated(self) -> bool:
@@ -130,26 +147,45 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
+def variant_idempotency_key(key: str, index: int) -> str:
+    """An album variant's own key, a UUID too: derived from the job's, so a retried submit
+    of the same variant sends the same key."""
+    return str(uuid.uuid5(uuid.UUID(key), str(index)))
+
+
 def job_to_dict(job: Job) -> dict[str, Any]:
     """Plain JSON-able data, for stores outside the process."""
     data = dataclasses.asdict(job)
-    data["request"]["ratio"] = str(job.request.ratio)
+    data["request"] = request_to_dict(job.request)
     return data
 
 
-def job_from_dict(data: dict[str, Any]) -> Job:
-    request = data["request"]
+def request_to_dict(request: ArtRequest) -> dict[str, Any]:
+    data = dataclasses.asdict(request)
+    data["ratio"] = str(request.ratio)
+    return data
+
+
+def request_from_dict(request: dict[str, Any]) -> ArtRequest:
     width, height = (int(side) for side in request["ratio"].split(":"))
+    return ArtRequest(
+        parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
+        seed=request["seed"],
+        ratio=Ratio(width, height),
+        enhance=bool(request.get("enhance", False)),
+        style=request.get("style"),
+        style_prompt=request.get("style_prompt", ""),
+        variants=int(request.get("variants", 1)),
+        model=request.get("model", YANDEXART),
+    )
+
+
+def job_from_dict(data: dict[str, Any]) -> Job:
     fields = {
         **data,
-        "request": ArtRequest(
-            parts=tuple(PromptPart(p["text"], float(p["weight"])) for p in request["parts"]),
-            seed=request["seed"],
-            ratio=Ratio(width, height),
-            enhance=bool(request.get("enhance", False)),
-            model=request.get("model", YANDEXART),
-        ),
+        "request": request_from_dict(data["request"]),
         "state": JobState(data["state"]),
+        **{name: tuple(data.get(name, ())) for name in _VARIANT_FIELDS},
         "last_error": _kind(data.get("last_error")),
         "untold_failure": _kind(data.get("untold_failure")),
     }

@@ -30,6 +30,7 @@ class AccessRules:
 DENIED = "denied"  # outside the allowlists
 CONCURRENT = "concurrent"  # too many generations in progress
 DAILY = "daily"  # the daily quota is spent
+PICTURES = "pictures"  # fewer pictures remain today than the request asks for
 BUSY = "busy"  # the same job (an Original of this picture) is already on its way
 DUPLICATE = "duplicate"  # this very job exists already
 REUSED = "reused"  # an inline result chosen again: its job belongs to the first message
@@ -40,6 +41,7 @@ class Refusal:
     reason: str  # one of the reasons above
     limit: int = 0
     resets_in: float = 0.0  # seconds to the next UTC midnight, when the daily quota resets
+    remaining: int = 0  # pictures left today, for PICTURES
 
     @property
     def silent(self) -> bool:

@@ -19,6 +19,9 @@ class Capabilities:
     seed: bool = True
     # Weighted parts (`a :: 2 | b :: 1`).
     weights: bool = True
+    # `--n N`: N variants with seeds S…S+N−1 as an album; each variant is an operation kept
+    # at Yandex until the album is sent, so it needs seeds and kept results.
+    variants: bool = True
     # The result stays at Yandex, so "Original" can fetch the same picture again.
     keeps_results: bool = True
 

@@ -1,5 +1,5 @@
 """A user's preferences from /settings (default ratio, enhancement, model, interface
-language) and how they are stored as JSON."""
+language, style) and how they are stored as JSON."""
 
 from __future__ import annotations
 
@@ -23,28 +23,30 @@ class UserPrefs:
     ratio: str = str(SQUARE)
     enhance: bool = False
     language: str | None = None  # None: Telegram's language_code
+    style: str | None = None
     model: str | None = None  # None: the bot's DEFAULT_MODEL
 
     @property
     def defaults(self) -> Defaults:
-        return _defaults(self.ratio, self.enhance, YANDEXART)
+        return _defaults(self.ratio, self.enhance, self.style, YANDEXART)
 
     def defaults_among(self, models: Collection[str], default_model: str) -> Defaults:
         """The defaults with this user's model, or the bot's when theirs is not offered
         (any more)."""
         model = self.model if self.model in models else default_model
-        return _defaults(self.ratio, self.enhance, model)
+        return _defaults(self.ratio, self.enhance, self.style, model)
 
 
+_FIELDS = ("ratio", "enhance", "language", "style", "model")
 # Shared by every user without saved settings (most users), rather than one each.
 DEFAULT_PREFS = UserPrefs()
 
 
 @lru_cache(maxsize=64)
-def _defaults(ratio: str, enhance: bool, model: str) -> Defaults:
+def _defaults(ratio: str, enhance: bool, style: str | None, model: str) -> Defaults:
     """One instance per value: each pending job's request keeps its Ratio."""
     width, height = (int(side) for side in ratio.split(":"))
-    return Defaults(ratio=Ratio(width, height), enhance=enhance, model=model)
+    return Defaults(ratio=Ratio(width, height), enhance=enhance, style=style, model=model)
 
 
 def parse_prefs(raw: str | None) -> UserPrefs:
@@ -52,8 +54,7 @@ def parse_prefs(raw: str | None) -> UserPrefs:
         return DEFAULT_PREFS
     try:
         data = json.loads(raw)
-        keys = ("ratio", "enhance", "language", "model")
-        prefs = UserPrefs(**{k: data[k] for k in keys if k in data})
+        prefs = UserPrefs(**{k: data[k] for k in _FIELDS if k in data})
         _ = prefs.defaults  # a ratio that does not parse falls back to the defaults
     except (ValueError, TypeError):
         log.warning("unreadable user preferences, using defaults")

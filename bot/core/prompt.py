@@ -11,11 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
+from bot.core.styles import BUILTIN, NO_STYLE, StyleCatalog
 
 MAX_SEED = 2**63 - 1
-KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "model")
+# A style's text goes to YandexART as one more message weighing half the prompt's parts
+# together. YandexART normalizes the weights to sum to 1, so the style gets a third of the
+# influence and the subject two thirds: it stays what the picture is of.
+STYLE_WEIGHT_SHARE = 0.5
+# A model without weights gets the style as a sentence after the prompt: "…. Style: …".
+STYLE_LABEL = "Style"
+KNOWN_FLAGS = ("seed", "ratio", "enhance", "no-enhance", "style", "n", "model")
 BOOLEAN_FLAGS = frozenset({"enhance", "no-enhance"})
-SHORT_FLAGS = {"-e": "enhance"}
+SHORT_FLAGS = {"-e": "enhance", "-n": "n"}
 # Weighted parts of one prompt: each is a message to YandexART; a few are plenty.
 MAX_PARTS = 8
 # Characters of a user's token quoted back in an error, so a reply stays short.
@@ -55,6 +62,26 @@ class ArtRequest:
     enhance: bool = False
     # Which image model draws it (a name from the MODELS setting).
     model: str = YANDEXART
+    # A style preset: its name, and its text as it was when the request was made.
+    style: str | None = None
+    style_prompt: str = ""
+    # Variants drawn at once, with seeds seed, seed+1, …, sent as an album.
+    variants: int = 1
+
+    @property
+    def messages(self) -> tuple[PromptPart, ...]:
+        """What YandexART gets: the parts, and the style as one more weighted message."""
+        if not self.style_prompt:
+            return self.parts
+        weight = STYLE_WEIGHT_SHARE * sum(p.weight for p in self.parts)
+        return (*self.parts, PromptPart(self.style_prompt, weight))
+
+    @property
+    def one_text(self) -> str:
+        """What a model that takes one unweighted text gets: the prompt, and the style
+        folded into it as a sentence (such a model has no weights to give it)."""
+        prompt = " ".join(part.text for part in self.parts)
+        return f"{prompt}. {STYLE_LABEL}: {self.style_prompt}" if self.style_prompt else prompt
 
     @property
     def text(self) -> str:
@@ -70,6 +97,7 @@ class Defaults:
 
     ratio: Ratio = SQUARE
     enhance: bool = False
+    style: str | None = None
     model: str = YANDEXART
 
 
@@ -77,6 +105,7 @@ class Defaults:
 class Limits:
     max_length: int = 500
     max_side: int = 32
+    max_variants: int = 4
     max_elongation: float = 4.0
 
 
@@ -105,6 +134,7 @@ def parse_art_args(
     limits: Limits,
     replied_text: str | None = None,
     defaults: Defaults = Defaults(),
+    styles: StyleCatalog = BUILTIN,
     models: Mapping[str, Capabilities] = ONLY_YANDEXART,
 ) -> ArtRequest:
     """Split flags from the prompt, validate both, and build the request.
@@ -131,7 +161,57 @@ def parse_art_args(
         weighted = len(parts) > 1 or parts[0].weight != 1.0
         if weighted and not capabilities.weights:
             raise PromptError("model_no_weights", {"model": model})
-    return ArtRequest(parts=parts, seed=seed, ratio=ratio, enhance=enhance, model=model)
+    style, style_prompt = _parse_style(flags.get("style"), defaults.style, styles)
+    _check_length(parts, limits, style, style_prompt)
+    variants = _parse_variants(flags["n"], limits) if "n" in flags else 1
+    if variants > 1 and not capabilities.variants:
+        raise PromptError("model_no_variants", {"model": model})
+    if seed is not None and seed + variants - 1 > MAX_SEED:
+        raise PromptError("bad_seed", {"value": str(seed), "max": MAX_SEED - variants + 1})
+    return ArtRequest(
+        parts=parts,
+        seed=seed,
+        ratio=ratio,
+        enhance=enhance,
+        style=style,
+        style_prompt=style_prompt,
+        variants=variants,
+        model=model,
+    )
+
+
+def variants_asked(args: str | None, limits: Limits) -> int:
+    """The pictures the flags ask for, read before the prompt is known (a voice request is
+    admitted before it is heard); 1 when the flags ask for none or do not parse, which the
+    full parse explains later."""
+    try:
+        flags, _ = _split_flags(args or "")
+        return _parse_variants(flags["n"], limits) if "n" in flags else 1
+    except PromptError:
+        return 1
+
+
+def _parse_variants(value: str, limits: Limits) -> int:
+    if not _INTEGER.match(value) or len(value) > 3 or not 1 <= int(value) <= limits.max_variants:
+        raise PromptError("bad_variants", {"value": value[:40], "max": limits.max_variants})
+    return int(value)
+
+
+def _parse_style(
+    value: str | None, default: str | None, styles: StyleCatalog
+) -> tuple[str | None, str]:
+    """The style flag (a name or a title in any language, `none` for none) or the user's
+    default; a default the operator has since removed is simply no style."""
+    if value is None:
+        chosen = styles.get(default)
+    elif value.casefold() == NO_STYLE:
+        chosen = None
+    else:
+        chosen = styles.find(value)
+        if chosen is None:
+            known = ", ".join(styles.names)
+            raise PromptError("unknown_style", {"value": value[:40], "known": known})
+    return (chosen.name, chosen.prompt) if chosen is not None else (None, "")
 
 
 def _split_flags(text: str) -> tuple[dict[str, str], list[str]]:
@@ -227,10 +307,17 @@ def _parse_parts(text: str, limits: Limits) -> tuple[PromptPart, ...]:
     return tuple(parts)
 
 
-def _check_length(parts: Sequence[PromptPart], limits: Limits) -> None:
+def _check_length(
+    parts: Sequence[PromptPart], limits: Limits, style: str | None = None, style_prompt: str = ""
+) -> None:
+    """YandexART's limit is on all the text it gets: a style's text counts too."""
     length = sum(len(p.text) for p in parts)
     if length > limits.max_length:
         raise PromptError("prompt_too_long", {"length": length, "limit": limits.max_length})
+    if style is not None and length + len(style_prompt) > limits.max_length:
+        limit = limits.max_length - len(style_prompt)
+        params: dict[str, str | int] = {"length": length, "limit": limit, "style": style}
+        raise PromptError("prompt_too_long_style", params)
 
 
 def _parse_weight(text: str) -> float:

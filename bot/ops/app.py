@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -24,16 +25,18 @@ from aiogram.utils.i18n import I18n
 
 import handlers
 from bot.core.backend import ImageBackend
-from bot.core.budget import Budget
+from bot.core.budget import Budget, WaitingLine
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
+from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
 from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
 from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
+from bot.services.history import HistoryService
 from bot.services.metrics import Metrics
 from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
@@ -43,7 +46,7 @@ from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
 from bot.services.voice import VoiceService
 from bot.storage.base import JobStore
-from bot.storage.budget import MemoryBudget
+from bot.storage.budget import MemoryBudget, MemoryLine
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
@@ -69,7 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
-COMMANDS = ("art", "settings", "help", "privacy", "start")
+COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
 REDIS_TIMEOUT = 5.0
 
 
@@ -79,6 +82,20 @@ def create_i18n() -> I18n:
         return PackagedI18n(default_locale=DEFAULT_LOCALE, domain="messages")
     except CatalogError as exc:
         raise StartupError(str(exc)) from None
+
+
+def load_styles(path: Path | None) -> StyleCatalog:
+    """The built-in styles, with the operator's file over them; a bad file stops start-up."""
+    if path is None:
+        return BUILTIN
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StartupError(f"STYLES_FILE: cannot read it ({type(exc).__name__})") from None
+    try:
+        return BUILTIN.merged(parse_styles(text))
+    except StylesError as exc:
+        raise StartupError(f"STYLES_FILE: {exc}") from None
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -131,6 +148,7 @@ def create_backends(
             or YandexArtClient(http, model_uri=settings.model_uri, retries=settings.http_retries),
             # Submits may come in small bursts, as users do.
             create_budget(redis, "submit", settings.submit_rate_per_minute / 60, 10),
+            create_line(redis, "submit", settings.generation_deadline),
         ),
         "aliceai": Model(
             ImagesClient(
@@ -140,6 +158,7 @@ def create_backends(
                 retries=settings.http_retries,
             ),
             create_budget(redis, "images", settings.images_rate_per_minute / 60, 5),
+            create_line(redis, "images", settings.generation_deadline),
         ),
     }
     return Backends(models, offered=settings.models, default=settings.default_model)
@@ -235,6 +254,15 @@ def create_budget(redis: Redis | None, name: str, per_second: float, burst: int)
     return RedisBudget(redis, f"art:budget:{name}", per_second, burst)
 
 
+def create_line(redis: Redis | None, name: str, stale_after: float) -> WaitingLine:
+    """The requests waiting for a budget: this process's, or every instance's in Redis."""
+    if redis is None:
+        return MemoryLine()
+    from bot.storage.redis_budget import RedisLine
+
+    return RedisLine(redis, f"art:line:{name}", stale_after)
+
+
 def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
     schedule = PollSchedule(
         first_delay=settings.poll_first_delay,
@@ -279,6 +307,8 @@ class Services:
     metrics: Metrics
     tracker: Tracker
     art_service: ArtService
+    styles: StyleCatalog
+    history: HistoryService
     voice: VoiceService
     prefs: PrefsService
     rules: AccessRules
@@ -296,10 +326,12 @@ def create_services(
     backend: ImageBackend | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Services:
+    styles = load_styles(settings.styles_file)
     limits = Limits(
         max_length=settings.prompt_max_length,
         max_side=settings.ratio_max_side,
         max_elongation=settings.ratio_max_elongation,
+        max_variants=settings.max_variants,
     )
     store = create_store(settings, redis)
     http = create_yandex_http(settings)
@@ -310,6 +342,8 @@ def create_services(
         settings.generation_deadline,
         settings.job_retention,
         settings.yandex_daily_quota,
+        private_text_prompts=settings.private_text_prompts,
+        history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
     )
@@ -362,17 +396,20 @@ def create_services(
         stall_after=settings.loop_stall_seconds,
     )
     prefs = PrefsService(store)
+    history = HistoryService(store, prefs, retention=settings.history_retention, clock=clock)
     art_service = ArtService(
         tracker=tracker,
         store=store,
         cache=cache,
         quotas=quotas,
         prefs=prefs,
+        history=history,
         limits=limits,
         backends=backends,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
+        styles=styles,
     )
     stats = StatsService(store, clock=clock)
     return Services(
@@ -381,6 +418,8 @@ def create_services(
         metrics=metrics,
         tracker=tracker,
         art_service=art_service,
+        styles=styles,
+        history=history,
         voice=create_voice(
             settings, bot, redis, http.credentials, art_service, quotas, store, texts
         ),
@@ -445,6 +484,9 @@ def create_dispatcher(
         prefs=services.prefs,
         rules=services.rules,
         stats=services.stats,
+        private_text_prompts=settings.private_text_prompts,
+        styles=services.styles,
+        history=services.history,
         tracker=services.tracker,
     )
     dispatcher.include_routers(*handlers.routers())

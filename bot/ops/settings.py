@@ -7,6 +7,7 @@ Settings are never read at import time: `load_settings()` is called by `python -
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
     # 0 deletes them at once (the buttons then answer that they are out of date).
     job_retention: float = Field(default=86400.0, ge=0)
+    # A user's requests are listed in /history this long (seconds); 0 keeps no history.
+    history_retention: float = Field(default=2592000.0, ge=0)
     # While the store is unreachable, at most this many new jobs wait in memory; beyond it
     # users are told the bot is busy.
     outage_backlog_max: int = Field(default=1000, ge=0)
@@ -129,8 +132,14 @@ class Settings(BaseSettings):
     submit_patience: float = Field(default=300.0, gt=0)
 
     prompt_max_length: int = Field(default=500, gt=0)
+    # In private chats any text that is not a command is a prompt, read like /art's.
+    private_text_prompts: bool = True
+    # A TOML file of style presets that add to or override the built-in ones.
+    styles_file: Path | None = None
     ratio_max_side: int = Field(default=32, ge=1)
     ratio_max_elongation: float = Field(default=4.0, ge=1)
+    # Most variants one request may ask for (--n), sent as one album (Telegram: 2-10).
+    max_variants: int = Field(default=4, ge=1, le=10)
 
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
     http_retries: int = Field(default=4, ge=0)

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from bot.core.errors import StoreUnavailable
-from bot.core.jobs import Job, JobState, new_idempotency_key
+from bot.core.history import HistoryEntry
+from bot.core.jobs import VARIANT_OK, Job, JobState, new_idempotency_key
 from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
 from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.core.styles import BUILTIN, StyleCatalog
 from bot.services.backends import Backends
+from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
@@ -47,18 +50,22 @@ class ArtService:
         cache: PictureCache,
         quotas: Quotas,
         prefs: PrefsService,
+        history: HistoryService,
         limits: Limits,
         backends: Backends,
         deadline: float,
         upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        styles: StyleCatalog = BUILTIN,
     ) -> None:
         self._tracker = tracker
+        self.styles = styles
         self._store = store
         self._cache = cache
         self._quotas = quotas
         self._prefs = prefs
+        self._history = history
         self.limits = limits
         self.backends = backends
         self._deadline = deadline
@@ -73,14 +80,15 @@ class ArtService:
         offered = self.backends.offered
         prefs = await self._prefs.get(user_id)
         defaults = prefs.defaults_among(offered, self.backends.default)
-        return parse_art_args(args, self.limits, replied_text, defaults, offered)
+        return parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
 
     async def admit(self, job: Job) -> Refusal | None:
         """The one admission of every generation: call it before `start` on every path that
         can make a picture (/art, Again, a chosen inline result, Original; plain-text
-        prompts, variants and voice prompts too). It checks the allowlists (the job's chat,
-        none for inline), takes a slot among the user's generations in progress and counts
-        the day's quota; a refusal says which and until when.
+        prompts, variants, /history repeats and voice prompts too). It checks the
+        allowlists (the job's chat, none for inline), takes a slot among the user's
+        generations in progress (a request counts once, an album too) and counts the day's
+        quota, a picture per variant; a refusal says which and until when.
 
         A job that only re-fetches a result Yandex still keeps (an Original) costs no
         quota; drawing it again when Yandex has dropped it is counted by the tracker. A
@@ -96,7 +104,11 @@ class ArtService:
             return Refusal(REUSED if reused else DUPLICATE)
         chat_id = None if job.inline_message_id is not None else job.chat_id
         refusal = await self._quotas.admit(
-            job.user_id, job.slot, chat_id=chat_id, charge=job.operation_id is None
+            job.user_id,
+            job.slot,
+            chat_id=chat_id,
+            pictures=job.request.variants,
+            charge=job.operation_id is None,
         )
         if refusal is not None and refusal.reason == BUSY and job.source_id is None:
             return Refusal(DUPLICATE)  # the same update, handled at this very moment
@@ -125,7 +137,11 @@ class ArtService:
     ) -> Job:
         """A job ready to show to the user; the seed is fixed now so the status can name it."""
         now = self._clock()
+        unset = ("",) * request.variants if request.variants > 1 else ()
         return Job(
+            variant_ops=unset,
+            variant_results=unset,
+            variant_files=unset,
             id=job_id or new_job_id(),
             chat_id=chat_id,
             user_id=user_id,
@@ -148,7 +164,9 @@ class ArtService:
         before the status message is sent, so neither a crash nor a lost answer from
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
-        if job.request.seed is not None and not job.request.enhance:
+        if job.is_album and job.request.seed is not None and not job.request.enhance:
+            job = await self._cached_variants(job)
+        elif job.request.seed is not None and not job.request.enhance:
             cached = await self._cache.lookup(job.request, job.seed)
             if cached is not None:
                 job = job.moved_to(
@@ -157,7 +175,22 @@ class ArtService:
                     operation_id=cached.operation_id,
                 )
         job = job.but(next_poll_at=self._clock() + status_grace)
-        return job if await self._tracker.enqueue(job) else None
+        if not await self._tracker.enqueue(job):
+            return None
+        await self._history.record(job)
+        return job
+
+    async def _cached_variants(self, job: Job) -> Job:
+        """Each variant drawn before (same request, its seed) comes from Telegram's copy."""
+        found = [
+            await self._cache.lookup(job.request, job.variant_seed(i))
+            for i in range(job.request.variants)
+        ]
+        return job.but(
+            variant_files=tuple(c.file_id if c else "" for c in found),
+            variant_ops=tuple((c.operation_id or "") if c else "" for c in found),
+            variant_results=tuple(VARIANT_OK if c else "" for c in found),
+        )
 
     async def attach_status(self, job: Job, status_message_id: int) -> None:
         """The status message is out: remember it (to edit or delete later) and go."""
@@ -211,6 +244,27 @@ class ArtService:
         )
         return job.but(inline_message_id=inline_message_id)
 
+    def repeat(
+        self,
+        entry: HistoryEntry,
+        *,
+        chat_id: int,
+        user_id: int,
+        locale: str,
+        reply_to_message_id: int | None,
+        job_id: str,
+    ) -> Job:
+        """A request from /history again, with its seed: the same picture, from Telegram's
+        copy when it is still cached (an enhanced prompt is written anew)."""
+        return self.new_job(
+            entry.request,
+            chat_id=chat_id,
+            user_id=user_id,
+            locale=locale,
+            reply_to_message_id=reply_to_message_id,
+            job_id=job_id,
+        )
+
     async def original(
         self,
         source: Job,
@@ -220,17 +274,22 @@ class ArtService:
         locale: str,
         reply_to_message_id: int | None,
         job_id: str,
+        variant: int = 0,
     ) -> Refusal | None:
-        """The picture's JPEG as a document: fetched again from Yandex (which keeps results
-        for days, at no cost) or, when it is gone, drawn once more with the same seed (which
-        counts). Admitted like every generation; a refusal says why nothing starts."""
+        """The picture's JPEG as a document (of an album, the variant's): fetched again from
+        Yandex (which keeps results for days, at no cost) or, when it is gone, drawn once
+        more with the same seed (which counts). Admitted like every generation; a refusal
+        says why nothing starts."""
+        operation_id = source.operation_id
+        if source.is_album:
+            operation_id = source.variant_ops[variant] or None
         job = self.new_job(
-            source.request,
+            dataclasses.replace(source.request, variants=1),
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,
             reply_to_message_id=reply_to_message_id,
-            seed=source.seed,
+            seed=source.variant_seed(variant),
             job_id=job_id,
         ).but(
             as_document=True,
@@ -238,8 +297,8 @@ class ArtService:
             enhance_failed=source.enhance_failed,
             source_id=source.id,
         )
-        if source.operation_id is not None:
-            job = job.moved_to(JobState.PENDING, operation_id=source.operation_id)
+        if operation_id is not None:
+            job = job.moved_to(JobState.PENDING, operation_id=operation_id)
         refusal = await self.admit(job)
         if refusal is None and not await self._tracker.enqueue(job):
             return Refusal(DUPLICATE)

@@ -1,5 +1,5 @@
-"""The image models the bot knows: each name's backend and its submit budget, and which
-of them users may pick (the MODELS setting).
+"""The image models the bot knows: each name's backend, its submit budget and the line of
+requests waiting for it, and which of them users may pick (the MODELS setting).
 
 Every known model keeps its backend even when it is not offered, so jobs already accepted
 for it still finish after the operator changes MODELS. The tracker and the services reach
@@ -10,12 +10,13 @@ more backend class and one more name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from bot.core.backend import ImageBackend
-from bot.core.budget import Budget
+from bot.core.budget import Budget, WaitingLine
 from bot.core.models import Capabilities
+from bot.storage.budget import MemoryLine
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class Model:
     backend: ImageBackend
     # Generation requests of this model pass this budget (its Yandex quota).
     submit_budget: Budget
+    # Requests waiting for that budget, to show each its place: this process's, or every
+    # instance's in Redis.
+    submit_line: WaitingLine = field(default_factory=MemoryLine)
 
 
 class Backends:
@@ -50,6 +54,9 @@ class Backends:
 
     def submit_budget(self, name: str) -> Budget:
         return self._models[name].submit_budget
+
+    def submit_line(self, name: str) -> WaitingLine:
+        return self._models[name].submit_line
 
     async def close(self) -> None:
         for model in self._models.values():

@@ -52,6 +52,10 @@ class PrefsService:
         self._remember(user_id, prefs)
         return prefs
 
+    def forget_local(self, user_id: int) -> None:
+        """The user's settings were deleted from the store: stop serving this copy."""
+        self._local.pop(user_id, None)
+
     def _remember(self, user_id: int, prefs: UserPrefs) -> None:
         if len(self._local) >= self._max_entries:
             self._local.clear()

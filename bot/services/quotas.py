@@ -42,10 +42,17 @@ class Quotas:
         return self._rules.allows(user_id, chat_id)
 
     async def admit(
-        self, user_id: int, slot: str, *, chat_id: int | None, charge: bool = True
+        self,
+        user_id: int,
+        slot: str,
+        *,
+        chat_id: int | None,
+        pictures: int = 1,
+        charge: bool = True,
     ) -> Refusal | None:
         """Let a generation in: the allowlists, then a slot among the user's generations in
-        progress and (with `charge`) one of the day's. Admins pass every limit."""
+        progress (a request counts once) and (with `charge`) `pictures` of the day's.
+        Admins pass every limit."""
         if not self._rules.allows(user_id, chat_id):
             return Refusal(DENIED)
         admin = self._rules.is_admin(user_id)
@@ -59,6 +66,7 @@ class Quotas:
                 max_concurrent=UNLIMITED if admin else self._max_concurrent,
                 daily_quota=None if admin or not charge else self._daily_quota,
                 slot_ttl=self._slot_ttl,
+                pictures=pictures,
             )
         except StoreUnavailable:
             log.warning("store unavailable: admitting without counting")
@@ -80,6 +88,8 @@ class Quotas:
             return None
         return None if counted else self._refusal(DAILY, now)
 
-    def _refusal(self, reason: str, now: float) -> Refusal:
+    def _refusal(self, verdict: str, now: float) -> Refusal:
+        """The store's verdict as a refusal: "pictures:<remaining>" carries what remains."""
+        reason, _, remaining = verdict.partition(":")
         limit = self._max_concurrent if reason == CONCURRENT else self._daily_quota
-        return Refusal(reason, limit, (day_of(now) + 1) * DAY - now)
+        return Refusal(reason, limit, (day_of(now) + 1) * DAY - now, int(remaining or 0))

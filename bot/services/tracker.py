@@ -30,7 +30,13 @@ from bot.core.backend import ImageBackend, ImageReady, OperationFailed, Operatio
 from bot.core.budget import Budget
 from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
 from bot.core.images import is_image
-from bot.core.jobs import Job, JobState, new_idempotency_key
+from bot.core.jobs import (
+    VARIANT_OK,
+    Job,
+    JobState,
+    new_idempotency_key,
+    variant_idempotency_key,
+)
 from bot.core.limits import day_of
 from bot.services.backends import Backends
 from bot.services.metrics import Metrics
@@ -99,7 +105,6 @@ class Tracker:
         self._cache = cache
         self._enhancer = enhancer
         self._poll_budget = poll_budget
-        self._submit_queue: list[str] = []  # jobs of this instance waiting for the budget
         self._submit_patience = submit_patience
         self._quotas = quotas
         self._clock = clock
@@ -292,6 +297,8 @@ class Tracker:
         elif job.request.model not in self._backends:
             log.warning("job %s: unknown model, dropped", job.id)
             await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.is_album:
+            await self._advance_album(job)
         elif job.cached_file_id is not None:
             await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
@@ -475,9 +482,10 @@ class Tracker:
         await self._finish(job.moved_to(JobState.DONE))
 
     async def _cancel(self, job: Job) -> None:
-        if job.operation_id is not None:
+        running = [op for op, r in zip(job.variant_ops, job.variant_results, strict=True) if not r]
+        for operation_id in filter(None, [job.operation_id, *running]):
             try:
-                await self._backends.backend(job.request.model).cancel(job.operation_id)
+                await self._backends.backend(job.request.model).cancel(operation_id)
             except BackendError as exc:
                 log.info("job %s: cancelling the operation failed (%s)", job.id, exc.kind)
         await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
@@ -510,6 +518,182 @@ class Tracker:
         ).inc()
         await self._finish(job.moved_to(JobState.FAILED, untold_failure=None))
 
+    # --- albums: the variants of one request, one operation each -------------------------
+
+    async def _advance_album(self, job: Job) -> None:
+        if not self._backends.capabilities[job.request.model].variants:
+            # The parser refuses `--n` for such a model; a job from an older version is not
+            # drawn as something it cannot be.
+            log.warning("job %s: the model draws no variants, dropped", job.id)
+            await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.state is JobState.SUBMITTED:
+            await self._submit_album(job)
+        elif self._pictures.chat_full(job.chat_id) and self._clock() >= job.deadline_at:
+            await self._fail(job, expiry_reason(job), JobState.EXPIRED)
+        elif self._pictures.chat_full(job.chat_id):
+            await self._save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
+        else:
+            async with self._pictures.place(job.chat_id):
+                await self._poll_album(job)
+
+    async def _submit_album(self, job: Job) -> None:
+        """Submit every variant not submitted (nor cached) yet; each has its own seed and
+        idempotency key, so a retry after a crash or a refused submit starts nothing twice."""
+        now = self._clock()
+        if now >= job.deadline_at:
+            await self._fail(job, expiry_reason(job), JobState.EXPIRED)
+            return
+        if job.needs_enhancing:
+            enhanced = await self._enhancer.enhance(job.request.text, job.locale)
+            job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
+        ops, results = list(job.variant_ops), list(job.variant_results)
+        # As for one picture: the generation starts when the first submit is sent, not
+        # when the step began (the wait in line for the budget is not Yandex's time).
+        sent_at: float | None = None
+        for i in range(job.request.variants):
+            if ops[i] or results[i]:
+                continue
+            await self._wait_for_submit_budget(job)
+            sent_at = self._clock() if sent_at is None else sent_at
+            try:
+                answer = await self._backends.backend(job.request.model).submit(
+                    job.drawn_request,
+                    job.variant_seed(i),
+                    variant_idempotency_key(job.idempotency_key, i),
+                    time_left=job.deadline_at - self._clock(),
+                )
+            except TransientBackendError as exc:
+                if now - job.created_at >= self._submit_patience:
+                    results[i] = exc.kind
+                    continue
+                log.info("job %s: submit failed (%s), will retry", job.id, exc.kind)
+                next_at = self._schedule.next_poll_at(now, job.attempts, job.deadline_at)
+                await self._save(
+                    job.but(
+                        variant_ops=tuple(ops),
+                        variant_results=tuple(results),
+                        attempts=job.attempts + 1,
+                        last_error=exc.kind,
+                        next_poll_at=next_at,
+                    )
+                )
+                return
+            except BackendError as exc:
+                results[i] = exc.kind
+                continue
+            # Models with variants answer with operations (checked in `_advance_album`).
+            assert isinstance(answer, Submitted)
+            ops[i] = answer.operation_id
+            self._metrics.submits.labels(model=job.request.model).inc()
+            await self._record("submitted", model=job.request.model)
+        log.info("job %s: %d variants submitted", job.id, sum(map(bool, ops)))
+        job = job.moved_to(
+            JobState.PENDING,
+            variant_ops=tuple(ops),
+            variant_results=tuple(results),
+            submitted_at=now if sent_at is None else sent_at,
+            attempts=0,
+            last_error=None,
+        )
+        if all(results):  # all cached or refused: nothing to wait for
+            await self._end_album(job, {})
+            return
+        await self._save(job.but(next_poll_at=await self._planner.next_poll_at(job, now, 0)))
+
+    async def _poll_album(self, job: Job) -> None:
+        """Poll the variants still running; show how many have ended; when all have, or the
+        deadline passed, send what there is."""
+        results, images = list(job.variant_results), {}
+        last_error = job.last_error
+        for i, operation_id in enumerate(job.variant_ops):
+            if results[i] or not operation_id:
+                continue
+            state = await self._poll_once(job, operation_id)
+            if isinstance(state, ImageReady) and not is_image(state.image):
+                log.warning("job %s: variant %d is not a JPEG, PNG or WebP image", job.id, i)
+                results[i] = ErrorKind.FAILED
+            elif isinstance(state, ImageReady):
+                await self._planner.observe(job, state.finished_at)
+                results[i], images[i] = VARIANT_OK, state.image
+            elif isinstance(state, OperationFailed):
+                results[i] = state.error.kind
+            elif isinstance(state, ErrorKind):
+                last_error = state
+        ended_before = sum(map(bool, job.variant_results))
+        job = job.but(variant_results=tuple(results), last_error=last_error)
+        if not all(results) and self._clock() >= job.deadline_at:
+            late = expiry_reason(job)
+            job = job.but(variant_results=tuple(r or late for r in results))
+        if all(job.variant_results):
+            await self._end_album(job, images)
+            return
+        ended = sum(map(bool, results))
+        if ended > ended_before:
+            await self._delivery.progress(job, ended)
+        attempts = job.attempts + 1
+        next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
+        await self._save(job.but(attempts=attempts, next_poll_at=next_at))
+
+    async def _poll_once(self, job: Job, operation_id: str) -> OperationState | ErrorKind:
+        """One rate-limited poll; a transient error is its kind, to poll again later."""
+        await self._poll_budget.acquire()
+        self._metrics.polls.inc()
+        try:
+            return await self._backends.backend(job.request.model).get_operation(operation_id)
+        except TransientBackendError as exc:
+            return exc.kind
+        except BackendError as exc:
+            return OperationFailed(exc)
+
+    async def _end_album(self, job: Job, images: dict[int, bytes]) -> None:
+        """Every variant has ended: send the survivors (fetching again from Yandex those that
+        finished in earlier steps), or the failure when none survived."""
+        results = list(job.variant_results)
+        pictures: dict[int, bytes | str] = {}
+        for i, result in enumerate(results):
+            if result != VARIANT_OK:
+                continue
+            if job.variant_files[i]:
+                pictures[i] = job.variant_files[i]
+            elif i in images:
+                pictures[i] = images[i]
+            else:
+                state = await self._poll_once(job, job.variant_ops[i])
+                if isinstance(state, ImageReady) and not is_image(state.image):
+                    results[i] = ErrorKind.FAILED
+                elif isinstance(state, ImageReady):
+                    pictures[i] = state.image
+                elif isinstance(state, OperationFailed):
+                    results[i] = state.error.kind
+                elif self._clock() >= job.deadline_at:
+                    results[i] = state if isinstance(state, ErrorKind) else ErrorKind.TIMEOUT
+                else:  # Yandex keeps the result: fetch it on the next try
+                    await self._save(job.but(next_poll_at=self._later()))
+                    return
+        job = job.but(variant_results=tuple(results))
+        if not pictures:
+            await self._fail(job, ErrorKind(next(r for r in results if r != VARIANT_OK)))
+            return
+        delivered = await self._delivery.album(job, pictures)
+        if delivered.outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
+            await self._fail(job, ErrorKind.UNDELIVERED)
+            return
+        if delivered.outcome is Outcome.RETRY_LATER:
+            # Yandex keeps the variants: they are fetched again on the next try.
+            await self._save(job.but(next_poll_at=self._later()))
+            return
+        if delivered.outcome is Outcome.REFUSED:
+            await self._fail(job, ErrorKind.REFUSED)
+            return
+        await self._record(f"delivered:{delivered.outcome}", model=job.request.model)
+        if not job.request.enhance:
+            for i, file_id in delivered.file_ids.items():
+                if not job.variant_files[i]:
+                    await self._cache.remember(job, file_id, variant=i)
+        self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
+        log.info("job %s: album of %d %s", job.id, len(pictures), delivered.outcome)
+        await self._finish(job.moved_to(JobState.DONE))
+
     async def _wait_for_submit_budget(self, job: Job) -> None:
         """Over the model's submit budget, wait in line and show the place in the status
         message."""
@@ -517,12 +701,12 @@ class Tracker:
         if await budget.available():
             await budget.acquire()
             return
-        self._submit_queue.append(job.id)
+        line = self._backends.submit_line(job.request.model)
         try:
-            await self._delivery.status(job, self._submit_queue.index(job.id) + 1)
+            await self._delivery.status(job, await line.join(job.id))
             await budget.acquire()
         finally:
-            self._submit_queue.remove(job.id)
+            await line.leave(job.id)
         await self._delivery.status(job, None)
 
     async def _record(self, event: str, lag: float | None = None, *, model: str) -> None:

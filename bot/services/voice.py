@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.core.budget import Budget
 from bot.core.errors import ErrorKind, StoreUnavailable
 from bot.core.limits import Refusal
-from bot.core.prompt import PromptError
+from bot.core.prompt import Limits, PromptError
 from bot.core.voice import VoiceIssue, recognised_prompt, stt_language
 from bot.services.art import ArtService
 from bot.services.quotas import Quotas
@@ -54,6 +54,8 @@ class VoicePrompt:
     # read like `/art` arguments.
     command_args: str | None = None
     from_reply: bool = False
+    # The pictures admission counted: what the command's `--n` asked for, else 1.
+    pictures: int = 1
 
 
 @dataclass(frozen=True)
@@ -91,18 +93,27 @@ class VoiceService:
         # arrives meanwhile (handled concurrently) is a duplicate.
         self._claimed: set[str] = set()
 
-    async def admit(self, user_id: int, job_id: str, *, chat_id: int) -> Refusal | Duplicate | None:
+    @property
+    def limits(self) -> Limits:
+        return self._art.limits
+
+    async def admit(
+        self, user_id: int, job_id: str, *, chat_id: int, pictures: int = 1
+    ) -> Refusal | Duplicate | None:
         """The admission of every generation (`Quotas.admit`, as `ArtService.admit` does for
         a job: there is no job before the voice is heard), taken before anything is
-        downloaded or recognised. The slot is the job's: it is
-        released when the job ends, or here when no job comes of the voice."""
+        downloaded or recognised, counting `pictures` for the day (known only from the
+        flags of `/art` replying to the voice). The slot is the job's: it is released when
+        the job ends, or here when no job comes of the voice."""
         if job_id in self._claimed:
             return Duplicate()
         self._claimed.add(job_id)
         verdict: Refusal | Duplicate | None = Duplicate()
         try:
             if not await self._known(job_id):
-                verdict = await self._quotas.admit(user_id, job_id, chat_id=chat_id)
+                verdict = await self._quotas.admit(
+                    user_id, job_id, chat_id=chat_id, pictures=pictures
+                )
         finally:
             if verdict is not None:
                 self._claimed.discard(job_id)
@@ -192,8 +203,11 @@ class VoiceService:
             else:
                 request = await self._art.parse(prompt.user_id, text)
         except PromptError as error:
-            heard = self._texts.heard(locale, text)
-            await self._tell(prompt, f"{heard}\n{self._texts.prompt_error(locale, error)}")
+            await self._tell_heard(prompt, text, self._texts.prompt_error(locale, error))
+            return False
+        if request.variants > prompt.pictures:
+            # A `--n` in what was said: more pictures than admission counted.
+            await self._tell_heard(prompt, text, self._texts.get(locale, "voice.no_variants"))
             return False
         job = self._art.new_job(
             request,
@@ -216,6 +230,9 @@ class VoiceService:
         if started is None and status_id is not None:
             await self._edits.delete(prompt.chat_id, status_id)  # drawn by its first delivery
         return True
+
+    async def _tell_heard(self, prompt: VoicePrompt, heard: str, text: str) -> None:
+        await self._tell(prompt, f"{self._texts.heard(prompt.locale, heard)}\n{text}")
 
     async def _tell(self, prompt: VoicePrompt, text: str) -> None:
         await self._edits.show(

@@ -25,6 +25,8 @@ class DailyStats:
 
 
 LAG_SAMPLES = 1000
+# Entries of one user's history kept at most (more than /history shows, fewer than a flood).
+HISTORY_KEEP = 100
 
 
 class JobStore(ABC):
@@ -72,7 +74,25 @@ class JobStore(ABC):
         """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
 
     @abstractmethod
-    async def cache_put(self, key: str, value: str, ttl: float) -> None: ...
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
+        """Remember a value; with `owner`, the key is also listed under that user, so that
+        `forget_user` can find it (keys are hashes of requests)."""
+
+    @abstractmethod
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        """Add an entry to the user's history; entries older than `keep` seconds go."""
+
+    @abstractmethod
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        """The user's latest entries made after `since`, newest first."""
+
+    @abstractmethod
+    async def forget_user(self, user_id: int) -> bool:
+        """Delete everything kept about the user, atomically: history, preferences, finished
+        jobs (prompts included) and the cache entries of their requests. False, deleting
+        nothing, while one of the user's jobs is still active."""
 
     @abstractmethod
     async def user_get(self, user_id: int) -> str | None:
@@ -91,12 +111,14 @@ class JobStore(ABC):
         max_concurrent: int,
         daily_quota: int | None,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
-        """Take the generation slot `job_id` for the user and count it for the day,
-        atomically: None when admitted, else why not: "busy" (the slot is held already,
-        nothing counted), "concurrent" or "daily". With `daily_quota` None the day is
-        neither checked nor counted (a re-fetch costs nothing). Slots expire after
-        `slot_ttl` as a safety net."""
+        """Take the generation slot `job_id` for the user and count its `pictures` for the
+        day, atomically: None when admitted, else why not: "busy" (the slot is held already,
+        nothing counted), "concurrent", "daily", or "pictures:<remaining>" when fewer
+        pictures than asked remain today. With `daily_quota` None the day is neither
+        checked nor counted (a re-fetch costs nothing). Slots expire after `slot_ttl` as a
+        safety net."""
 
     @abstractmethod
     async def release_slot(self, user_id: int, job_id: str) -> None: ...

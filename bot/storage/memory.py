@@ -8,7 +8,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
 from bot.core.jobs import Job
-from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore
+from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore
 
 # Days of counters kept, as the Redis store's TTLs do (daily: 2 days, stats: 3 days).
 DAILY_DAYS_KEPT = 2
@@ -46,6 +46,10 @@ class MemoryJobStore(JobStore):
         self._cache: dict[str, tuple[str, float]] = {}
         self._cache_expiry: list[tuple[float, str]] = []
         self._users: dict[int, str] = {}
+        self._cache_owners: dict[int, set[str]] = {}  # user -> cache keys of their requests
+        self._cache_owner: dict[str, int] = {}
+        self._history: dict[int, dict[str, tuple[float, str]]] = {}
+        self._history_until: dict[int, float] = {}  # when a user's newest entry expires
         self._slots: dict[int, dict[str, float]] = {}
         self._daily: dict[int, Counter[int]] = {}  # day -> generations per user
         self._stats: dict[int, DailyStats] = {}
@@ -131,11 +135,43 @@ class MemoryJobStore(JobStore):
             return None
         return value
 
-    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
         self._expire_cache()
         expires_at = self._clock() + ttl
         self._cache[key] = (value, expires_at)
         heapq.heappush(self._cache_expiry, (expires_at, key))
+        if owner is not None:
+            self._cache_owners.setdefault(owner, set()).add(key)
+            self._cache_owner[key] = owner
+
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        entries = self._history.setdefault(user_id, {})
+        entries[entry_id] = (at, value)
+        newest = sorted(entries, key=lambda i: entries[i][0], reverse=True)
+        for old in newest[HISTORY_KEEP:] + [i for i in newest if entries[i][0] < at - keep]:
+            entries.pop(old, None)
+        self._history_until[user_id] = at + keep
+
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        entries = sorted(self._history.get(user_id, {}).values(), reverse=True)
+        return [value for at, value in entries if at > since][:limit]
+
+    async def forget_user(self, user_id: int) -> bool:
+        mine = [job for job in self._jobs.values() if job.user_id == user_id]
+        if any(job.id in self._due for job in mine):
+            return False
+        for job in mine:
+            del self._jobs[job.id]
+            self._finished.pop(job.id, None)
+        for key in self._cache_owners.pop(user_id, set()):
+            self._cache.pop(key, None)
+            self._cache_owner.pop(key, None)
+        self._users.pop(user_id, None)
+        self._history.pop(user_id, None)
+        self._history_until.pop(user_id, None)
+        return True
 
     async def user_get(self, user_id: int) -> str | None:
         return self._users.get(user_id)
@@ -152,6 +188,7 @@ class MemoryJobStore(JobStore):
         max_concurrent: int,
         daily_quota: int | None,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
         now = self._clock()
         self._new_day(day)
@@ -161,12 +198,13 @@ class MemoryJobStore(JobStore):
         if len(slots) >= max_concurrent:
             return "concurrent"
         counts = self._daily.setdefault(day, Counter())
-        if daily_quota is not None and counts[user_id] >= daily_quota:
-            return "daily"
+        if daily_quota is not None and counts[user_id] + pictures > daily_quota:
+            used = counts[user_id]
+            return "daily" if used >= daily_quota else f"pictures:{daily_quota - used}"
         slots[job_id] = now + slot_ttl
         self._slots[user_id] = slots
         if daily_quota is not None:
-            counts[user_id] += 1
+            counts[user_id] += pictures
         return None
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
@@ -234,6 +272,9 @@ class MemoryJobStore(JobStore):
         self._daily = {d: c for d, c in self._daily.items() if d >= day - DAILY_DAYS_KEPT + 1}
         self._stats = {d: s for d, s in self._stats.items() if d >= day - STATS_DAYS_KEPT + 1}
         now = self._clock()
+        for user in [u for u, until in self._history_until.items() if until <= now]:
+            del self._history_until[user]
+            self._history.pop(user, None)
         self._slots = {
             user: live
             for user, slots in self._slots.items()
@@ -246,6 +287,16 @@ class MemoryJobStore(JobStore):
             expires_at, key = heapq.heappop(self._cache_expiry)
             if self._cache.get(key, ("", None))[1] == expires_at:
                 del self._cache[key]
+                self._disown(key)
+
+    def _disown(self, key: str) -> None:
+        owner = self._cache_owner.pop(key, None)
+        if owner is None:
+            return
+        keys = self._cache_owners.get(owner, set())
+        keys.discard(key)
+        if not keys:
+            self._cache_owners.pop(owner, None)
 
     def _expire(self) -> None:
         now = self._clock()

@@ -1,5 +1,6 @@
-"""Pictures already delivered, by request: the same prompt parts, weights, seed, ratio and
-model give the same picture, so Telegram's file_id can answer without asking Yandex.
+"""Pictures already delivered, by request: the same prompt parts (a style's included),
+weights, seed, ratio and model give the same picture, so Telegram's file_id can answer
+without asking Yandex.
 
 Keys are hashes, so the cache keeps no prompt text.
 """
@@ -27,7 +28,7 @@ class CachedPicture:
 
 
 def request_key(model_uri: str, request: ArtRequest, seed: int) -> str:
-    parts = [[part.text, part.weight] for part in request.parts]
+    parts = [[part.text, part.weight] for part in request.messages]
     canonical = json.dumps([model_uri, parts, seed, str(request.ratio)], ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -56,14 +57,20 @@ class PictureCache:
             log.warning("picture cache: a damaged entry, ignored")
             return None
 
-    async def remember(self, job: Job, file_id: str) -> None:
+    async def remember(self, job: Job, file_id: str, variant: int | None = None) -> None:
+        """The job's picture, or one variant's of an album."""
         model_uri = self._model_uris.get(job.request.model)
         if model_uri is None:
             return
-        value = json.dumps({"file_id": file_id, "operation_id": job.operation_id})
+        operation_id = job.operation_id if variant is None else job.variant_ops[variant]
+        seed = job.seed if variant is None else job.variant_seed(variant)
+        value = json.dumps({"file_id": file_id, "operation_id": operation_id or None})
         try:
             await self._store.cache_put(
-                request_key(model_uri, job.request, job.seed), value, self._ttl
+                request_key(model_uri, job.request, seed),
+                value,
+                self._ttl,
+                owner=job.user_id,
             )
         except StoreUnavailable:
             log.info("job %s: store unavailable, picture not cached", job.id)

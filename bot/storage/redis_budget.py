@@ -1,4 +1,4 @@
-"""A `Budget` in Redis (one Lua script), shared by every instance of the bot.
+"""A `Budget` and a `WaitingLine` in Redis (a Lua script each), shared by every instance.
 
 Its own module so that a bot without Redis never imports the Redis client (~6 MB of RSS).
 """
@@ -6,13 +6,14 @@ Its own module so that a bot without Redis never imports the Redis client (~6 MB
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.core.budget import Budget
+from bot.core.budget import Budget, WaitingLine
 from bot.core.errors import StoreUnavailable
-from bot.storage.budget import MemoryBudget
+from bot.storage.budget import MemoryBudget, MemoryLine
 
 # GCRA: `tat` is the theoretical arrival time of the next request, on Redis's own clock
 # (instances' clocks may differ). ARGV: interval (ms), burst tolerance (ms), "take" or
@@ -31,6 +32,44 @@ if ARGV[3] == 'take' then
 end
 return '0'
 """
+
+
+# The line: a sorted set of job ids by the time (Redis's clock) they joined. A job claimed
+# again by another instance after a crash keeps its place (NX); places of jobs that never
+# left (their instance died and nobody took them over) go after ARGV[2] seconds.
+_JOIN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[1], 'NX', now, ARGV[1])
+redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
+return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
+"""
+# Any Redis error (a lost connection, OOM, READONLY, …): the line is counted locally.
+_ERRORS = (RedisError, OSError)
+
+
+class RedisLine(WaitingLine):
+    """One line for all instances; while Redis is away, each instance counts its own."""
+
+    def __init__(self, redis: Redis, key: str, stale_after: float) -> None:
+        self._redis = redis
+        self._key = key
+        self._stale_after = stale_after
+        self._join = redis.register_script(_JOIN)
+        self._local = MemoryLine()
+
+    async def join(self, job_id: str) -> int:
+        try:
+            return int(await self._join(keys=[self._key], args=[job_id, self._stale_after]))
+        except _ERRORS:
+            return await self._local.join(job_id)
+
+    async def leave(self, job_id: str) -> None:
+        await self._local.leave(job_id)
+        # Unreachable: its place goes stale, counted at most `stale_after` longer.
+        with suppress(*_ERRORS):
+            await self._redis.zrem(self._key, job_id)
 
 
 class RedisBudget(Budget):

@@ -6,6 +6,9 @@ Layout (all keys under one prefix):
 - `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
   the lease's expiry, so a job whose instance died becomes due again by itself;
 - `cache:<key>`: small values with a TTL (file_ids of delivered pictures);
+- per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
+  `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
+  `forget_user`).
 - `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
   schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
 
@@ -29,7 +32,7 @@ from redis.exceptions import RedisError
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job, job_from_dict, job_to_dict
-from bot.storage.base import LAG_SAMPLES, DailyStats, JobStore, LeaseLost
+from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,19 @@ _ADD = """
 if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+"""
+
+_FORGET = """
+local ids = redis.call('SMEMBERS', KEYS[2])
+for _, id in ipairs(ids) do
+  if redis.call('ZSCORE', KEYS[1], id) then return 0 end
+end
+for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id, ARGV[3] .. id) end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', ARGV[2] .. key) end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return 1
 """
 
@@ -139,13 +155,17 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 'busy' end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'concurrent' end
 local counted = ARGV[3] ~= ''
-if counted and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
-  return 'daily'
+if counted then
+  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if used + tonumber(ARGV[5]) > tonumber(ARGV[3]) then
+    if used >= tonumber(ARGV[3]) then return 'daily' end
+    return 'pictures:' .. (tonumber(ARGV[3]) - used)
+  end
 end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if counted then
-  redis.call('INCR', KEYS[2])
+  redis.call('INCRBY', KEYS[2], ARGV[5])
   redis.call('PEXPIRE', KEYS[2], 172800000)
 end
 return false
@@ -190,6 +210,7 @@ class RedisJobStore(JobStore):
         self._cancel = redis.register_script(_CANCEL)
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
+        self._forget = redis.register_script(_FORGET)
         self._quarantine = redis.register_script(_QUARANTINE)
         self._count_day = redis.register_script(_COUNT_DAY)
 
@@ -197,12 +218,17 @@ class RedisJobStore(JobStore):
         return self._job_prefix + job_id
 
     async def add(self, job: Job) -> bool:
+        # The user's list of jobs lives as long as the newest of them.
+        keys = [self._due, self._key(job.id), self._user_key("userjobs", job.user_id)]
         async with _available():
             added = await self._add(
-                keys=[self._due, self._key(job.id)],
+                keys=keys,
                 args=[job.id, _dump(job), job.next_poll_at, self._lifetime_ms(job)],
             )
         return bool(added)
+
+    def _user_key(self, kind: str, user_id: int) -> str:
+        return f"{self._prefix}{kind}:{user_id}"
 
     async def get(self, job_id: str) -> Job | None:
         async with _available():
@@ -293,9 +319,49 @@ class RedisJobStore(JobStore):
             value = await self._redis.get(self._prefix + "cache:" + key)
         return _text(value)
 
-    async def cache_put(self, key: str, value: str, ttl: float) -> None:
+    async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
+        ttl_ms = int(ttl * 1000)
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._prefix + "cache:" + key, value, px=ttl_ms)
+            if owner is not None:
+                owned = self._user_key("usercache", owner)
+                pipe.sadd(owned, key)
+                pipe.pexpire(owned, ttl_ms)
+            await pipe.execute()
+
+    async def history_add(
+        self, user_id: int, entry_id: str, value: str, at: float, keep: float
+    ) -> None:
+        key = self._user_key("history", user_id)
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {value: at})
+            pipe.zremrangebyscore(key, "-inf", f"({at - keep}")
+            pipe.zremrangebyrank(key, 0, -HISTORY_KEEP - 1)
+            pipe.pexpire(key, int(keep * 1000))
+            await pipe.execute()
+
+    async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        key = self._user_key("history", user_id)
         async with _available():
-            await self._redis.set(self._prefix + "cache:" + key, value, px=int(ttl * 1000))
+            values = await self._redis.zrevrangebyscore(
+                key, "+inf", f"({since}", start=0, num=limit
+            )
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    async def forget_user(self, user_id: int) -> bool:
+        keys = [
+            self._due,
+            self._user_key("userjobs", user_id),
+            self._user_key("usercache", user_id),
+            self._user_key("history", user_id),
+            self._user_key("user", user_id),
+        ]
+        async with _available():
+            done = await self._forget(
+                keys=keys,
+                args=[self._job_prefix, self._prefix + "cache:", self._prefix + "quarantine:"],
+            )
+        return bool(done)
 
     async def user_get(self, user_id: int) -> str | None:
         async with _available():
@@ -315,13 +381,13 @@ class RedisJobStore(JobStore):
         max_concurrent: int,
         daily_quota: int | None,
         slot_ttl: float,
+        pictures: int = 1,
     ) -> str | None:
         keys = [f"{self._prefix}slots:{user_id}", self._daily_key(user_id, day)]
         daily = "" if daily_quota is None else daily_quota
+        args: list[str | int] = [job_id, max_concurrent, daily, int(slot_ttl * 1000), pictures]
         async with _available():
-            verdict = await self._admit(
-                keys=keys, args=[job_id, max_concurrent, daily, int(slot_ttl * 1000)]
-            )
+            verdict = await self._admit(keys=keys, args=args)
         return _text(verdict)
 
     async def count_day(self, user_id: int, *, day: int, daily_quota: int) -> bool:

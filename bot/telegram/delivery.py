@@ -38,6 +38,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    MediaUnion,
     Message,
     ReplyParameters,
 )
@@ -46,7 +47,7 @@ from bot.core.errors import ErrorKind
 from bot.core.jobs import Job
 from bot.core.limits import AccessRules
 from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
-from bot.telegram.keyboards import result_keyboard, status_keyboard
+from bot.telegram.keyboards import album_keyboard, result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,13 @@ class Delivered:
     outcome: Outcome
     # The Telegram file of a photo that was sent, for the cache.
     file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AlbumDelivered:
+    outcome: Outcome
+    # The Telegram file of each variant sent, by index, for the cache.
+    file_ids: dict[int, str]
 
 
 class Delivery:
@@ -230,6 +238,100 @@ class Delivery:
             await self._quietly(self._bot.delete_message(upload.chat.id, upload.message_id))
         return Delivered(outcome, file_id)
 
+    async def album(self, job: Job, pictures: dict[int, bytes | str]) -> AlbumDelivered:
+        """The variants that were drawn (bytes, or a cached file_id) as one album with the
+        caption on its first item, then one message with the buttons an album cannot carry;
+        a single survivor goes as a plain photo with them. An album Telegram refuses as
+        photos goes as files, as a single picture does; if that is refused too (or a
+        variant is only a cached photo) the outcome is REFUSED and the user is told."""
+        keyboard = album_keyboard(job.id, sorted(pictures))
+        caption = self._texts.album_caption(job)
+        try:
+            return await self._album_as(job, pictures, caption, keyboard, documents=False)
+        except _REFUSED as exc:
+            log.warning("job %s: Telegram refused the album: %s", job.id, exc.message)
+        if not all(isinstance(picture, bytes) for picture in pictures.values()):
+            return AlbumDelivered(Outcome.REFUSED, {})
+        try:
+            return await self._album_as(job, pictures, caption, keyboard, documents=True)
+        except _REFUSED as exc:
+            log.warning("job %s: Telegram refused the album as files: %s", job.id, exc.message)
+            return AlbumDelivered(Outcome.REFUSED, {})
+
+    async def _album_as(
+        self,
+        job: Job,
+        pictures: dict[int, bytes | str],
+        caption: str,
+        keyboard: InlineKeyboardMarkup,
+        *,
+        documents: bool,
+    ) -> AlbumDelivered:
+        indexes = sorted(pictures)
+        files = {i: _input(pictures[i], f"yandexart-{job.variant_seed(i)}.jpg") for i in indexes}
+        if len(indexes) == 1:
+            [index] = indexes
+            delivered = await self._single(job, files[index], caption, keyboard, documents)
+            file_ids = {index: delivered.file_id} if delivered.file_id else {}
+            return AlbumDelivered(delivered.outcome, file_ids)
+        media: list[MediaUnion] = [
+            (InputMediaDocument if documents else InputMediaPhoto)(
+                media=files[i], caption=caption if n == 0 else None, parse_mode=ParseMode.HTML
+            )
+            for n, i in enumerate(indexes)
+        ]
+        outcome, messages = await self._send(
+            job,
+            lambda chat_id: self._bot.send_media_group(
+                chat_id, media, reply_parameters=_reply_to(job)
+            ),
+        )
+        if outcome is not Outcome.SENT:
+            return AlbumDelivered(outcome, {})
+        first = messages[0]
+        buttons_text = self._texts.get(job.locale, "album.buttons")
+        reply = ReplyParameters(message_id=first.message_id, allow_sending_without_reply=True)
+        with_buttons = self._bot.send_message(
+            first.chat.id, buttons_text, reply_parameters=reply, reply_markup=keyboard
+        )
+        await self._quietly(with_buttons)
+        await self._drop_status(job)
+        file_ids = {i: fid for i, m in zip(indexes, messages, strict=True) if (fid := _file_id(m))}
+        return AlbumDelivered(outcome, file_ids)
+
+    async def _single(
+        self,
+        job: Job,
+        file: BufferedInputFile | str,
+        caption: str,
+        keyboard: InlineKeyboardMarkup,
+        document: bool,
+    ) -> Delivered:
+        """An album's only survivor, as a photo or a file, with the album's buttons."""
+        send = self._bot.send_document if document else self._bot.send_photo
+        outcome, message = await self._send(
+            job,
+            lambda chat_id: send(
+                chat_id,
+                file,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply_to(job),
+                reply_markup=keyboard,
+            ),
+        )
+        if outcome is Outcome.SENT:
+            await self._drop_status(job)
+        return Delivered(outcome, _file_id(message))
+
+    async def _drop_status(self, job: Job) -> None:
+        if job.status_message_id is not None:
+            await self._quietly(self._bot.delete_message(job.chat_id, job.status_message_id))
+
+    async def progress(self, job: Job, ended: int) -> None:
+        """How many of an album's variants have ended, in its status message."""
+        await self._edit_status(job, self._texts.status(job, ended))
+
     async def drop_status(self, chat_id: int, message_id: int) -> None:
         """Delete a status message that came after its job had ended (best effort)."""
         await self._quietly(self._bot.delete_message(chat_id, message_id))
@@ -242,6 +344,9 @@ class Delivery:
             if queue_position is None
             else self._texts.get(job.locale, "status.queued", position=queue_position)
         )
+        await self._edit_status(job, text)
+
+    async def _edit_status(self, job: Job, text: str) -> None:
         markup = status_keyboard(self._texts, job.locale, job.id)
         if job.inline_message_id is not None:
             await self._quietly(self._edit_inline(job.inline_message_id, text, markup))
@@ -356,6 +461,11 @@ class Delivery:
             await call
         except TelegramAPIError as exc:
             log.debug("clean-up call failed: %s", type(exc).__name__)
+
+
+def _input(picture: bytes | str, filename: str) -> BufferedInputFile | str:
+    """An upload, or a Telegram file_id sent again."""
+    return picture if isinstance(picture, str) else BufferedInputFile(picture, filename=filename)
 
 
 def _file_id(message: object) -> str | None:

@@ -43,3 +43,56 @@ def _button(texts: Texts, locale: str, action: Action, job_id: str) -> InlineKey
         text=texts.get(locale, f"button.{action}"),
         callback_data=JobAction(action=action, job_id=job_id).pack(),
     )
+
+
+class HistoryAction(CallbackData, prefix="h"):
+    """Repeat a /history entry; the entry id is its job id."""
+
+    entry_id: str
+
+
+class ForgetAction(CallbackData, prefix="forget"):
+    """Confirm /forget; only the user who asked may press it."""
+
+    user_id: int
+
+
+def history_keyboard(entry_ids: list[str]) -> InlineKeyboardMarkup:
+    """🔁 1 … 🔁 N, numbered like the lines of the list, five to a row."""
+    buttons = [
+        InlineKeyboardButton(text=f"🔁 {n}", callback_data=HistoryAction(entry_id=i).pack())
+        for n, i in enumerate(entry_ids, 1)
+    ]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+    )
+
+
+def forget_keyboard(texts: Texts, locale: str, user_id: int) -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(
+        text=texts.get(locale, "forget.button"),
+        callback_data=ForgetAction(user_id=user_id).pack(),
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+class VariantAction(CallbackData, prefix="v"):
+    """📄 N under an album: the original of variant `index` (0-based) of job `job_id`."""
+
+    job_id: str
+    index: int
+
+
+def album_keyboard(job_id: str, indexes: list[int]) -> InlineKeyboardMarkup:
+    """After an album (which cannot carry buttons): 📄 N for each variant sent, numbered
+    from 1 like the caption, and 🔁 for all of them again with new seeds."""
+    originals = [
+        InlineKeyboardButton(
+            text=f"📄 {i + 1}", callback_data=VariantAction(job_id=job_id, index=i).pack()
+        )
+        for i in indexes
+    ]
+    again = InlineKeyboardButton(
+        text="🔁", callback_data=JobAction(action=Action.AGAIN, job_id=job_id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[*originals, again]])

@@ -9,17 +9,22 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from aiogram.utils.i18n import I18n
 
 from bot.core.errors import MISCONFIGURED, ErrorKind
-from bot.core.jobs import TELL_GRACE, Job
+from bot.core.history import HistoryEntry
+from bot.core.jobs import TELL_GRACE, VARIANT_OK, Job
 from bot.core.limits import Refusal
 from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
-from bot.core.prompt import MAX_PARTS, MAX_SEED, Limits, PromptError
+from bot.core.prompt import MAX_PARTS, MAX_SEED, ArtRequest, Limits, PromptError
 from bot.core.stats import StatsReport
-from bot.core.text import caption
+from bot.core.styles import StyleCatalog
+from bot.core.text import caption, shorten
 from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
+
+HISTORY_PROMPT_LENGTH = 60
 
 _TAG = re.compile(r"<[^>]+>")
 # Failure texts that name YandexART; another model's failures name that model instead.
@@ -36,12 +41,16 @@ class Texts:
         deadline_seconds: float,
         retention_seconds: float = 0,
         yandex_daily_quota: int = 5000,
+        private_text_prompts: bool = False,
+        history_retention: float = 0,
         *,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         offered: tuple[str, ...] = (YANDEXART,),
     ) -> None:
         """`models`: what each known model can do; `offered`: those users may pick."""
+        self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
+        self._private_text_prompts = private_text_prompts
         self._models = models
         self.offered = offered
         self._yandex_daily_quota = yandex_daily_quota
@@ -63,6 +72,9 @@ class Texts:
         """Telegram HTML made plain, for places without markup (inline descriptions)."""
         return html.unescape(_TAG.sub("", text))
 
+    def start(self, locale: str) -> str:
+        return self._with_sections(locale, self.get(locale, "start"), "start")
+
     def help(self, locale: str) -> str:
         text = self.get(
             locale,
@@ -73,11 +85,21 @@ class Texts:
             max_length=self._limits.max_length,
             max_parts=MAX_PARTS,
         )
-        if self.offered == (YANDEXART,):
-            return text
-        models = [self.get(locale, "help.models")]
-        models += [self.get(locale, f"help.model.{name}") for name in self.offered]
-        return text + "\n\n" + "\n".join(models)
+        return self._with_sections(locale, text, "help")
+
+    def _with_sections(self, locale: str, text: str, key: str) -> str:
+        """The base text and the sections of the features that are on, each its own msgid
+        (so each feature's text lives beside it in the catalogs); /help lists the models
+        when users have a choice."""
+        sections = [f"{key}.plain"] if self._private_text_prompts else []
+        sections += [f"{key}.styles", f"{key}.history", f"{key}.variants"] if key == "help" else []
+        extra = {"max_variants": self._limits.max_variants}
+        texts = [text, *(self.get(locale, s, **extra) for s in sections)]
+        if key == "help" and self.offered != (YANDEXART,):
+            models = [self.get(locale, "help.models")]
+            models += [self.get(locale, f"help.model.{name}") for name in self.offered]
+            texts.append("\n".join(models))
+        return "\n\n".join(texts)
 
     def privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
@@ -87,7 +109,34 @@ class Texts:
             after = self.get(locale, "privacy.retention", minutes=self._retention_minutes)
         else:
             after = self.get(locale, "privacy.deleted")
-        return self.get(locale, "privacy", deadline_minutes=self._kept_minutes, after=after)
+        text = self.get(locale, "privacy", deadline_minutes=self._kept_minutes, after=after)
+        kept = "privacy.history" if self._history_days else "privacy.no_history"
+        return "\n".join([text, self.get(locale, kept, days=self._history_days)])
+
+    def styles(self, locale: str, styles: StyleCatalog) -> str:
+        lines = [
+            self.get(
+                locale,
+                "styles.line",
+                name=html.escape(style.name),
+                title=html.escape(style.title(locale)),
+                prompt=html.escape(style.prompt),
+            )
+            for style in styles
+        ]
+        return "\n".join([self.get(locale, "styles.header"), *lines])
+
+    def history(self, locale: str, entries: list[HistoryEntry]) -> str:
+        if not entries:
+            return self.get(locale, "history.empty")
+        lines = [self.get(locale, "history.header")]
+        for n, entry in enumerate(entries, 1):
+            request = entry.request
+            meta = self._request_meta(locale, request, request.seed or 0)
+            when = datetime.fromtimestamp(entry.at, UTC).strftime("%Y-%m-%d %H:%M")
+            prompt = html.escape(shorten(request.text, HISTORY_PROMPT_LENGTH))
+            lines.append(f"{n}. {prompt}\n    <i>{html.escape(meta)} · {when} UTC</i>")
+        return "\n".join(lines)
 
     def prompt_error(self, locale: str, error: PromptError) -> str:
         params = {k: html.escape(str(v)) for k, v in error.params.items()}
@@ -101,6 +150,7 @@ class Texts:
             limit=refusal.limit,
             hours=left // 3600,
             minutes=left % 3600 // 60,
+            remaining=refusal.remaining,
         )
 
     def stats(self, locale: str, report: StatsReport) -> str:
@@ -135,13 +185,44 @@ class Texts:
     def _seconds(self, locale: str, value: float | None) -> str:
         return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
 
-    def status(self, job: Job) -> str:
-        key = self._with_model(job) or "generating"
-        return self.get(job.locale, f"status.{key}", **self._meta(job))
+    def status(self, job: Job, ended: int | None = None) -> str:
+        """ "Generating…" (naming the model when that matters); of an album, with its seeds
+        and, once some have ended, how many."""
+        key = self._model_key(job.request.model)
+        if not job.is_album:
+            return self.get(job.locale, f"status.{key or 'generating'}", **self._meta(job))
+        text = self.get(
+            job.locale,
+            "status.album_model" if key else "status.album",
+            n=job.request.variants,
+            seeds=_seeds(job.seed, job.request.variants),
+            ratio=job.request.ratio,
+            model=job.request.model,
+        )
+        if ended:
+            text += "\n" + self.get(
+                job.locale, "status.album_progress", ended=ended, n=job.request.variants
+            )
+        return text
+
+    def album_caption(self, job: Job) -> str:
+        """The album's first caption: prompt, seeds, ratio, style, and the variants that
+        could not be drawn."""
+        meta = self._request_meta(job.locale, job.request, job.seed)
+        failed = [str(i + 1) for i, r in enumerate(job.variant_results) if r != VARIANT_OK]
+        if failed:
+            meta += "\n" + self.get(
+                job.locale, "caption.variants_failed", numbers=", ".join(failed)
+            )
+        prompt = job.request.text
+        if job.enhanced_prompt is not None:
+            prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
+        elif job.enhance_failed:
+            meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
+        return caption(prompt, meta)
 
     def caption(self, job: Job) -> str:
-        key = self._with_model(job) or "meta"
-        meta = self.get(job.locale, f"caption.{key}", **self._meta(job))
+        meta = self._request_meta(job.locale, job.request, job.seed)
         prompt = job.request.text
         if job.enhanced_prompt is not None:
             prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
@@ -150,17 +231,32 @@ class Texts:
         return caption(prompt, meta)
 
     def inline_description(self, job: Job) -> str:
-        key = self._with_model(job)
+        key = self._model_key(job.request.model)
         if key is None:
             return self.get(job.locale, "inline.description", **self._meta(job))
         return self.get(job.locale, f"caption.{key}", **self._meta(job))
 
-    def _with_model(self, job: Job) -> str | None:
+    def _model_key(self, model: str) -> str | None:
         """The status and caption naming the model (when users have a choice, or the model
         has no seeds, whose status shows none); None for the plain ones."""
-        if not self._models.get(job.request.model, FULL).seed:
+        if not self._models.get(model, FULL).seed:
             return "model_noseed"
         return None if len(self.offered) == 1 else "model"
+
+    def _request_meta(self, locale: str, request: ArtRequest, seed: int) -> str:
+        """A caption's (and a /history line's) second part: the model when it matters, the
+        seed or an album's seeds, the ratio, the style."""
+        key = self._model_key(request.model)
+        if request.variants > 1:
+            album_key = "caption.album_model" if key else "caption.album_meta"
+            seeds = _seeds(seed, request.variants)
+            meta = self.get(
+                locale, album_key, seeds=seeds, ratio=request.ratio, model=request.model
+            )
+        else:
+            params = {"seed": seed, "ratio": request.ratio, "model": request.model}
+            meta = self.get(locale, f"caption.{key or 'meta'}", **params)
+        return meta + (f" · {request.style}" if request.style is not None else "")
 
     @staticmethod
     def _meta(job: Job) -> dict[str, object]:
@@ -187,6 +283,10 @@ class Texts:
 
     def voice_status(self, heard_text: str, job: Job) -> str:
         return f"{self.heard(job.locale, heard_text)}\n{self.status(job)}"
+
+
+def _seeds(first: int, variants: int) -> str:
+    return f"{first}–{first + variants - 1}"
 
 
 def _minutes(seconds: float) -> int:

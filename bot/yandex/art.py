@@ -44,7 +44,7 @@ def build_request_body(model_uri: str, request: ArtRequest, seed: int) -> dict[s
                 "heightRatio": str(request.ratio.height),
             },
         },
-        "messages": [{"weight": part.weight, "text": part.text} for part in request.parts],
+        "messages": [{"weight": part.weight, "text": part.text} for part in request.messages],
     }
 
 

@@ -25,14 +25,16 @@ from bot.yandex.http import RetryPolicy, YandexHttp
 
 GENERATIONS_PATH = "/v1/images/generations"
 # No seed, no weights, and nothing kept to fetch again: a synchronous answer is the picture.
-IMAGES_CAPABILITIES = Capabilities(seed=False, weights=False, keeps_results=False)
+# Without seeds nor kept results there are no variants (an album is N kept operations).
+IMAGES_CAPABILITIES = Capabilities(seed=False, weights=False, variants=False, keeps_results=False)
 
 
 def build_images_body(model_uri: str, request: ArtRequest) -> dict[str, Any]:
-    """The documented fields only; one part (weights are refused before this)."""
+    """The documented fields only; one part (weights are refused before this), and a
+    style as a sentence of the prompt, since there is no weighted message to give it."""
     return {
         "model": model_uri,
-        "prompt": " ".join(part.text for part in request.parts),
+        "prompt": request.one_text,
         "size": f"{request.ratio.width}x{request.ratio.height}",
     }
 
