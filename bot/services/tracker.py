@@ -458,17 +458,23 @@ class Tracker:
             )
         )
 
+    async def _not_delivered(self, job: Job, outcome: Outcome) -> bool:
+        """Settle a delivery that did not reach the user: put off until later (Yandex keeps
+        the results for days, so they are fetched again), or failed at the deadline or when
+        Telegram refused it. False when it was delivered (sent, or the chat is gone)."""
+        if outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
+            await self._fail(job, ErrorKind.UNDELIVERED)
+        elif outcome is Outcome.RETRY_LATER:
+            await self._save(job.but(next_poll_at=self._later()))
+        elif outcome is Outcome.REFUSED:
+            await self._fail(job, ErrorKind.REFUSED)
+        else:
+            return False
+        return True
+
     async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
         delivered = await self._delivery.picture(job, image)
-        if delivered.outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
-            await self._fail(job, ErrorKind.UNDELIVERED)
-            return
-        if delivered.outcome is Outcome.RETRY_LATER:
-            # Yandex keeps the result for days: fetch it again on the next try.
-            await self._save(job.but(next_poll_at=self._later()))
-            return
-        if delivered.outcome is Outcome.REFUSED:
-            await self._fail(job, ErrorKind.REFUSED)
+        if await self._not_delivered(job, delivered.outcome):
             return
         lag = None
         if delivered.outcome is Outcome.SENT and finished_at is not None:
@@ -675,15 +681,7 @@ class Tracker:
             await self._fail(job, ErrorKind(next(r for r in results if r != VARIANT_OK)))
             return
         delivered = await self._delivery.album(job, pictures)
-        if delivered.outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
-            await self._fail(job, ErrorKind.UNDELIVERED)
-            return
-        if delivered.outcome is Outcome.RETRY_LATER:
-            # Yandex keeps the variants: they are fetched again on the next try.
-            await self._save(job.but(next_poll_at=self._later()))
-            return
-        if delivered.outcome is Outcome.REFUSED:
-            await self._fail(job, ErrorKind.REFUSED)
+        if await self._not_delivered(job, delivered.outcome):
             return
         await self._record(f"delivered:{delivered.outcome}", model=job.request.model)
         if not job.request.enhance:

@@ -214,15 +214,13 @@ class Texts:
             meta += "\n" + self.get(
                 job.locale, "caption.variants_failed", numbers=", ".join(failed)
             )
-        prompt = job.request.text
-        if job.enhanced_prompt is not None:
-            prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
-        elif job.enhance_failed:
-            meta = self.get(job.locale, "caption.enhance_failed") + "\n" + meta
-        return caption(prompt, meta)
+        return self._caption(job, meta)
 
     def caption(self, job: Job) -> str:
-        meta = self._request_meta(job.locale, job.request, job.seed)
+        return self._caption(job, self._request_meta(job.locale, job.request, job.seed))
+
+    def _caption(self, job: Job, meta: str) -> str:
+        """The prompt drawn (the enhanced one when there is one) over `meta`."""
         prompt = job.request.text
         if job.enhanced_prompt is not None:
             prompt = self.get(job.locale, "caption.enhanced", prompt=job.enhanced_prompt)
