@@ -89,7 +89,7 @@ def child(out: Path) -> None:
     if os.environ.get("BENCH_NO_GC_TUNING") == "1":  # --no-gc-tuning: what the tuning costs
         setattr(bot.ops.server, "tune_gc", lambda: None)  # noqa: B010 - a function swap
 
-    serve = getattr(entry, "run")  # noqa: B009 - swapped below
+    serve = bot.ops.server.run
 
     async def run_with_sampler(settings: Any) -> None:
         lag = LoopLag()
@@ -107,8 +107,9 @@ def child(out: Path) -> None:
             }
             await asyncio.to_thread(out.write_text, json.dumps(result))
 
-    setattr(entry, "run", run_with_sampler)  # noqa: B010 - a function swap
-    entry.main()
+    # `python -m bot` imports `run` from bot.ops.server when it starts serving.
+    setattr(bot.ops.server, "run", run_with_sampler)  # noqa: B010 - a function swap
+    entry.main([])
 
 
 # --- the benchmark -----------------------------------------------------------------------
@@ -201,7 +202,14 @@ async def one(
                 stderr=log,
             )
         started = time.monotonic()
-        await telegram.wait_for("setMyCommands", 2, timeout=60)
+        try:
+            await telegram.wait_for("getMe", 1, timeout=60)
+        except AssertionError:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
         peak_seen = 0.0
         rss: list[tuple[float, float]] = []
         calls, last_call = 0, started
