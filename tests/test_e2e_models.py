@@ -92,6 +92,17 @@ async def test_both_models_in_one_run_each_with_its_own_pictures(
     assert len(yandex.submits) == 1
 
 
+async def test_a_refused_photo_of_the_images_api_goes_as_a_file_without_original(
+    both: RunningBot, telegram: FakeTelegram, images: FakeImages
+) -> None:
+    """The fallback to a document keeps the model's buttons: nothing to fetch again."""
+    telegram.fail("sendPhoto", 400, "Bad Request: IMAGE_PROCESS_FAILED")
+    telegram.push_message("/art an owl Telegram cannot process --model aliceai")
+    document = (await telegram.wait_for("sendDocument", ok=True))[0]
+    assert files_of(document, document.params["document"]) == images.images[0]
+    assert set(buttons(document)) == {"🔁 Again"}
+
+
 async def test_enhance_rewrites_the_prompt_for_the_images_api(
     both: RunningBot, telegram: FakeTelegram, yandex: FakeYandex, images: FakeImages
 ) -> None:

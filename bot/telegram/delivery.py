@@ -162,7 +162,7 @@ class Delivery:
         with the buttons, and the status message goes as after a photo)."""
         document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
         caption = self._texts.caption(job)
-        keyboard = result_keyboard(self._texts, job.locale, job.id) if with_keyboard else None
+        keyboard = self._result_keyboard(job) if with_keyboard else None
         outcome, _ = await self._send(
             job,
             lambda chat_id: self._bot.send_document(
@@ -194,7 +194,7 @@ class Delivery:
             caption=self._texts.caption(job),
             parse_mode=ParseMode.HTML,
         )
-        keyboard = result_keyboard(self._texts, job.locale, job.id)
+        keyboard = self._result_keyboard(job)
         outcome, _ = await self._send(
             job,
             lambda _: self._bot.edit_message_media(
