@@ -44,6 +44,7 @@ from aiogram.types import (
 )
 
 from bot.core.errors import ErrorKind
+from bot.core.images import image_format
 from bot.core.jobs import Job
 from bot.core.limits import AccessRules
 from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
@@ -160,7 +161,7 @@ class Delivery:
     async def _document(self, job: Job, image: bytes, *, with_keyboard: bool = False) -> Delivered:
         """The JPEG as a file: the Original, or a picture Telegram refused as a photo (then
         with the buttons, and the status message goes as after a photo)."""
-        document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        document = _upload(image, job.seed)
         caption = self._texts.caption(job)
         keyboard = self._result_keyboard(job) if with_keyboard else None
         outcome, _ = await self._send(
@@ -182,7 +183,7 @@ class Delivery:
         """The refused photo as a file in the inline message: uploaded once, then edited in."""
         assert job.inline_message_id is not None
         inline_message_id = job.inline_message_id
-        document = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        document = _upload(image, job.seed)
         outcome, upload = await self._send(
             job,
             lambda chat_id: self._bot.send_document(chat_id, document, disable_notification=True),
@@ -213,7 +214,7 @@ class Delivery:
         upload: Message | None = None
         if file_id is None:
             assert image is not None
-            photo = BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+            photo = _upload(image, job.seed)
             outcome, upload = await self._send(
                 job,
                 lambda chat_id: self._bot.send_photo(chat_id, photo, disable_notification=True),
@@ -268,7 +269,7 @@ class Delivery:
         documents: bool,
     ) -> AlbumDelivered:
         indexes = sorted(pictures)
-        files = {i: _input(pictures[i], f"yandexart-{job.variant_seed(i)}.jpg") for i in indexes}
+        files = {i: _input(pictures[i], job.variant_seed(i)) for i in indexes}
         if len(indexes) == 1:
             [index] = indexes
             delivered = await self._single(job, files[index], caption, keyboard, documents)
@@ -422,7 +423,7 @@ class Delivery:
         if job.cached_file_id is not None:
             return job.cached_file_id
         assert image is not None
-        return BufferedInputFile(image, filename=f"yandexart-{job.seed}.jpg")
+        return _upload(image, job.seed)
 
     async def _send(self, job: Job, call: Callable[[int], Awaitable[Any]]) -> tuple[Outcome, Any]:
         """Run `call(chat_id)` with retries; returns the outcome and Telegram's answer.
@@ -463,9 +464,16 @@ class Delivery:
             log.debug("clean-up call failed: %s", type(exc).__name__)
 
 
-def _input(picture: bytes | str, filename: str) -> BufferedInputFile | str:
+def _input(picture: bytes | str, seed: int) -> BufferedInputFile | str:
     """An upload, or a Telegram file_id sent again."""
-    return picture if isinstance(picture, str) else BufferedInputFile(picture, filename=filename)
+    return picture if isinstance(picture, str) else _upload(picture, seed)
+
+
+def _upload(image: bytes, seed: int) -> BufferedInputFile:
+    """The picture as an upload, named after its seed and with the extension of its format
+    (YandexART answers JPEG; another model may answer PNG or WebP)."""
+    extension = {"png": "png", "webp": "webp"}.get(image_format(image) or "", "jpg")
+    return BufferedInputFile(image, filename=f"yandexart-{seed}.{extension}")
 
 
 def _file_id(message: object) -> str | None:
