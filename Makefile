@@ -34,8 +34,11 @@ lint: $(VENV)/.dev
 redis-server:
 	./scripts/ensure-redis-server
 
+# Most tests wait on sockets, not the CPU: four workers keep two cores busy.
+TEST_WORKERS ?= 4
+
 unit: $(VENV)/.dev redis-server
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
 test: lint unit
 

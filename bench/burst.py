@@ -38,9 +38,9 @@ from bench.common import (
     scaled_settings,
     table,
 )
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import BotProcess
-from tests.fake_telegram import Call, FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 WINDOW = 10.0
 GROUPS = 10

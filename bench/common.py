@@ -2,7 +2,7 @@
 percentiles, an event-loop lag sampler, memory readings and plain-text tables.
 
 Every benchmark runs the real bot (`python -m bot`, configured only through environment
-settings) against `tests/fake_telegram.py` and `tests/fake_yandex.py` on 127.0.0.1, so the
+settings) against `bot/emulators/telegram.py` and `bot/emulators/yandexart.py` on 127.0.0.1, so the
 figures include HTTP, JSON and the scheduler, not a mock of them.
 """
 
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.settings import Settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -51,9 +51,9 @@ from bench.common import (
     table,
 )
 from bench.shapes import SHAPES, Shape, burst_arrivals, steady_arrivals, submitted
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import BotProcess
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 FIRST_CHAT = 10_000
 TARGET_RATIO = 1.3  # p95 lag ≤ 1.3 × the quota bound

@@ -46,9 +46,9 @@ from bench.common import (
     sliding_max,
     table,
 )
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import bot_env as process_env
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 FIRST_CHAT = 100_000
 IMAGE_BYTES = 150_000

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import ROOT, bot_env, eventually, header, memory_mb, table
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import BotProcess
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 FIRST_CHAT = 50_000
 TARGET_RATIO = 0.8

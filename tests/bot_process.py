@@ -8,8 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.emulators.telegram import BOT_TOKEN as BOT_TOKEN
+
 ROOT = Path(__file__).resolve().parent.parent
-BOT_TOKEN = "123456:TEST-token_value"
 API_KEY = "test-api-key"
 FOLDER = "b1gfolder"
 

@@ -14,11 +14,11 @@ from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
 from bot.core.backend import ImageBackend
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 from tests.redis_server import RedisServer
 
 # Fast schedules so a whole generation takes a fraction of a second.

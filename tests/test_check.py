@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.preflight import run_checks
 from bot.ops.settings import Settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess, bot_env
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 from tests.redis_server import free_port
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.fake_telegram import BOT_ID, Call, FakeTelegram
-from tests.fake_yandex import FakeYandex
+from bot.emulators.telegram import BOT_ID, Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 
 USER = 7001
 OTHER_USER = 7002

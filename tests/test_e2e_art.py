@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.emulators.telegram import FakeTelegram, files_of
+from bot.emulators.yandexart import FakeYandex, Reply
 from bot.services.places import PICTURES_AT_ONCE, PICTURES_PER_CHAT
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
-from tests.fake_telegram import FakeTelegram, files_of
-from tests.fake_yandex import FakeYandex, Reply
 
 CHAT = 7001
 

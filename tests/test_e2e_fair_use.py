@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex, Reply
 from tests.bot_process import FOLDER
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram
-from tests.fake_yandex import FakeYandex, Reply
 
 USER = 7001
 STRANGER = 7002

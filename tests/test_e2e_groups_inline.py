@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.emulators.telegram import Call, FakeTelegram, files_of
+from bot.emulators.yandexart import FakeYandex
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram, files_of
-from tests.fake_yandex import FakeYandex
 
 GROUP = -100777
 USER = 7001

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.storage.base import JobStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_store import RedisJobStore
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 USER = 7001
 SECRET = "my secret garden"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.emulators.telegram import FakeTelegram
 from tests.conftest import RunningBot
-from tests.fake_telegram import FakeTelegram
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from bot.core.styles import BUILTIN
+from bot.emulators.images import FakeImages
+from bot.emulators.speechkit import FakeSpeechKit
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.services.profile import KEY_PREFIX as PROFILE_PREFIX
 from bot.storage.memory import MemoryJobStore
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
-from tests.fake_images import FakeImages
-from tests.fake_speechkit import FakeSpeechKit
-from tests.fake_telegram import Call, FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 USER = 7001
 ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"

@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.emulators.images import FakeImages
+from bot.emulators.telegram import Call, FakeTelegram, files_of
+from bot.emulators.yandexart import FakeYandex, Reply
 from tests.bot_process import API_KEY, FOLDER, BotProcess, fast_settings
 from tests.conftest import RunningBot
-from tests.fake_images import FakeImages
-from tests.fake_telegram import Call, FakeTelegram, files_of
-from tests.fake_yandex import FakeYandex, Reply
 
 USER = 7001
 ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.conftest import RunningBot
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 CHAT = 7001
 GROUP = -100777

@@ -19,6 +19,8 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from bot.core.backend import ImageBackend, ImageReady, OperationState, Submitted
 from bot.core.models import Capabilities
 from bot.core.prompt import ArtRequest, PromptPart
+from bot.emulators.telegram import FakeTelegram, files_of
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.health import Ops
 from bot.services.tracker import STEP_ERRORS_MAX
 from bot.storage.picture_cache import PictureCache, request_key
@@ -28,8 +30,6 @@ from bot.yandex.art import YandexArtClient
 from bot.yandex.http import BodyTooLarge, FixedCredentials, YandexHttp
 from tests.bot_process import API_KEY, FOLDER
 from tests.conftest import RunningBot
-from tests.fake_telegram import FakeTelegram, files_of
-from tests.fake_yandex import FakeYandex
 from tests.test_store import make_job
 
 CHAT = 7001

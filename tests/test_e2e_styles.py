@@ -10,11 +10,11 @@ import pytest
 
 from bot.core.prompt import Limits, PromptError, parse_art_args
 from bot.core.styles import BUILTIN, StylesError, parse_styles
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import load_styles
 from bot.ops.settings import StartupError
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 WATERCOLOR = "watercolor painting, soft washes of color, paper texture"
 

@@ -12,10 +12,10 @@ import pytest
 
 from bot.core.jobs import VARIANT_OK, Job, job_from_dict, job_to_dict
 from bot.core.prompt import ArtRequest, PromptPart
+from bot.emulators.telegram import Call, FakeTelegram, files_of
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import BOT_TOKEN
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram, files_of
-from tests.fake_yandex import FakeYandex
 
 CHAT = 7001
 

@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.emulators.speechkit import FakeSpeechKit, SttFault
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import API_KEY, BOT_TOKEN
 from tests.conftest import RunningBot
-from tests.fake_speechkit import FakeSpeechKit, SttFault
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 CHAT = 7001
 GROUP = -100777

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.emulators.telegram import NOT_MODIFIED, QUERY_INVALID, FakeTelegram
+from bot.emulators.telegram_rules import Refused, visible_text
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import API_KEY, BOT_TOKEN
-from tests.fake_telegram import NOT_MODIFIED, QUERY_INVALID, FakeTelegram
-from tests.fake_yandex import FakeYandex
-from tests.telegram_rules import Refused, visible_text
 
 CHAT = 7001
 KEYBOARD = {"inline_keyboard": [[{"text": "Again", "callback_data": "j:again:abc"}]]}

@@ -30,14 +30,14 @@ import pytest
 from babel.messages.pofile import read_po
 from redis.asyncio import Redis
 
+from bot.emulators.telegram import Call, FakeTelegram, TelegramChaos
+from bot.emulators.yandexart import FakeYandex, Reply, YandexChaos
 from bot.services.art import STATUS_GRACE
 from bot.storage.redis_store import _SAVE as SAVE_SCRIPT
 from bot.storage.redis_store import RedisJobStore
 from bot.telegram.keyboards import JobAction
 from tests.bot_process import bot_env, fast_settings
 from tests.conftest import RunningBot
-from tests.fake_telegram import Call, FakeTelegram, TelegramChaos
-from tests.fake_yandex import FakeYandex, Reply, YandexChaos
 from tests.redis_proxy import RedisProxy, script_sha
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,13 +14,13 @@ from redis.asyncio import Redis
 
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.jobs import Job
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.services.durations import DurationModel
 from bot.services.planner import HazardPlanner
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_store import RedisJobStore
 from tests.bot_process import FOLDER
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 durations = st.lists(st.floats(0.01, 600), max_size=60)
 times = st.floats(0, 900)

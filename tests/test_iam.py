@@ -16,14 +16,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.settings import Settings, SettingsError, StartupError, load_settings
 from bot.ops.startup import check_yandex
 from bot.yandex.http import YandexHttp
 from bot.yandex.iam import IamTokenSource, ServiceAccountKey
 from bot.yandex.probe import probe_art
 from tests.bot_process import BOT_TOKEN, FOLDER, BotProcess
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 KEY_ID = "ajekeyid0000000000"
 ACCOUNT = "ajeaccount00000000"

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess, fast_settings
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 from tests.redis_server import RedisServer, free_port
 
 SECRET = "multi_instance_secret"

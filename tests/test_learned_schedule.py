@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.core.schedule import MIN_SAMPLES, LearnedSchedule, PollSchedule, PollWindow, quantile
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.services.durations import REPLAN_EVERY, SAMPLES, DurationModel
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_store import RedisJobStore
 from tests.bot_process import FOLDER
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 FALLBACK = PollSchedule(first_delay=5, growth=1.5, max_interval=30)
 LEARNED = LearnedSchedule(fallback=FALLBACK, target_lag=1.4, tail_growth=0.5)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, ROOT, bot_env
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 GOOD_ENV = {
     "BOT_TOKEN": BOT_TOKEN,

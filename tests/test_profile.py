@@ -14,6 +14,7 @@ from aiogram import Bot
 
 from bot.core.errors import StoreUnavailable
 from bot.core.prompt import Limits
+from bot.emulators.telegram import FakeTelegram
 from bot.ops.app import COMMANDS, DEFAULT_LOCALE, connect_redis, create_bot, create_store
 from bot.ops.settings import Settings
 from bot.services.profile import BotProfile
@@ -23,7 +24,6 @@ from bot.telegram.catalogs import PackagedI18n
 from bot.telegram.texts import Texts
 from tests.bot_process import BOT_TOKEN, ROOT
 from tests.conftest import RunningBot
-from tests.fake_telegram import FakeTelegram
 
 PROFILE_METHODS = ("setMyCommands", "setMyDescription", "setMyShortDescription")
 

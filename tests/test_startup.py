@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.emulators.telegram import BOT_USERNAME, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot
 from bot.ops.settings import Settings, StartupError
 from bot.ops.startup import BACKOFF_CAP, backoff_delay, check_yandex, wait_for_telegram
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess
-from tests.fake_telegram import BOT_USERNAME, FakeTelegram
-from tests.fake_yandex import FakeYandex
 from tests.redis_server import free_port
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.emulators.telegram import FakeTelegram
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.server import build_ops_app, build_webhook_app, start_server
 from bot.ops.settings import Settings
-from tests.fake_telegram import FakeTelegram
 from tests.redis_server import free_port
 
 SECRET = "s3cret_Value-1"

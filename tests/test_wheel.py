@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, ROOT
-from tests.fake_telegram import FakeTelegram
-from tests.fake_yandex import FakeYandex
 
 SOURCES = ("pyproject.toml", "README.md", "bot", "handlers", "locales")
 STEP_TIMEOUT = 300

@@ -26,7 +26,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from tests.local_server import LocalServer
+from bot.emulators.local_server import LocalServer
 
 MODERATION_MESSAGE = (
     "it is not possible to generate an image from this request "

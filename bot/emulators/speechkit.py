@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from tests.local_server import LocalServer
+from bot.emulators.local_server import LocalServer
 
 LANGUAGES = frozenset({"auto", "de-DE", "en-US", "es-ES", "fi-FI", "fr-FR", "he-HE", "it-IT"})
 LANGUAGES |= {"kk-KZ", "nl-NL", "pl-PL", "pt-PT", "pt-BR", "ru-RU", "sv-SE", "tr-TR", "uz-UZ"}

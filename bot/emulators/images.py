@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fake_yandex import MODERATION_MESSAGE, Reply
-from tests.local_server import LocalServer
+from bot.emulators.local_server import LocalServer
+from bot.emulators.yandexart import MODERATION_MESSAGE, Reply
 
 PATH = "/v1/images/generations"
 DOCUMENTED = frozenset({"model", "prompt", "size"})

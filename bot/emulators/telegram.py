@@ -24,9 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.bot_process import BOT_TOKEN
-from tests.local_server import LocalServer
-from tests.telegram_rules import (
+from bot.emulators.local_server import LocalServer
+from bot.emulators.telegram_rules import (
     CALLBACK_ANSWER_MAX,
     Refused,
     caption_text,
@@ -106,6 +105,10 @@ class TelegramChaos:
                 return name
             roll -= p
         return None
+
+
+# The token the emulator accepts unless told another; any other gets 401 Unauthorized.
+BOT_TOKEN = "123456:TEST-token_value"
 
 
 class FakeTelegram(LocalServer):
