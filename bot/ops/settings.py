@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     images_model_uri: str = Field(default="art://{folder}/aliceai-image-art-3.0", min_length=1)
     images_rate_per_minute: float = Field(default=60.0, gt=0)
     images_http_timeout: float = Field(default=120.0, gt=0, description="Seconds per call")
+    # A model Yandex refuses as a model (access denied, gone, invalid URI) is set aside for
+    # this many seconds, for every instance, and requests go to the next model in MODELS.
+    model_retry_after: float = Field(default=600.0, gt=0)
+    # An operation unfinished for 3x the longest its model ever took, and at least this
+    # many seconds, means the model stalls: it is set aside too.
+    model_stall_floor: float = Field(default=120.0, gt=0)
 
     @field_validator("bot_token")
     @classmethod

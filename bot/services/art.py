@@ -17,8 +17,10 @@ from bot.core.errors import StoreUnavailable
 from bot.core.history import HistoryEntry
 from bot.core.jobs import VARIANT_OK, Job, JobState, new_idempotency_key
 from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
-from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.core.models import NoModel
+from bot.core.prompt import ArtRequest, Limits, PromptError, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
+from bot.services.availability import ModelAvailability
 from bot.services.backends import Backends
 from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
@@ -53,6 +55,7 @@ class ArtService:
         history: HistoryService,
         limits: Limits,
         backends: Backends,
+        availability: ModelAvailability,
         deadline: float,
         upload_chat: Callable[[int], int],
         clock: Callable[[], float] = time.time,
@@ -68,6 +71,7 @@ class ArtService:
         self._history = history
         self.limits = limits
         self.backends = backends
+        self._availability = availability
         self._deadline = deadline
         self._upload_chat = upload_chat
         self._clock = clock
@@ -80,7 +84,24 @@ class ArtService:
         offered = self.backends.offered
         prefs = await self._prefs.get(user_id)
         defaults = prefs.defaults_among(offered, self.backends.default)
-        return parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
+        request = parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
+        return await self.available(request)
+
+    async def available(self, request: ArtRequest) -> ArtRequest:
+        """The request as a model that can draw it now gets it: its own, or the next one in
+        MODELS when Yandex refuses it; refused (PromptError, before anything is spent)
+        when no available model can honour it, or its prompt is longer than it takes."""
+        chosen = await self._availability.reroute(request)
+        if isinstance(chosen, NoModel) and chosen.flag is None:
+            raise PromptError("models_unavailable")
+        if isinstance(chosen, NoModel):
+            params = {"model": request.model, "other": chosen.model, "flag": chosen.flag}
+            raise PromptError("model_unavailable", {k: v or "" for k, v in params.items()})
+        limit = self.backends.capabilities[chosen.model].prompt_max
+        length = sum(len(part.text) for part in chosen.parts)
+        if length > limit:
+            raise PromptError("prompt_too_long", {"length": length, "limit": limit})
+        return chosen
 
     async def admit(self, job: Job) -> Refusal | None:
         """The one admission of every generation: call it before `start` on every path that

@@ -34,6 +34,13 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        # 0 while Yandex refuses the model (set aside), 1 otherwise.
+        self.model_available = Gauge(
+            "art_model_available",
+            "Whether the model is drawing (0: set aside after Yandex refused it)",
+            ["model"],
+            registry=self.registry,
+        )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
 
     def render(self) -> bytes:
