@@ -39,6 +39,11 @@ FAST = {
     "max_concurrent_per_user": 1000,
     "daily_quota_per_user": 100000,
     "submit_rate_per_minute": 600000.0,
+    # The bot as most tests know it: YandexART alone, at the URI of the how-to it was built
+    # from (the defaults offer both models; tests that need both say so).
+    "models": "yandexart",
+    "default_model": "yandexart",
+    "art_model_uri": "art://{folder}/yandex-art/latest",
 }
 
 

@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     ops_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
-    art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
+    # Fixed model versions, not `/latest` aliases (Yandex AI Studio's model list, 2026).
+    art_model_uri: str = Field(default="art://{folder}/yandex-art-2.0", min_length=1)
     gpt_model_uri: str = Field(default="gpt://{folder}/yandexgpt/latest", min_length=1)
 
     # Adaptive poll schedule: first poll after `poll_first_delay`, then each gap grows by
@@ -150,8 +151,9 @@ class Settings(BaseSettings):
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
-    models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
-    default_model: str = "yandexart"
+    # Out of the box both, the one Yandex recommends today first (docs/models.md).
+    models: Annotated[tuple[str, ...], NoDecode] = ("aliceai", "yandexart")
+    default_model: str = "aliceai"
     # The Images API (model `aliceai`): synchronous, one call per picture.
     images_api_url: HttpUrl = HttpUrl(DEFAULT_IMAGES_API_URL)
     images_model_uri: str = Field(default="art://{folder}/aliceai-image-art-3.0", min_length=1)
