@@ -17,11 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     # Each command imports only what it needs: `health` runs every 30 s in the container.
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "run"
-    if command not in COMMANDS or len(args) > 1:
+    # `check --draw` is the one option: also draw a picture with each model (billed).
+    draw = args[1:] == ["--draw"] and command == "check"
+    if command not in COMMANDS or (len(args) > 1 and not draw):
         print(USAGE, file=sys.stderr)
         return 2
     if command == "check":
-        return check()
+        return check(draw=draw)
     try:
         settings = load_settings()
         if command == "health":
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check() -> int:
+def check(*, draw: bool = False) -> int:
     """The preflight: exit 0 only when every part is fine."""
     try:
         settings = load_settings()
@@ -49,7 +51,7 @@ def check() -> int:
     setup_logging("ERROR", settings.secrets())
     from bot.ops.preflight import run_check
 
-    return run_check(settings)
+    return run_check(settings, draw=draw)
 
 
 if __name__ == "__main__":
