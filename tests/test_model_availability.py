@@ -73,7 +73,8 @@ def test_the_choice_is_always_drawable_and_available(
 ) -> None:
     result = choose_model(requested, tuple(models), models, unavailable, needs)
     if isinstance(result, Chosen):
-        assert result.model in models and result.model not in unavailable
+        assert result.model in models
+        assert result.model not in unavailable
         # The requested model keeps the request (its flags were checked by the parser).
         assert (result.instead_of is None) == (result.model == requested)
         if result.instead_of is not None:
