@@ -176,3 +176,39 @@ async def test_two_instances_on_one_redis_tell_the_admins_once(
     assert len(images.calls) == 5
     await asyncio.sleep(0.3)
     assert len(admin_messages(telegram)) == len(ADMINS)
+
+
+def keyboard(call: Call) -> dict[str, str]:
+    rows = call.json("reply_markup")["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def test_a_model_taken_out_of_models_is_never_drawn_again(
+    start_bot: Any,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    images: FakeImages,
+    redis_url: str,
+) -> None:
+    first: RunningBot = await start_bot(**settings(images, redis_url=redis_url))
+    telegram.push_message("/art a red fox")
+    photo = (await photos(telegram, 1))[0]
+    assert len(yandex.submits) == 1
+    await first.stop()
+    # The operator takes YandexART out; its old buttons are still in the chat.
+    await start_bot(
+        **settings(images, redis_url=redis_url, models="aliceai", default_model="aliceai")
+    )
+    telegram.push_callback(keyboard(photo)["🔁 Again"], message=photo.result)
+    again = (await photos(telegram, 2))[1]
+    assert again.params["caption"] == (
+        "a red fox\n\naliceai · 1:1\nDrawn by aliceai: yandexart is no longer offered."
+    )
+    telegram.push_message("/history")
+    listing = (await telegram.wait_for("sendMessage", 3))[-1]
+    repeat = next(data for text, data in keyboard(listing).items() if text.startswith("🔁"))
+    telegram.push_callback(repeat, message=listing.result)
+    repeated = (await photos(telegram, 3))[2]
+    assert "Drawn by aliceai: yandexart is no longer offered." in repeated.params["caption"]
+    assert len(yandex.submits) == 1
+    assert len(images.calls) == 2

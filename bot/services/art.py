@@ -276,9 +276,13 @@ class ArtService:
         job_id: str,
     ) -> Job:
         """A request from /history again, with its seed: the same picture, from Telegram's
-        copy when it is still cached (an enhanced prompt is written anew)."""
+        copy when it is still cached (an enhanced prompt is written anew). A request of a
+        model no longer offered cannot be that picture: another model draws it anew."""
+        request = entry.request
+        if request.model not in self.backends.offered:
+            request = dataclasses.replace(request, seed=None)
         return self.new_job(
-            entry.request,
+            request,
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,
