@@ -20,9 +20,14 @@ from bot.core.models import (
     choose_model,
     stall_threshold,
 )
+from bot.services.availability import ModelAvailability
+from bot.services.backends import Backends, Model
+from bot.services.metrics import Metrics
 from bot.storage.base import JobStore
+from bot.storage.budget import MemoryBudget
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_store import RedisJobStore
+from bot.yandex.art import YandexArtClient
 from bot.yandex.errors import (
     AuthError,
     ModelRefused,
@@ -30,6 +35,7 @@ from bot.yandex.errors import (
     as_model_refusal,
     classify_error,
 )
+from bot.yandex.http import FixedCredentials, YandexHttp
 from bot.yandex.images import IMAGES_CAPABILITIES
 
 MODELS = {"aliceai": IMAGES_CAPABILITIES, "yandexart": FULL}
@@ -157,3 +163,34 @@ async def test_redis_keys_carry_the_models_hash_tag(redis_url: str) -> None:
     assert keys == ["art:model:{aliceai}:down", "art:model:{aliceai}:told"]
     assert 0 < await redis.pttl("art:model:{aliceai}:down") <= 200
     await store.close()
+
+
+async def test_the_stall_threshold_is_learned_from_the_models_finish_times() -> None:
+    store = MemoryJobStore()
+    http = YandexHttp(
+        base_url="http://127.0.0.1:9", credentials=FixedCredentials("x"), folder_id=None, timeout=1
+    )
+    client = YandexArtClient(http, model_uri="art://f/m", retries=0)
+    backends = Backends(
+        {"yandexart": Model(client, MemoryBudget(1.0))}, offered=("yandexart",), default="yandexart"
+    )
+
+    async def notify(model: str, error: str) -> None:
+        raise AssertionError("nothing is set aside here")
+
+    availability = ModelAvailability(
+        store,
+        backends,
+        Metrics(),
+        notify,
+        retry_after=600,
+        stall_floor=10,
+        duration_keys={"yandexart": "art://f/m"},
+    )
+    # Under the floor: not stalled, and the store is not even asked.
+    assert await availability.stall_after("yandexart", "1:1", 9.0) is None
+    assert await availability.stall_after("yandexart", "1:1", 10.0) == 10
+    for duration in (4.0, 8.0, 20.0):
+        await store.durations_add("art://f/m|16:9", duration, 512)
+    assert await availability.stall_after("yandexart", "16:9", 11.0) == 60.0
+    await backends.close()

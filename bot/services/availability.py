@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Tells the admins that a model was set aside: its name and Yandex's own text.
 Notify = Callable[[str, str], Awaitable[None]]
+# A model's stall threshold is learned again from its finish times this often (seconds).
+STALL_REFRESH = 30.0
 
 
 def needs_of(request: ArtRequest) -> Needs:
@@ -53,6 +55,8 @@ class ModelAvailability:
         self._clock = clock
         # Models this instance last saw set aside: only these are cleared when they draw.
         self._aside: set[str] = set()
+        # Stall thresholds by durations key: when loaded, and the threshold.
+        self._thresholds: dict[str, tuple[float, float]] = {}
         for name in backends.capabilities:
             metrics.model_available.labels(model=name).set(1)
 
@@ -121,14 +125,21 @@ class ModelAvailability:
             return
         log.warning("model %s answers again", model)
 
-    async def stall_after(self, model: str, ratio: str) -> float:
-        """Seconds after its submit an operation of `model` counts as stalled: learned
-        from the model's finish times at this ratio, never under the floor."""
+    async def stall_after(self, model: str, ratio: str, waited: float) -> float | None:
+        """Seconds after its submit an operation of `model` counts as stalled (learned from
+        the model's finish times at this ratio, never under the floor), once an operation
+        has `waited` at least the floor; None before (no store read on every poll)."""
+        if waited < self._stall_floor:
+            return None
         key = self._duration_keys.get(model)
-        durations: list[float] = []
-        if key is not None:
+        if key is None:
+            return self._stall_floor
+        loaded_at, threshold = self._thresholds.get(f"{key}|{ratio}", (-STALL_REFRESH, 0.0))
+        if self._clock() - loaded_at >= STALL_REFRESH:
             try:
                 durations = await self._store.durations_get(f"{key}|{ratio}")
             except StoreUnavailable:
                 durations = []
-        return stall_threshold(durations, floor=self._stall_floor)
+            threshold = stall_threshold(durations, floor=self._stall_floor)
+            self._thresholds[f"{key}|{ratio}"] = (self._clock(), threshold)
+        return threshold

@@ -414,8 +414,9 @@ class Tracker:
         if job.submitted_at is None or job.source_id is not None:
             return False
         waited = self._clock() - job.submitted_at
-        limit = await self._availability.stall_after(job.request.model, str(job.request.ratio))
-        if waited < limit:
+        model, ratio = job.request.model, str(job.request.ratio)
+        limit = await self._availability.stall_after(model, ratio, waited)
+        if limit is None or waited < limit:
             return False
         assert job.operation_id is not None
         with suppress(BackendError):
