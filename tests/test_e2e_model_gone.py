@@ -56,6 +56,11 @@ async def test_a_denied_model_is_set_aside_and_aliceai_draws(
     running: RunningBot = await start_bot(**settings(images, model_retry_after=60))
     telegram.push_message("/art a red fox")
     photo = (await photos(telegram, 1))[0]
+    # The status said at once which model draws it now, and why.
+    edited = (await telegram.wait_for("editMessageText"))[0].params["text"]
+    assert edited == (
+        "🎨 Generating… aliceai, 1:1\nDrawn by aliceai: yandexart is unavailable right now."
+    )
     # One submit refused as a model, one Images API call that drew it.
     assert len(yandex.submits) == 1
     assert len(images.calls) == 1
@@ -136,8 +141,10 @@ async def test_credentials_refused_are_still_misconfigured(
     images.refused_models[ALICE_URI] = model_denied()
     await start_bot(**settings(images, model_retry_after=60))
     telegram.push_message("/art a red fox")
-    failure = (await telegram.wait_for("editMessageText"))[0]
+    # The status named aliceai once YandexART was refused; then aliceai was refused too.
+    failure = (await telegram.wait_for("editMessageText", 2))[-1]
     assert "misconfigured" in failure.params["text"]
+    assert len(admin_messages(telegram)) == 2 * len(ADMINS)
     assert not telegram.sent("sendPhoto")
 
 

@@ -397,16 +397,16 @@ class Tracker:
         )
         if job.state is JobState.PENDING:
             job = job.moved_to(JobState.SUBMITTED)
-        await self._save(
-            job.but(
-                request=request,
-                operation_id=None,
-                submitted_at=None,
-                idempotency_key=new_idempotency_key(),
-                attempts=0,
-                next_poll_at=self._clock(),
-            )
+        job = job.but(
+            request=request,
+            operation_id=None,
+            submitted_at=None,
+            idempotency_key=new_idempotency_key(),
+            attempts=0,
+            next_poll_at=self._clock(),
         )
+        await self._delivery.status(job, None)  # names the model that draws it now, and why
+        await self._save(job)
 
     async def _stalled(self, job: Job) -> bool:
         """Whether the job's operation has stayed unfinished far past what its model has
