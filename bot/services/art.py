@@ -20,7 +20,7 @@ from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
 from bot.core.models import NoModel
 from bot.core.prompt import ArtRequest, Limits, PromptError, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
-from bot.services.availability import ModelAvailability
+from bot.services.availability import ModelAvailability, needs_of
 from bot.services.backends import Backends
 from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
@@ -185,6 +185,7 @@ class ArtService:
         before the status message is sent, so neither a crash nor a lost answer from
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
+        job = await self._off_removed_model(job)
         if job.is_album and job.request.seed is not None and not job.request.enhance:
             job = await self._cached_variants(job)
         elif job.request.seed is not None and not job.request.enhance:
@@ -200,6 +201,20 @@ class ArtService:
             return None
         await self._history.record(job)
         return job
+
+    async def _off_removed_model(self, job: Job) -> Job:
+        """A job of a model no longer offered (Again, a /history repeat, an old button)
+        goes to the user's default model when that one can draw it; else the tracker hands
+        it to the first offered model that can."""
+        request = job.request
+        if request.model in self.backends.offered:
+            return job
+        prefs = await self._prefs.get(job.user_id)
+        model = prefs.defaults_among(self.backends.offered, self.backends.default).model
+        if needs_of(request).refused_by(self.backends.offered[model]) is not None:
+            return job
+        moved = dataclasses.replace(request, model=model, instead_of=request.model)
+        return job.but(request=moved)
 
     async def _cached_variants(self, job: Job) -> Job:
         """Each variant drawn before (same request, its seed) comes from Telegram's copy."""
