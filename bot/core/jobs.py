@@ -98,6 +98,9 @@ class Job:
     step_errors: int = 0
     # "Original" button: the job whose picture this one fetches (or draws once more).
     source_id: str | None = None
+    # Drawn, its delivery put off by Telegram: the picture (an album's, by variant) is kept
+    # in the store and only the delivery is tried again; it is never drawn again.
+    kept: bool = False
 
     @property
     def slot(self) -> str:

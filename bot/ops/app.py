@@ -195,7 +195,9 @@ async def connect_redis(url: str) -> Redis:
 def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     if redis is None:
         return MemoryJobStore(
-            lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
+            lease_seconds=settings.job_lease_seconds,
+            retention_seconds=settings.job_retention,
+            kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
         )
     from bot.storage.redis_store import RedisJobStore
 
@@ -203,6 +205,7 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
         redis,
         lease_seconds=settings.job_lease_seconds,
         retention_seconds=settings.job_retention,
+        kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
     )
 
 

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     job_retention: float = Field(default=86400.0, ge=0)
     # A user's requests are listed in /history this long (seconds); 0 keeps no history.
     history_retention: float = Field(default=2592000.0, ge=0)
+    # Drawn pictures whose delivery Telegram put off are kept until delivered, never drawn
+    # again: in memory mode all of them together, with Redis each one, at most this many MB.
+    kept_pictures_max_mb: int = Field(default=256, ge=1)
     # While the store is unreachable, at most this many new jobs wait in memory; beyond it
     # users are told the bot is busy.
     outage_backlog_max: int = Field(default=1000, ge=0)

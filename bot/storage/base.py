@@ -70,6 +70,18 @@ class JobStore(ABC):
         cancelling, as it may hold the job right now); None if the job is not active."""
 
     @abstractmethod
+    async def keep_picture(self, job_id: str, index: int, image: bytes, ttl: float) -> bool:
+        """Keep a drawn picture until it is delivered (a delivery put off for later), so it
+        is never drawn again; False, keeping nothing, when over the store's size cap."""
+
+    @abstractmethod
+    async def kept_picture(self, job_id: str, index: int) -> bytes | None: ...
+
+    @abstractmethod
+    async def drop_pictures(self, job_id: str, indexes: Iterable[int]) -> None:
+        """Forget a job's kept pictures (it ended)."""
+
+    @abstractmethod
     async def cache_get(self, key: str) -> str | None:
         """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
 

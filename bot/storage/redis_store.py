@@ -9,6 +9,9 @@ Layout (all keys under one prefix):
 - per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
   `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
   `forget_user`).
+- `picture:{<id>}:<index>`: a drawn picture whose delivery was put off, kept until it is
+  delivered (or the job's `keep_until`), so it is never drawn again; at most
+  `kept_max_bytes` each (the job's id as hash tag, for a cluster);
 - `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
   schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
 
@@ -194,6 +197,7 @@ class RedisJobStore(JobStore):
         prefix: str = "art:",
         lease_seconds: float = 60.0,
         retention_seconds: float = 3600.0,
+        kept_max_bytes: int = 256 * 2**20,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -202,6 +206,7 @@ class RedisJobStore(JobStore):
         self.lease_seconds = lease_seconds
         self._retention_ms = int(retention_seconds * 1000)
         self.instance = secrets.token_hex(8)
+        self._kept_max_bytes = kept_max_bytes
         self._add = redis.register_script(_ADD)
         self._claim = redis.register_script(_CLAIM)
         self._save = redis.register_script(_SAVE)
@@ -313,6 +318,29 @@ class RedisJobStore(JobStore):
             return None
         data, status = found
         return self._decoded(job_id, data, True, status)
+
+    def _picture_key(self, job_id: str, index: int) -> str:
+        return f"{self._prefix}picture:{{{job_id}}}:{index}"
+
+    async def keep_picture(self, job_id: str, index: int, image: bytes, ttl: float) -> bool:
+        if len(image) > self._kept_max_bytes:
+            return False
+        async with _available():
+            await self._redis.set(
+                self._picture_key(job_id, index), image, px=max(int(ttl * 1000), 1)
+            )
+        return True
+
+    async def kept_picture(self, job_id: str, index: int) -> bytes | None:
+        async with _available():
+            image = await self._redis.get(self._picture_key(job_id, index))
+        return image if isinstance(image, bytes) else None
+
+    async def drop_pictures(self, job_id: str, indexes: Iterable[int]) -> None:
+        keys = [self._picture_key(job_id, index) for index in indexes]
+        if keys:
+            async with _available():
+                await self._redis.delete(*keys)  # one hash tag: one slot on a cluster
 
     async def cache_get(self, key: str) -> str | None:
         async with _available():
