@@ -8,7 +8,7 @@ from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
 
 from bot.core.limits import Refusal
-from bot.core.prompt import variants_asked
+from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
 from bot.services.art import request_job_id
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
@@ -41,9 +41,13 @@ async def start_voice_prompt(
         return
     user_id = sender_key(message)
     job_id = request_job_id("message", message.chat.id, message.message_id)
-    # What `/art --n N` replying to the voice asks for is counted now; what is said is not
-    # known yet (a spoken `--n` is refused once heard).
-    pictures = variants_asked(command_args, voice_service.limits)
+    # What `/art --n N` replying to the voice asks for is checked and counted now; what is
+    # said is not known yet (a spoken `--n` is refused once heard).
+    try:
+        pictures = await voice_service.pictures_asked(user_id, command_args)
+    except PromptError as error:
+        await message.reply(texts.prompt_error(locale, error))
+        return
     admission = await voice_service.admit(
         user_id, job_id, chat_id=message.chat.id, pictures=pictures
     )
@@ -56,7 +60,7 @@ async def start_voice_prompt(
     try:
         status = await message.reply(texts.get(locale, "voice.listening"))
     except BaseException:
-        await voice_service.release(user_id, job_id)
+        await voice_service.release(user_id, job_id, pictures)
         raise
     voice_service.hear(
         VoicePrompt(

@@ -428,3 +428,18 @@ async def test_the_redis_store_keeps_pictures_up_to_its_cap_under_the_jobs_hash_
     assert await store.keep_picture("a", 1, b"12345", 60.0)
     assert await redis.keys("art:picture:*") == [b"art:picture:{a}:1"]
     await store.close()
+
+
+async def test_pictures_given_back_are_uncounted_down_to_zero(store: JobStore) -> None:
+    async def admit(job_id: str, pictures: int) -> str | None:
+        return await store.admit(
+            1, job_id, day=5, max_concurrent=9, daily_quota=4, slot_ttl=60, pictures=pictures
+        )
+
+    assert await admit("four", 4) is None
+    assert await admit("one", 1) == "daily"
+    await store.uncount_day(1, day=5, pictures=4)
+    await store.uncount_day(1, day=5, pictures=4)  # never below zero
+    await store.uncount_day(1, day=6, pictures=4)  # another day: nothing counted there
+    assert await admit("again", 4) is None
+    assert await admit("more", 1) == "daily"

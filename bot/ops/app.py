@@ -461,6 +461,7 @@ def create_voice(
         edits=StatusEdits(bot),
         texts=texts,
         enabled=settings.voice_prompts,
+        max_in_flight=settings.stt_max_in_flight,
     )
 
 

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+    # Voice messages downloaded and recognised at a time by one instance (the rest wait
+    # before their audio is fetched).
+    stt_max_in_flight: int = Field(default=20, ge=1)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
     default_model: str = "yandexart"

@@ -3,9 +3,11 @@
 The handler checks the API's limits on the message itself, passes the request through the
 same admission as every generation (`admit`, before any download or call to SpeechKit),
 shows a status message and hands the rest here: download, recognition (within the
-SpeechKit budget), then the very path of `/art`. Every recognition is a tracked task that
-ends with the picture's job started or exactly one explanation in the status message; a
-recognition that ends without a job gives its generation slot back. No audio is kept.
+SpeechKit budget, waited for before the download, and at most `max_in_flight` at a time),
+then the very path of `/art`. Every recognition is a tracked task that ends with the
+picture's job started or exactly one explanation in the status message; a recognition that
+ends without a job gives its generation slot and the pictures it counted back. No audio is
+kept.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 TELL_AT_SHUTDOWN = 3.0
 # How long shutdown waits for recognitions in flight (the tracker waits as long for its steps).
 SHUTDOWN_GRACE = 10.0
+# What the flags of `/art` replying to a voice are checked with before it is heard.
+_UNHEARD = "voice"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class VoiceService:
         texts: Texts,
         enabled: bool,
         shutdown_grace: float = SHUTDOWN_GRACE,
+        max_in_flight: int = 20,
     ) -> None:
         self._art = art
         self._quotas = quotas
@@ -92,10 +97,19 @@ class VoiceService:
         # Requests of this instance from admission to their end: a copy of the update that
         # arrives meanwhile (handled concurrently) is a duplicate.
         self._claimed: set[str] = set()
+        # Downloads and recognitions at a time: audio is fetched only when it can be sent.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     @property
     def limits(self) -> Limits:
         return self._art.limits
+
+    async def pictures_asked(self, user_id: int, command_args: str | None) -> int:
+        """The pictures the flags of `/art` replying to a voice ask for, checked as `/art`
+        checks them (the model, `--n`, `--seed`…) before anything is counted, downloaded or
+        heard; raises `PromptError` for flags `/art` would refuse."""
+        request = await self._art.parse(user_id, command_args, _UNHEARD)
+        return request.variants
 
     async def admit(
         self, user_id: int, job_id: str, *, chat_id: int, pictures: int = 1
@@ -119,11 +133,13 @@ class VoiceService:
                 self._claimed.discard(job_id)
         return verdict
 
-    async def release(self, user_id: int, job_id: str) -> None:
-        """Give back the slot of a request that will not become a job."""
+    async def release(self, user_id: int, job_id: str, pictures: int) -> None:
+        """Give back the slot and the day's `pictures` of a request that will not become a
+        job: a picture is paid for only when drawn."""
         self._claimed.discard(job_id)
         with suppress(StoreUnavailable):
             await self._store.release_slot(user_id, job_id)
+        await self._quotas.give_back(user_id, pictures)
 
     def hear(self, prompt: VoicePrompt) -> None:
         """Recognise and draw in the background; the task is kept until it ends."""
@@ -170,20 +186,20 @@ class VoiceService:
             await self._tell(prompt, self._texts.voice_failure(prompt.locale, ErrorKind.FAILED))
         finally:
             if not started:
-                await self.release(prompt.user_id, prompt.job_id)
+                await self.release(prompt.user_id, prompt.job_id, prompt.pictures)
 
     async def _recognise(self, prompt: VoicePrompt) -> str | None:
         """What was said; None when the user has been told why there is nothing."""
         locale = prompt.locale
         try:
-            audio = await self._files.download(prompt.file_id)
+            async with self._in_flight:
+                await self._budget.acquire()
+                audio = await self._files.download(prompt.file_id)
+                result = await self._stt.recognize(audio, stt_language(locale))
         except DownloadFailed as exc:
             log.info("voice %s: download failed (%s)", prompt.job_id, exc)
             await self._tell(prompt, self._texts.voice_issue(locale, VoiceIssue.DOWNLOAD_FAILED))
             return None
-        try:
-            await self._budget.acquire()
-            result = await self._stt.recognize(audio, stt_language(locale))
         except YandexArtError as exc:
             log.info("voice %s: recognition failed (%s)", prompt.job_id, exc.kind)
             await self._tell(prompt, self._texts.voice_failure(locale, exc.kind))
@@ -227,8 +243,10 @@ class VoiceService:
             markup=status_keyboard(self._texts, locale, job.id),
         )
         started = await self._art.start(job.but(status_message_id=status_id))
-        if started is None and status_id is not None:
-            await self._edits.delete(prompt.chat_id, status_id)  # drawn by its first delivery
+        if started is None and status_id is not None and await self._known(job.id):
+            # Another copy of this update made the job and answers it: this status goes.
+            # (Not a job refused for a full outage backlog: its status says the bot is busy.)
+            await self._edits.delete(prompt.chat_id, status_id)
         return True
 
     async def _tell_heard(self, prompt: VoicePrompt, heard: str, text: str) -> None:

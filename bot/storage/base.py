@@ -141,6 +141,11 @@ class JobStore(ABC):
         when the quota is spent."""
 
     @abstractmethod
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        """Give back pictures counted for the day that were never drawn (a voice that was
+        not heard); the count never goes below zero."""
+
+    @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         """Count an event of the day (shared by all instances), with a delivery lag."""
 

@@ -247,6 +247,11 @@ class MemoryJobStore(JobStore):
         counts[user_id] += 1
         return True
 
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        counts = self._daily.get(day)
+        if counts is not None and counts[user_id]:
+            counts[user_id] = max(counts[user_id] - pictures, 0)
+
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         self._new_day(day)
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))

@@ -181,6 +181,13 @@ redis.call('PEXPIRE', KEYS[1], 172800000)
 return 1
 """
 
+_UNCOUNT_DAY = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(used, tonumber(ARGV[1]))
+if back > 0 then redis.call('DECRBY', KEYS[1], back) end
+return back
+"""
+
 
 # Every Redis error is an outage to the callers, not only a lost connection: OOM, READONLY
 # after a failover, LOADING after a restart, a script refused. The bot backs off and retries.
@@ -218,6 +225,7 @@ class RedisJobStore(JobStore):
         self._forget = redis.register_script(_FORGET)
         self._quarantine = redis.register_script(_QUARANTINE)
         self._count_day = redis.register_script(_COUNT_DAY)
+        self._uncount_day = redis.register_script(_UNCOUNT_DAY)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -427,6 +435,10 @@ class RedisJobStore(JobStore):
 
     def _daily_key(self, user_id: int, day: int) -> str:
         return f"{self._prefix}daily:{user_id}:{day}"
+
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        async with _available():
+            await self._uncount_day(keys=[self._daily_key(user_id, day)], args=[pictures])
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
         async with _available():
