@@ -443,3 +443,12 @@ async def test_pictures_given_back_are_uncounted_down_to_zero(store: JobStore) -
     await store.uncount_day(1, day=6, pictures=4)  # another day: nothing counted there
     assert await admit("again", 4) is None
     assert await admit("more", 1) == "daily"
+
+
+async def test_active_among_names_the_jobs_still_active(store: JobStore) -> None:
+    await store.add(make_job("running", 0.0))
+    await store.add(make_job("ending", 0.0))
+    claimed = {job.id: job for job in await store.claim_due(FAR, 2)}
+    await store.save(claimed["ending"].moved_to(JobState.DONE))
+    assert await store.active_among(["running", "ending", "unknown"]) == {"running"}
+    assert await store.active_among([]) == set()

@@ -358,7 +358,10 @@ def create_services(
         max_length=limits.max_length,
     )
     metrics = Metrics()
-    actions = ChatActions(bot)
+    # The chats that wait are those of the store's active jobs, whichever instance runs them.
+    actions = ChatActions(
+        bot, interval=settings.chat_action_interval, still_waiting=store.active_among
+    )
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
     rules = AccessRules(

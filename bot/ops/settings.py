@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+    # "Sending a photo…" is repeated this often (seconds) while a picture is on its way;
+    # Telegram shows a chat action for at most 5 s.
+    chat_action_interval: float = Field(default=4.5, gt=0, le=5)
     # Voice messages downloaded and recognised at a time by one instance (the rest wait
     # before their audio is fetched).
     stt_max_in_flight: int = Field(default=20, ge=1)

@@ -8,7 +8,7 @@ shared (Redis) store split the work between several bot instances.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from bot.core.jobs import Job
@@ -169,6 +169,10 @@ class JobStore(ABC):
 
     @abstractmethod
     async def active_count(self) -> int: ...
+
+    @abstractmethod
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        """Those of `job_ids` that are still active, whichever instance works on them."""
 
     @abstractmethod
     async def ping(self) -> bool:

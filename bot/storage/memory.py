@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from bot.core.jobs import Job
 from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore
@@ -281,6 +281,9 @@ class MemoryJobStore(JobStore):
         while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
+
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        return {job_id for job_id in job_ids if job_id in self._due}
 
     async def active_count(self) -> int:
         return len(self._due)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -489,6 +489,14 @@ class RedisJobStore(JobStore):
         async with _available():
             first = await self._redis.zrange(self._due, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
+
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        async with _available():
+            scores = await self._redis.zmscore(self._due, ids)
+        return {job_id for job_id, score in zip(ids, scores, strict=True) if score is not None}
 
     async def active_count(self) -> int:
         async with _available():
