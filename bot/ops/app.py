@@ -237,8 +237,8 @@ class Lifecycle:
         log.info("bot started")
 
     async def shutdown(self) -> None:
-        await self._voice.close()  # recognitions in flight may still start jobs
-        await self._tracker.stop()
+        await self._tracker.stop()  # voices being heard are its steps
+        await self._voice.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -418,6 +418,8 @@ def create_services(
         styles=styles,
     )
     stats = StatsService(store, clock=clock)
+    voice = create_voice(settings, bot, redis, http.credentials, art_service, quotas, store, texts)
+    tracker.hearer = voice  # voice requests are jobs; the tracker hears them
     return Services(
         texts=texts,
         store=store,
@@ -426,9 +428,7 @@ def create_services(
         art_service=art_service,
         styles=styles,
         history=history,
-        voice=create_voice(
-            settings, bot, redis, http.credentials, art_service, quotas, store, texts
-        ),
+        voice=voice,
         prefs=prefs,
         rules=rules,
         stats=stats,

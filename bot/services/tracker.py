@@ -12,6 +12,11 @@ job stays claimed in the store during that call, so a process killed meanwhile l
 be drawn again once its lease runs out. A picture that was drawn is never drawn again: when
 Telegram puts its delivery off, it is kept in the store and only the delivery is retried.
 
+A voice request is a job from its admission: while it is heard (state hearing) its step is
+the recognition (`Hearer`), which ends in the request it names or in one explanation. The
+job's lease is renewed meanwhile, so after a crash (kill -9) another instance, or the
+restarted one, hears it again; a shutdown tells its user to send it again and ends it.
+
 Every job ends: an unexpected error in one of its steps is retried a few times, then the job
 fails with a message; a result that cannot be delivered by the deadline is a failure; and a
 failure that cannot be told is given up at the job's `keep_until`.
@@ -25,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core.backend import ImageBackend, ImageReady, OperationFailed, OperationState, Submitted
 from bot.core.budget import Budget
@@ -62,6 +67,21 @@ STEP_ERRORS_MAX = 3
 CHAT_BUSY_WAIT = 2.0
 # While a submit (a synchronous drawing) takes longer, ask the store this often for a Cancel.
 CANCEL_CHECK = 1.0
+
+
+# At shutdown, how long telling a user that their voice was not heard may take.
+TELL_AT_SHUTDOWN = 3.0
+
+
+class Hearer(Protocol):
+    """Hears a voice request (bot/services/voice.py)."""
+
+    async def hear(self, job: Job) -> Job | None:
+        """The request the voice names, as a job to draw (same id); None when it names
+        none and its user has been told why."""
+
+    async def interrupted(self, job: Job) -> None:
+        """Tell the user the bot stopped while hearing; give back what admission counted."""
 
 
 def model_event(model: str, event: str) -> str:
@@ -112,7 +132,8 @@ class Tracker:
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
         self._idle_wait = idle_wait
-        self._shutdown_grace = shutdown_grace
+        self.shutdown_grace = shutdown_grace
+        self.hearer: Hearer | None = None  # set once the voice service exists
         self._in_flight: dict[asyncio.Task[None], str] = {}
         self._backlog: list[Job] = []  # accepted while the store was unreachable
         self._backlog_max = backlog_max
@@ -177,9 +198,9 @@ class Tracker:
         within the shutdown grace, even with the store down or refusing."""
         self._stopping = True
         self._wakeup.set()
-        deadline = time.monotonic() + self._shutdown_grace
+        deadline = time.monotonic() + self.shutdown_grace
         if self._runner is not None:
-            await _finish_within({self._runner}, self._shutdown_grace)
+            await _finish_within({self._runner}, self.shutdown_grace)
         if self._in_flight:
             await _finish_within(set(self._in_flight), deadline - time.monotonic())
         if self._backlog:
@@ -263,8 +284,11 @@ class Tracker:
         try:
             await self._advance(job)
         except asyncio.CancelledError:
-            with suppress(StoreUnavailable):
-                await self._store.release(job)
+            if job.state is JobState.HEARING and self.hearer is not None:
+                await self._interrupted(job, self.hearer)
+            else:
+                with suppress(StoreUnavailable):
+                    await self._store.release(job)
             raise
         except StoreUnavailable:
             # Not the job's fault: its claim runs out and it is due again after the outage.
@@ -272,6 +296,16 @@ class Tracker:
         except Exception:
             log.exception("job %s: unexpected error in its step", job.id)
             await self._after_error(job)
+
+    async def _interrupted(self, job: Job, hearer: Hearer) -> None:
+        """A voice heard at shutdown: its user is told to send it again and it ends (a
+        store in memory would lose it; Redis would hear it after the restart, unasked)."""
+        try:
+            async with asyncio.timeout(TELL_AT_SHUTDOWN):
+                await hearer.interrupted(job)
+                await self._finish(job.moved_to(JobState.FAILED))
+        except (TimeoutError, StoreUnavailable):
+            log.warning("job %s: voice interrupted by shutdown, not ended", job.id)
 
     async def _after_error(self, job: Job) -> None:
         """A bounded retry of a step that failed unexpectedly; then the user is told."""
@@ -298,6 +332,8 @@ class Tracker:
         elif job.request.model not in self._backends:
             log.warning("job %s: unknown model, dropped", job.id)
             await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.state is JobState.HEARING:
+            await self._hear(job)
         elif job.is_album:
             await self._advance_album(job)
         elif job.kept:
@@ -318,6 +354,19 @@ class Tracker:
             # wait for deliveries rather than pictures piling up in memory.
             async with self._pictures.place(job.chat_id):
                 await self._poll(job)
+
+    async def _hear(self, job: Job) -> None:
+        """Recognise a voice request; what it names is saved to be drawn at once."""
+        if self.hearer is None:  # voice prompts turned off since it was admitted
+            await self._fail(job, ErrorKind.BAD_REQUEST)
+            return
+        heard = await self.hearer.hear(job)
+        if heard is None:
+            await self._finish(job.moved_to(JobState.FAILED))
+            return
+        log.info("job %s: heard", job.id)
+        await self._save(heard.but(next_poll_at=self._clock()))
+        self._wakeup.set()
 
     async def _submit(self, job: Job) -> None:
         now = self._clock()
@@ -542,6 +591,8 @@ class Tracker:
         if outcome is Outcome.RETRY_LATER:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
+        if job.state is JobState.HEARING:  # nothing was drawn: the pictures are given back
+            await self._quotas.give_back(job.user_id, job.request.variants)
         self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
         await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
@@ -794,7 +845,7 @@ class Tracker:
 
     def _show_progress(self, job: Job) -> None:
         """ "Sending a photo…" in the chat that waits; an inline message has its own text."""
-        if job.inline_message_id is None:
+        if job.inline_message_id is None and job.state is not JobState.HEARING:
             self._actions.keep(job.id, job.chat_id)
 
     def _later(self) -> float:
