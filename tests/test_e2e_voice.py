@@ -404,3 +404,18 @@ async def test_a_voice_refused_for_a_full_backlog_keeps_its_busy_answer(
             assert yandex.submits == []
     finally:
         await redis.aclose()
+
+
+async def test_a_voice_over_the_speechkit_budget_is_not_downloaded_while_it_waits(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    """Item 16: the budget (a burst of 5, then one a minute) is waited for before the
+    audio is fetched: the sixth voice is not downloaded while it waits."""
+    running = await start_bot(stt_api_url=speechkit.url, stt_rate_per_minute=1.0)
+    running.dispatcher["tracker"].shutdown_grace = 0.1  # the sixth would wait a minute
+    for n in range(6):
+        telegram.push_voice(OGG, size=len(OGG), chat_id=CHAT + n, user_id=CHAT + n)
+    await telegram.wait_for("sendPhoto", 5)
+    await settle()
+    assert len(speechkit.requests) == 5
+    assert len(telegram.downloads) == 5
