@@ -213,9 +213,22 @@ async def test_a_model_taken_out_of_models_is_never_drawn_again(
     )
     telegram.push_message("/history")
     listing = (await telegram.wait_for("sendMessage", 3))[-1]
-    repeat = next(data for text, data in keyboard(listing).items() if text.startswith("🔁"))
+    repeat = keyboard(listing)["🔁 2"]  # the oldest: the one YandexART drew
     telegram.push_callback(repeat, message=listing.result)
     repeated = (await photos(telegram, 3))[2]
     assert "Drawn by aliceai: yandexart is no longer offered." in repeated.params["caption"]
     assert len(yandex.submits) == 1
     assert len(images.calls) == 2
+
+
+async def test_again_after_a_fallback_draws_with_the_model_that_drew(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, images: FakeImages
+) -> None:
+    yandex.refused_models[ART_URI] = model_denied()
+    await start_bot(**settings(images, model_retry_after=60))
+    telegram.push_message("/art a red fox")
+    photo = (await photos(telegram, 1))[0]
+    telegram.push_callback(keyboard(photo)["🔁 Again"], message=photo.result)
+    again = (await photos(telegram, 2))[1]
+    assert again.params["caption"] == "a red fox\n\naliceai · 1:1"
+    assert len(yandex.submits) == 1

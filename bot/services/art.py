@@ -288,7 +288,8 @@ class ArtService:
         """The same prompt, ratio and enhancement with a new random seed; under an inline
         picture the result edits that inline message (uploaded via the presser's chat)."""
         job = self.new_job(
-            dataclasses.replace(source.request, seed=None),
+            # Drawn by the model that drew the source; why it did is no longer news.
+            dataclasses.replace(source.request, seed=None, instead_of=None),
             chat_id=chat_id if inline_message_id is None else self._upload_chat(user_id),
             user_id=user_id,
             locale=locale,
@@ -310,7 +311,7 @@ class ArtService:
         """A request from /history again, with its seed: the same picture, from Telegram's
         copy when it is still cached (an enhanced prompt is written anew). A request of a
         model no longer offered cannot be that picture: another model draws it anew."""
-        request = entry.request
+        request = dataclasses.replace(entry.request, instead_of=None)
         if request.model not in self.backends.offered:
             request = dataclasses.replace(request, seed=None)
         return self.new_job(
