@@ -150,9 +150,16 @@ class FakeTelegram(LocalServer):
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         # Button presses waiting for their one answer, by query id: when pushed (monotonic).
         self.open_queries: dict[str, float] = {}
+        self.answered_queries: dict[str, float] = {}  # the same, once answered
         self.callback_answer_window = 15.0  # Telegram: about 15 s
         self.chat_admins: dict[int, set[int]] = {}  # group id → its admins' user ids
         self.migrated: dict[int, int] = {}  # group id → the supergroup it became
+        # Ephemeral messages (Bot API 10.2), seen by their receiver only: kept apart from
+        # the chats' messages, by (chat id, ephemeral message id). False: this server
+        # refuses them all (as one without Bot API 10.2 would).
+        self.ephemeral_enabled = True
+        self.ephemeral: dict[tuple[int, int], dict[str, Any]] = {}
+        self._ephemeral_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
         self._update_ids = itertools.count(1)
@@ -543,6 +550,7 @@ class FakeTelegram(LocalServer):
         pushed = self.open_queries.pop(call.params["callback_query_id"], None)
         if pushed is None or time.monotonic() - pushed > self.callback_answer_window:
             raise ApiError(400, QUERY_INVALID)
+        self.answered_queries[call.params["callback_query_id"]] = pushed
         if utf16_len(call.params.get("text", "")) > CALLBACK_ANSWER_MAX:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
@@ -684,6 +692,8 @@ class FakeTelegram(LocalServer):
         self, call: Call, content: dict[str, Any], *, flood_checked: bool = False
     ) -> dict[str, Any]:
         chat_id = self._check_chat(call)
+        if "ephemeral_message_parameters" in call.params:
+            return self._new_ephemeral(call, chat_id, content)
         if not flood_checked:
             self._check_flood(chat_id)
         message: dict[str, Any] = {
@@ -703,6 +713,49 @@ class FakeTelegram(LocalServer):
                 message["reply_to_message"] = target
         self.messages[(chat_id, message["message_id"])] = message
         return message
+
+    def _new_ephemeral(self, call: Call, chat_id: int, content: dict[str, Any]) -> dict[str, Any]:
+        """Bot API 10.2: for groups only, to one user (a member, not a bot), answering a
+        press only while it is open; its message_id is 0, its ephemeral_message_id is new."""
+        if not self.ephemeral_enabled:
+            raise ApiError(400, "Bad Request: ephemeral messages are not supported")
+        params = call.json("ephemeral_message_parameters")
+        if chat_id >= 0:
+            raise ApiError(400, "Bad Request: ephemeral messages can be sent only to groups")
+        receiver = params.get("receiver_user_id")
+        if not isinstance(receiver, int) or receiver in (ANONYMOUS_ADMIN, CHANNEL_BOT, BOT_ID):
+            raise ApiError(400, "Bad Request: invalid receiver_user_id")
+        query_id = params.get("callback_query_id")
+        if query_id is not None:
+            pushed = self.open_queries.get(query_id) or self.answered_queries.get(query_id)
+            if pushed is None or time.monotonic() - pushed > self.callback_answer_window:
+                raise ApiError(400, QUERY_INVALID)
+        if "reply_parameters" in call.params:
+            reply = call.json("reply_parameters")
+            if (chat_id, reply.get("message_id")) not in self.messages:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+        self._check_flood(chat_id)
+        ephemeral_id = next(self._ephemeral_ids)
+        message: dict[str, Any] = {
+            "message_id": 0,
+            "ephemeral_message_id": ephemeral_id,
+            "receiver_user": _user(receiver, None),
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Art"},
+            **content,
+            **self._markup(call),
+        }
+        self.ephemeral[(chat_id, ephemeral_id)] = message
+        return message
+
+    def seen_by_all(self, chat_id: int) -> list[dict[str, Any]]:
+        """The bot's messages everyone in the chat sees (not ephemeral, not deleted)."""
+        return [
+            m
+            for (chat, _), m in self.messages.items()
+            if chat == chat_id and m["from"]["id"] == BOT_ID
+        ]
 
     def _check_flood(self, chat_id: int) -> None:
         """Telegram's per-group limit: over it, 429 with the wait until a slot frees up."""

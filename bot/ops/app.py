@@ -55,6 +55,7 @@ from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
+from bot.telegram.notices import Notices
 from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
@@ -218,7 +219,9 @@ class Lifecycle:
         backends: Backends,
         store: JobStore,
         profile: BotProfile,
+        notices: Notices,
     ) -> None:
+        self._notices = notices
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -236,6 +239,7 @@ class Lifecycle:
     async def shutdown(self) -> None:
         await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
+        await self._notices.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -315,6 +319,7 @@ class Services:
     stats: StatsService
     backends: Backends
     actions: ChatActions
+    notices: Notices
 
 
 def create_services(
@@ -428,6 +433,7 @@ def create_services(
         stats=stats,
         backends=backends,
         actions=actions,
+        notices=Notices(bot, settings.notice_ttl),
     )
 
 
@@ -488,6 +494,7 @@ def create_dispatcher(
         styles=services.styles,
         history=services.history,
         tracker=services.tracker,
+        notices=services.notices,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -505,6 +512,7 @@ def create_dispatcher(
         actions=services.actions,
         backends=services.backends,
         store=services.store,
+        notices=services.notices,
         profile=BotProfile(
             services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
         ),

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     group_messages_per_minute: float = Field(default=20.0, gt=0)
     chat_messages_per_second: float = Field(default=1.0, gt=0)
     messages_per_second: float = Field(default=30.0, gt=0)
+    # Seconds a notice for one user stays in a group where Telegram refused it as ephemeral.
+    notice_ttl: float = Field(default=60.0, gt=0)
 
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None

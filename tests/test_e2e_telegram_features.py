@@ -1,0 +1,117 @@
+"""Telegram's newest tools, end to end on the strict fake Bot API: notices for one user in
+groups (ephemeral messages, with a reply deleted later where Telegram refuses them)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.emulators.telegram import FakeTelegram
+from bot.emulators.yandexart import FakeYandex
+
+GROUP = -100777
+USER = 7001
+OTHER = 7002
+LIMIT_TEXT = "daily limit"
+
+
+async def settle() -> None:
+    """Give a wrong reaction the time to show up before asserting there was none."""
+    await asyncio.sleep(0.5)
+
+
+def public_texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [m.get("text") or m.get("caption") or "" for m in telegram.seen_by_all(chat_id)]
+
+
+def ephemeral_to(telegram: FakeTelegram, user_id: int) -> list[str]:
+    return [m["text"] for m in telegram.ephemeral.values() if m["receiver_user"]["id"] == user_id]
+
+
+async def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_quota_refusal_in_a_group_reaches_only_the_requester(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(daily_quota_per_user=1)
+    telegram.push_message("/art a fox --seed 4", chat_id=GROUP, user_id=USER)
+    await telegram.wait_for("sendPhoto", ok=True)
+    telegram.push_message("/art a cat", chat_id=GROUP, user_id=USER)
+    await wait_until(lambda: ephemeral_to(telegram, USER))
+    await settle()
+    assert LIMIT_TEXT in ephemeral_to(telegram, USER)[0]
+    assert not any(LIMIT_TEXT in t for t in public_texts(telegram, GROUP))
+    assert len(telegram.sent("sendPhoto", ok=True)) == 1  # the picture itself stays public
+    assert yandex.generations == 1
+
+
+async def test_where_ephemeral_messages_are_refused_the_reply_is_deleted_after_notice_ttl(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    telegram.ephemeral_enabled = False
+    await start_bot(notice_ttl=0.3)
+    telegram.push_message("/art --seed x a fox", chat_id=GROUP, user_id=USER)
+    refused = await telegram.wait_for("sendMessage")
+    assert "ephemeral_message_parameters" in refused[0].params
+    assert refused[0].result is None  # the fake refused it
+    reply = (await telegram.wait_for("sendMessage", 2))[1]
+    assert reply.result is not None
+    assert "ephemeral_message_parameters" not in reply.params
+    assert reply.json("reply_parameters")["message_id"] > 0
+    deleted = await telegram.wait_for("deleteMessage", ok=True)
+    assert deleted[0].params["message_id"] == str(reply.result["message_id"])
+    assert public_texts(telegram, GROUP) == []
+
+
+async def test_help_in_a_group_is_ephemeral_and_in_a_private_chat_a_reply(
+    running: Any, telegram: FakeTelegram
+) -> None:
+    telegram.push_message("/help", chat_id=GROUP, user_id=OTHER)
+    await wait_until(lambda: ephemeral_to(telegram, OTHER))
+    assert "/art" in ephemeral_to(telegram, OTHER)[0]
+    assert public_texts(telegram, GROUP) == []
+    telegram.push_message("/help", chat_id=USER)
+    await wait_until(lambda: public_texts(telegram, USER))
+    assert len(telegram.ephemeral) == 1  # the private chat got a plain reply
+
+
+async def test_an_anonymous_admin_has_no_user_to_receive_it_so_gets_a_reply_deleted_later(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(notice_ttl=0.2)
+    telegram.push_message("/help", chat_id=GROUP, sender_chat=GROUP)
+    await telegram.wait_for("deleteMessage", ok=True)
+    sent = telegram.sent("sendMessage", ok=True)
+    assert len(sent) == 1
+    assert "ephemeral_message_parameters" not in sent[0].params
+    assert not telegram.ephemeral
+
+
+async def test_the_fake_refuses_an_ephemeral_message_in_a_private_chat(
+    telegram: FakeTelegram,
+) -> None:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.types import EphemeralMessageParameters
+
+    from tests.bot_process import BOT_TOKEN
+
+    session = AiohttpSession(api=TelegramAPIServer.from_base(telegram.url))
+    async with Bot(BOT_TOKEN, session=session) as bot:
+        only_to = EphemeralMessageParameters(receiver_user_id=USER)
+        with pytest.raises(TelegramBadRequest, match="only to groups"):
+            await bot.send_message(USER, "hi", ephemeral_message_parameters=only_to)
+        sent = await bot.send_message(GROUP, "hi", ephemeral_message_parameters=only_to)
+        assert sent.message_id == 0
+        assert sent.ephemeral_message_id == 1
+    assert telegram.seen_by_all(GROUP) == []
