@@ -115,3 +115,18 @@ async def test_the_fake_refuses_an_ephemeral_message_in_a_private_chat(
         assert sent.message_id == 0
         assert sent.ephemeral_message_id == 1
     assert telegram.seen_by_all(GROUP) == []
+
+
+async def test_cancel_is_styled_destructive_and_again_primary(
+    running: Any, telegram: FakeTelegram
+) -> None:
+    telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    photo = (await telegram.wait_for("sendPhoto", ok=True))[0]
+    status = telegram.sent("sendMessage", ok=True)[0]
+    styles = {
+        b["text"]: b.get("style")
+        for call in (status, photo)
+        for row in call.json("reply_markup")["inline_keyboard"]
+        for b in row
+    }
+    assert styles == {"✖️ Cancel": "danger", "🔁 Again": "primary", "📄 Original": None}

@@ -448,6 +448,8 @@ class FakeTelegram(LocalServer):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= _length(command["description"]) <= MAX_COMMAND_DESCRIPTION:
                 raise ApiError(400, "Bad Request: command description is too long")
+            if not isinstance(command.get("is_ephemeral", False), bool):
+                raise ApiError(400, "Bad Request: can't parse BotCommand: is_ephemeral")
         self.profile[("commands", call.params.get("language_code", ""))] = commands
         return True
 

@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
+# Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
+EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
 
 
@@ -514,7 +516,11 @@ def create_dispatcher(
         store=services.store,
         notices=services.notices,
         profile=BotProfile(
-            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+            services.store,
+            services.texts,
+            commands=COMMANDS,
+            default_locale=DEFAULT_LOCALE,
+            ephemeral=EPHEMERAL_COMMANDS,
         ),
     )
     dispatcher.startup.register(lifecycle.startup)

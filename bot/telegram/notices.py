@@ -52,7 +52,10 @@ class Notices:
                 )
             except TelegramBadRequest:
                 log.info("ephemeral message refused in a group; a reply deleted later instead")
-        sent = await message.reply(text, reply_markup=reply_markup)
+        if message.ephemeral_message_id is not None:  # an ephemeral command: no reply to it
+            sent = await message.answer(text, reply_markup=reply_markup)
+        else:
+            sent = await message.reply(text, reply_markup=reply_markup)
         self._delete_later(sent)
         return sent
 
