@@ -33,6 +33,20 @@ _NAMING_THE_SERVICE = frozenset(
 )
 
 
+# Texts with a number in them, by the parameter that is counted: each has plural forms in the
+# catalogs (msgid_plural "<key>.plural"; Russian has three), chosen by gettext's ngettext.
+COUNTED = {
+    "status.album": "n",
+    "status.album_model": "n",
+    "limit.concurrent": "limit",
+    "limit.daily": "limit",
+    "limit.pictures": "remaining",
+    "voice.too_long": "seconds",
+    "error.prompt_too_long": "length",
+    "error.prompt_too_long_style": "limit",
+}
+
+
 class Texts:
     def __init__(
         self,
@@ -65,7 +79,12 @@ class Texts:
         return self._i18n.available_locales
 
     def get(self, locale: str, key: str, **params: object) -> str:
-        return self._i18n.gettext(key, locale=locale).format(**params)
+        """The text of `key`; of a counted one (COUNTED), the form its number takes."""
+        counted = COUNTED.get(key)
+        if counted is None:
+            return self._i18n.gettext(key, locale=locale).format(**params)
+        n = int(str(params[counted]))
+        return self._i18n.gettext(key, f"{key}.plural", n, locale=locale).format(**params)
 
     @staticmethod
     def plain(text: str) -> str:
