@@ -130,3 +130,27 @@ async def test_cancel_is_styled_destructive_and_again_primary(
         for b in row
     }
     assert styles == {"✖️ Cancel": "danger", "🔁 Again": "primary", "📄 Original": None}
+
+
+async def test_settings_in_russian_list_every_setting_before_the_closing_note(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(models=["yandexart", "aliceai"])
+    telegram.push_message("/settings", chat_id=USER, language_code="ru")
+    menu = (await telegram.wait_for("sendMessage", ok=True))[0].params["text"]
+    lines = menu.split("\n")
+    assert lines[-1] == "Флаги в запросе всегда важнее этих настроек."
+    for setting in ("Пропорции", "Улучшение", "Язык", "Модель", "Стиль"):
+        assert any(line.startswith(setting) for line in lines[:-1]), setting
+
+
+async def test_helps_first_line_lists_every_flag_in_both_languages(
+    running: Any, telegram: FakeTelegram
+) -> None:
+    for language in ("en", "ru"):
+        telegram.push_message("/help", chat_id=USER, language_code=language)
+    helps = await telegram.wait_for("sendMessage", 2, ok=True)
+    for call in helps:
+        usage = call.params["text"].split("\n")[1]
+        for flag in ("--seed", "--ratio", "--n", "--style", "--model", "--enhance"):
+            assert flag in usage, (flag, usage)
