@@ -15,6 +15,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService, request_job_id
 from bot.services.voice import VoiceService
+from bot.telegram.drafts import Drafts
 from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.notices import Notices
@@ -30,6 +31,7 @@ async def art(
     texts: Texts,
     i18n: I18n,
     notices: Notices,
+    drafts: Drafts | None,
 ) -> None:
     locale = i18n.current_locale
     user_id = sender_key(message)
@@ -53,11 +55,16 @@ async def art(
             return
         await notices.reply(message, texts.prompt_error(locale, error))
         return
-    await draw(message, request, art_service, texts, notices, locale)
+    await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
 async def plain_text(
-    message: Message, art_service: ArtService, texts: Texts, i18n: I18n, notices: Notices
+    message: Message,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+    notices: Notices,
+    drafts: Drafts | None,
 ) -> None:
     """A private chat's text is a prompt, flags included (`--model` too, as with /art)."""
     locale = i18n.current_locale
@@ -66,7 +73,7 @@ async def plain_text(
     except PromptError as error:
         await notices.reply(message, texts.prompt_error(locale, error))
         return
-    await draw(message, request, art_service, texts, notices, locale)
+    await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
 def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
@@ -87,8 +94,10 @@ async def draw(
     texts: Texts,
     notices: Notices,
     locale: str,
+    drafts: Drafts | None = None,
 ) -> None:
-    """Admit the parsed request, store its job and answer with the status message."""
+    """Admit the parsed request, store its job and answer with the status message, or
+    in a private chat with a live draft where Telegram takes it (bot/telegram/drafts.py)."""
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
@@ -101,6 +110,9 @@ async def draw(
     if refusal is not None:
         if not refusal.silent:
             await notices.reply(message, texts.refusal(locale, refusal))
+        return
+    if drafts is not None and drafts.fits(job) and await drafts.open(job):
+        await art_service.start(job)  # no status message to wait for
         return
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:

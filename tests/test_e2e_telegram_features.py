@@ -154,3 +154,75 @@ async def test_helps_first_line_lists_every_flag_in_both_languages(
         usage = call.params["text"].split("\n")[1]
         for flag in ("--seed", "--ratio", "--n", "--style", "--model", "--enhance"):
             assert flag in usage, (flag, usage)
+
+
+# --- live progress in private chats --------------------------------------------------------
+
+LIVE = {"live_progress": True, "draft_interval": 1.0}
+
+
+async def test_a_private_request_shows_a_live_draft_with_stop_and_no_status_message(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.draft_min_interval = 0.9
+    yandex.hold = True
+    await start_bot(**LIVE)
+    request_id = telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    await telegram.wait_for("sendMessageDraft", 2, ok=True)
+    draft = telegram.drafts[(USER, request_id)]
+    assert draft["can_stop"]
+    assert draft["updates"] == 2  # refreshed, never refused as too soon
+    assert "Generating… seed 4, 1:1" in draft["text"]
+    assert "s so far" in draft["text"]
+    assert telegram.draft_refusals == 0
+    yandex.hold = False
+    await telegram.wait_for("sendPhoto", ok=True)
+    await settle()
+    assert telegram.sent("sendMessage") == []  # no status message, no notice
+    updates = draft["updates"]
+    await asyncio.sleep(1.5)
+    assert telegram.drafts[(USER, request_id)]["updates"] == updates  # not after the picture
+
+
+async def test_stop_on_a_draft_cancels_the_request_and_frees_its_slot(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    from bot.emulators.yandexart import Reply
+
+    yandex.submit_faults = [Reply(429, {"code": 8, "message": "rate exceeded"})] * 10**4
+    await start_bot(max_concurrent_per_user=1, **LIVE)
+    request_id = telegram.push_message("/art a fox", chat_id=USER)
+    await telegram.wait_for("sendMessageDraft", ok=True)
+    await wait_until(lambda: yandex.submits)
+    telegram.push_stop(USER, request_id)
+    told = await telegram.wait_for("sendMessage", ok=True)
+    assert told[0].params["text"] == "Cancelled."
+    submits = len(yandex.submits)
+    await settle()
+    assert len(yandex.submits) == submits  # nothing submitted after the Stop
+    yandex.submit_faults = []
+    telegram.push_message("/art a cat", chat_id=USER)  # the slot is free again
+    await telegram.wait_for("sendPhoto", ok=True)
+
+
+async def test_where_drafts_are_refused_the_status_message_is_used(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    telegram.drafts_enabled = False
+    await start_bot(**LIVE)
+    telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    await telegram.wait_for("sendPhoto", ok=True)
+    refused = telegram.sent("sendMessageDraft")
+    assert len(refused) == 1
+    assert refused[0].result is None
+    status = telegram.sent("sendMessage", ok=True)[0]
+    assert status.params["text"] == "🎨 Generating… seed 4, 1:1"
+    assert "inline_keyboard" in status.params["reply_markup"]
+
+
+async def test_a_group_request_has_no_draft(start_bot: Any, telegram: FakeTelegram) -> None:
+    await start_bot(**LIVE)
+    telegram.push_message("/art a fox", chat_id=GROUP, user_id=USER)
+    await telegram.wait_for("sendPhoto", ok=True)
+    assert telegram.sent("sendMessageDraft") == []
+    assert len(telegram.sent("sendMessage", ok=True)) == 1  # the status message

@@ -32,6 +32,7 @@ from bot.emulators.telegram_rules import (
     check_keyboard,
     message_text,
     utf16_len,
+    visible_text,
 )
 
 BOT_ID = 100500
@@ -159,6 +160,13 @@ class FakeTelegram(LocalServer):
         # refuses them all (as one without Bot API 10.2 would).
         self.ephemeral_enabled = True
         self.ephemeral: dict[tuple[int, int], dict[str, Any]] = {}
+        # Message drafts (Bot API 9.5, 10.3): the latest of each (chat id, draft id), with
+        # `updates` and `stopped`; an update sooner than `draft_min_interval` after the last
+        # is refused with a 429. False: this server refuses drafts (before Bot API 9.5).
+        self.drafts_enabled = True
+        self.drafts: dict[tuple[int, int], dict[str, Any]] = {}
+        self.draft_min_interval = 1.0
+        self.draft_refusals = 0
         self._ephemeral_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
@@ -210,6 +218,18 @@ class FakeTelegram(LocalServer):
         self.open_queries[query_id] = time.monotonic()
         self.push({"update_id": next(self._update_ids), "callback_query": query})
         return query_id
+
+    def push_stop(self, chat_id: int, draft_id: int) -> None:
+        """The user pressed Stop on a draft sent with `can_stop` (Bot API 10.3)."""
+        draft = self.drafts[(chat_id, draft_id)]
+        assert draft["can_stop"], "no Stop button on this draft"
+        draft["stopped"] = True
+        self.push(
+            {
+                "update_id": next(self._update_ids),
+                "stopped_message_generation": {"chat": _chat(chat_id), "draft_id": draft_id},
+            }
+        )
 
     def push_inline_query(self, text: str, *, user_id: int = 7001) -> str:
         query_id = f"iq{next(self._update_ids)}"
@@ -489,6 +509,38 @@ class FakeTelegram(LocalServer):
 
     async def _api_sendMessage(self, call: Call) -> Any:
         return self._new_message(call, {"text": message_text(call.params["text"], _mode(call))})
+
+    async def _api_sendMessageDraft(self, call: Call) -> Any:
+        """Private chats only; a non-zero draft id; 0-4096 characters (empty: "Thinking…");
+        updates of one draft no closer than `draft_min_interval`; none once stopped."""
+        if not self.drafts_enabled:
+            raise ApiError(400, "Bad Request: method sendMessageDraft is not available")
+        chat_id = self._check_chat(call)
+        if chat_id < 0:
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        draft_id = int(call.params["draft_id"])
+        if draft_id == 0:
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        text = call.params.get("text", "")
+        shown = visible_text(text, _mode(call)) if text else ""
+        if utf16_len(shown) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        now = time.monotonic()
+        draft = self.drafts.get((chat_id, draft_id))
+        if draft is not None:
+            if draft["stopped"]:
+                raise ApiError(400, "Bad Request: message generation was stopped by the user")
+            if now - draft["at"] < self.draft_min_interval:
+                self.draft_refusals += 1
+                raise ApiError(429, "Too Many Requests: retry after 1", 1)
+        self.drafts[(chat_id, draft_id)] = {
+            "text": shown,
+            "can_stop": call.params.get("can_stop") == "true",
+            "at": now,
+            "updates": (draft or {}).get("updates", 0) + 1,
+            "stopped": False,
+        }
+        return True
 
     async def _api_sendPhoto(self, call: Call) -> Any:
         photo = self._photo_sizes(call, call.params["photo"])

@@ -41,6 +41,7 @@ from bot.services.metrics import Metrics
 from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
 from bot.services.profile import BotProfile
+from bot.services.progress import job_active, typical_duration
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -53,6 +54,7 @@ from bot.telegram.access import AccessMiddleware
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
+from bot.telegram.drafts import Drafts
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.notices import Notices
@@ -222,8 +224,10 @@ class Lifecycle:
         store: JobStore,
         profile: BotProfile,
         notices: Notices,
+        drafts: Drafts | None,
     ) -> None:
         self._notices = notices
+        self._drafts = drafts
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -242,6 +246,8 @@ class Lifecycle:
         await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
         await self._notices.close()
+        if self._drafts is not None:
+            await self._drafts.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -322,6 +328,7 @@ class Services:
     backends: Backends
     actions: ChatActions
     notices: Notices
+    drafts: Drafts | None  # None: LIVE_PROGRESS is off
 
 
 def create_services(
@@ -370,12 +377,21 @@ def create_services(
         allowed_chats=settings.allowed_chat_ids,
         admins=settings.admin_ids,
     )
+    planner = create_planner(settings, store)
+    drafts = Drafts(
+        bot,
+        texts,
+        interval=settings.draft_interval,
+        active=job_active(store),
+        estimate=typical_duration(store, planner),
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
         rules=rules,
+        drafts=drafts,
     )
     quotas = Quotas(
         store,
@@ -390,7 +406,7 @@ def create_services(
         backends=backends,
         delivery=delivery,
         actions=actions,
-        planner=create_planner(settings, store),
+        planner=planner,
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
@@ -436,6 +452,7 @@ def create_services(
         backends=backends,
         actions=actions,
         notices=Notices(bot, settings.notice_ttl),
+        drafts=drafts if settings.live_progress else None,
     )
 
 
@@ -497,6 +514,7 @@ def create_dispatcher(
         history=services.history,
         tracker=services.tracker,
         notices=services.notices,
+        drafts=services.drafts,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -515,6 +533,7 @@ def create_dispatcher(
         backends=services.backends,
         store=services.store,
         notices=services.notices,
+        drafts=services.drafts,
         profile=BotProfile(
             services.store,
             services.texts,

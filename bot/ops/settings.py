@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     messages_per_second: float = Field(default=30.0, gt=0)
     # Seconds a notice for one user stays in a group where Telegram refused it as ephemeral.
     notice_ttl: float = Field(default=60.0, gt=0)
+    # Private chats show a live draft while a picture is drawn, refreshed this often (seconds).
+    live_progress: bool = True
+    draft_interval: float = Field(default=2.0, ge=1.0, le=20.0)
 
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None

@@ -224,6 +224,18 @@ class Texts:
             )
         return text
 
+    def draft(self, job: Job, *, elapsed: float, estimate: float | None, place: int | None) -> str:
+        """The live draft of a private chat: the status (or the place in the queue for the
+        Yandex quota), the time so far and what such pictures usually take."""
+        if place is None:
+            head = self.status(job)
+        else:
+            head = self.get(job.locale, "status.queued", position=place)
+        lines = [head, self.get(job.locale, "draft.elapsed", seconds=round(elapsed))]
+        if estimate is not None:
+            lines.append(self.get(job.locale, "draft.estimate", seconds=max(1, round(estimate))))
+        return "\n".join(lines)
+
     def album_caption(self, job: Job) -> str:
         """The album's first caption: prompt, seeds, ratio, style, and the variants that
         could not be drawn."""
