@@ -9,6 +9,7 @@ from aiogram import Router
 from handlers import (
     art,
     buttons,
+    guest,
     history,
     info,
     inline,
@@ -32,4 +33,5 @@ def routers() -> list[Router]:
         history.create_router(),
         voice.create_router(),
         progress.create_router(),
+        guest.create_router(),
     ]

@@ -226,3 +226,68 @@ async def test_a_group_request_has_no_draft(start_bot: Any, telegram: FakeTelegr
     await telegram.wait_for("sendPhoto", ok=True)
     assert telegram.sent("sendMessageDraft") == []
     assert len(telegram.sent("sendMessage", ok=True)) == 1  # the status message
+
+
+# --- guest mode ----------------------------------------------------------------------------
+
+GUEST_CHAT = -100900
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ("@art_test_bot /art a fox --seed 4", "a fox --seed 4"),
+        ("/art@art_test_bot a fox", "a fox"),
+        ("@art_test_bot a fox", "a fox"),
+        ("/art", ""),
+        ("/artist at work", "/artist at work"),
+    ],
+)
+def test_a_guest_message_is_read_like_art(text: str, prompt: str) -> None:
+    from handlers.guest import guest_prompt
+
+    assert guest_prompt(text) == prompt
+
+
+async def test_a_guest_request_is_drawn_and_answered_once(
+    running: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.push_guest_message("@art_test_bot /art a fox --seed 4", chat_id=GUEST_CHAT)
+    answer = (await telegram.wait_for("answerGuestQuery", ok=True))[0]
+    result = answer.json("result")
+    assert result["input_message_content"]["message_text"] == "🎨 Generating… seed 4, 1:1"
+    assert result["reply_markup"]["inline_keyboard"][0][0]["style"] == "danger"  # Cancel
+    inline_id = answer.result["inline_message_id"]
+    await telegram.wait_for("editMessageMedia", ok=True)
+    assert telegram.inline_messages[inline_id]["media"]["type"] == "photo"
+    telegram.push(telegram.pushed[-1])  # the same update delivered again
+    refused = await telegram.wait_for("answerGuestQuery", 2)
+    assert refused[1].result is None  # Telegram takes one answer only
+    await settle()
+    assert yandex.generations == 1
+    assert len(telegram.sent("answerGuestQuery", ok=True)) == 1
+    assert telegram.sent("sendMessage", chat_id=GUEST_CHAT) == []  # not a member there
+
+
+async def test_a_guest_request_passes_the_same_admission(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(daily_quota_per_user=1)
+    telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    await telegram.wait_for("sendPhoto", ok=True)
+    telegram.push_guest_message("@art_test_bot a cat", chat_id=GUEST_CHAT)
+    answer = (await telegram.wait_for("answerGuestQuery", ok=True))[0]
+    inline_id = answer.result["inline_message_id"]
+    await wait_until(lambda: LIMIT_TEXT in telegram.inline_messages[inline_id]["text"])
+    await settle()
+    assert yandex.generations == 1
+
+
+async def test_a_bad_guest_request_is_answered_with_the_error(
+    running: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.push_guest_message("@art_test_bot /art", chat_id=GUEST_CHAT)
+    answer = (await telegram.wait_for("answerGuestQuery", ok=True))[0]
+    assert answer.json("result")["id"] == "error"
+    await settle()
+    assert yandex.generations == 0

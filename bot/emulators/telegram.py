@@ -152,6 +152,9 @@ class FakeTelegram(LocalServer):
         # Button presses waiting for their one answer, by query id: when pushed (monotonic).
         self.open_queries: dict[str, float] = {}
         self.answered_queries: dict[str, float] = {}  # the same, once answered
+        # Guest queries (Bot API 10.0) waiting for their one answer: when pushed.
+        self.guest_queries: dict[str, float] = {}
+        self.guest_answer_window = 15.0
         self.callback_answer_window = 15.0  # Telegram: about 15 s
         self.chat_admins: dict[int, set[int]] = {}  # group id → its admins' user ids
         self.migrated: dict[int, int] = {}  # group id → the supergroup it became
@@ -217,6 +220,22 @@ class FakeTelegram(LocalServer):
             query["inline_message_id"] = inline_message_id
         self.open_queries[query_id] = time.monotonic()
         self.push({"update_id": next(self._update_ids), "callback_query": query})
+        return query_id
+
+    def push_guest_message(self, text: str, *, chat_id: int = -100900, user_id: int = 7001) -> str:
+        """A user summoned the bot in a chat it is not a member of; returns the
+        guest_query_id its one answer must name."""
+        query_id = f"gq{next(self._update_ids)}"
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": _user(user_id, "en"),
+            "text": text,
+            "guest_query_id": query_id,
+        }
+        self.guest_queries[query_id] = time.monotonic()
+        self.push({"update_id": next(self._update_ids), "guest_message": message})
         return query_id
 
     def push_stop(self, chat_id: int, draft_id: int) -> None:
@@ -616,6 +635,28 @@ class FakeTelegram(LocalServer):
                 message_text(content["message_text"], content.get("parse_mode"))
             check_keyboard(result.get("reply_markup"))
         return True
+
+    async def _api_answerGuestQuery(self, call: Call) -> Any:
+        """One answer per guest query, soon after it came; the result is an inline query
+        result, checked like one; it becomes an inline message the bot may edit."""
+        pushed = self.guest_queries.pop(call.params["guest_query_id"], None)
+        if pushed is None or time.monotonic() - pushed > self.guest_answer_window:
+            raise ApiError(400, "Bad Request: guest query is too old or already answered")
+        result = call.json("result")
+        content = result.get("input_message_content")
+        if result.get("type") == "article" and content is None:
+            raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+        check_keyboard(result.get("reply_markup"))
+        inline_message_id = f"guest-{next(self._message_ids)}"
+        if content is not None:
+            text = message_text(content["message_text"], content.get("parse_mode"))
+            message: dict[str, Any] = {"text": text}
+        else:  # a picture (a photo result): its caption, as in an inline message
+            message = {"media": result}
+        if result.get("reply_markup"):
+            message["reply_markup"] = result["reply_markup"]
+        self.inline_messages[inline_message_id] = message
+        return {"inline_message_id": inline_message_id}
 
     async def _api_getChatMember(self, call: Call) -> Any:
         chat_id, user_id = int(call.params["chat_id"]), int(call.params["user_id"])

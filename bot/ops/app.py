@@ -524,6 +524,7 @@ def create_dispatcher(
         dispatcher.callback_query,
         dispatcher.inline_query,
         dispatcher.chosen_inline_result,
+        dispatcher.guest_message,
     ):
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
