@@ -291,3 +291,20 @@ async def test_a_bad_guest_request_is_answered_with_the_error(
     assert answer.json("result")["id"] == "error"
     await settle()
     assert yandex.generations == 0
+
+
+async def test_an_ephemeral_command_has_no_message_to_reply_to_in_the_fallback(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    """/help is marked is_ephemeral: in a group Telegram shows it to the bot only, with
+    message_id 0; where the answer cannot be ephemeral it is a plain message."""
+    telegram.ephemeral_enabled = False
+    await start_bot(notice_ttl=0.2)
+    update = telegram.new_update("/help", chat_id=GROUP, user_id=USER)
+    update["message"].update(message_id=0, ephemeral_message_id=3)
+    telegram.push(update)
+    deleted = await telegram.wait_for("deleteMessage", ok=True)
+    sent = telegram.sent("sendMessage", ok=True)
+    assert len(sent) == 1
+    assert "reply_parameters" not in sent[0].params
+    assert deleted[0].params["message_id"] == str(sent[0].result["message_id"])
