@@ -308,3 +308,24 @@ async def test_an_ephemeral_command_has_no_message_to_reply_to_in_the_fallback(
     assert len(sent) == 1
     assert "reply_parameters" not in sent[0].params
     assert deleted[0].params["message_id"] == str(sent[0].result["message_id"])
+
+
+async def test_the_original_button_is_disabled_while_the_original_is_fetched(
+    running: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    photo = (await telegram.wait_for("sendPhoto", ok=True))[0]
+    keyboard = photo.json("reply_markup")["inline_keyboard"]
+    original = next(b for row in keyboard for b in row if b["text"] == "📄 Original")
+    yandex.hold = True  # the re-fetch stays in flight
+    telegram.push_callback(original["callback_data"], message=photo.result, user_id=USER)
+    await telegram.wait_for("editMessageReplyMarkup", ok=True)
+    shown = telegram.messages[(USER, photo.result["message_id"])]["reply_markup"]
+    buttons = {b["text"]: b for row in shown["inline_keyboard"] for b in row}
+    assert buttons["📄 Original"] == {"text": "📄 Original", "disabled": {}}
+    assert buttons["🔁 Again"]["style"] == "primary"  # the rest as it was
+    yandex.hold = False
+    await telegram.wait_for("sendDocument", ok=True)
+    await telegram.wait_for("editMessageReplyMarkup", 2, ok=True)
+    restored = telegram.messages[(USER, photo.result["message_id"])]["reply_markup"]
+    assert restored["inline_keyboard"] == keyboard

@@ -712,6 +712,12 @@ class FakeTelegram(LocalServer):
         self._edit(message, {"caption": caption}, self._markup(call).get("reply_markup"))
         return True if "inline_message_id" in call.params else message
 
+    async def _api_editMessageReplyMarkup(self, call: Call) -> Any:
+        """Only the keyboard; the same keyboard again is refused as not modified."""
+        message = self._message_to_edit(call)
+        self._edit(message, {}, self._markup(call).get("reply_markup"))
+        return True if "inline_message_id" in call.params else message
+
     def _message_to_edit(self, call: Call) -> dict[str, Any]:
         inline_id = call.params.get("inline_message_id")
         if inline_id is not None:

@@ -58,6 +58,7 @@ from bot.telegram.drafts import Drafts
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.notices import Notices
+from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
@@ -225,7 +226,9 @@ class Lifecycle:
         profile: BotProfile,
         notices: Notices,
         drafts: Drafts | None,
+        pressed: PressedButtons,
     ) -> None:
+        self._pressed = pressed
         self._notices = notices
         self._drafts = drafts
         self._tracker = tracker
@@ -246,6 +249,7 @@ class Lifecycle:
         await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
         await self._notices.close()
+        await self._pressed.close()
         if self._drafts is not None:
             await self._drafts.close()
         if self._actions_task is not None:
@@ -329,6 +333,7 @@ class Services:
     actions: ChatActions
     notices: Notices
     drafts: Drafts | None  # None: LIVE_PROGRESS is off
+    pressed: PressedButtons
 
 
 def create_services(
@@ -453,6 +458,7 @@ def create_services(
         actions=actions,
         notices=Notices(bot, settings.notice_ttl),
         drafts=drafts if settings.live_progress else None,
+        pressed=PressedButtons(bot, active=job_active(store)),
     )
 
 
@@ -515,6 +521,7 @@ def create_dispatcher(
         tracker=services.tracker,
         notices=services.notices,
         drafts=services.drafts,
+        pressed=services.pressed,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -535,6 +542,7 @@ def create_dispatcher(
         store=services.store,
         notices=services.notices,
         drafts=services.drafts,
+        pressed=services.pressed,
         profile=BotProfile(
             services.store,
             services.texts,
