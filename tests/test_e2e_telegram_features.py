@@ -329,3 +329,24 @@ async def test_the_original_button_is_disabled_while_the_original_is_fetched(
     await telegram.wait_for("editMessageReplyMarkup", 2, ok=True)
     restored = telegram.messages[(USER, photo.result["message_id"])]["reply_markup"]
     assert restored["inline_keyboard"] == keyboard
+
+
+async def test_custom_emoji_only_on_the_buttons_the_operator_set(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    telegram.custom_emoji = True  # this bot may use them
+    await start_bot(button_emoji="cancel=5368324170671202286, again=5370870893004203704")
+    telegram.push_message("/art a fox --seed 4", chat_id=USER)
+    photo = (await telegram.wait_for("sendPhoto", ok=True))[0]
+    status = telegram.sent("sendMessage", ok=True)[0]
+    icons = {
+        b["text"]: b.get("icon_custom_emoji_id")
+        for call in (status, photo)
+        for row in call.json("reply_markup")["inline_keyboard"]
+        for b in row
+    }
+    assert icons == {
+        "✖️ Cancel": "5368324170671202286",
+        "🔁 Again": "5370870893004203704",
+        "📄 Original": None,
+    }

@@ -125,6 +125,10 @@ async def test_callback_data_over_64_bytes_is_refused(telegram: FakeTelegram) ->
         ({"text": "b", "callback_data": "x", "style": "red"}, "BUTTON_STYLE_INVALID"),
         ({"text": "b", "callback_data": "x", "disabled": {}}, "BUTTON_TYPE_INVALID"),
         ({"text": "b"}, "BUTTON_TYPE_INVALID"),
+        (
+            {"text": "b", "callback_data": "x", "icon_custom_emoji_id": "1"},
+            "custom emoji on buttons are not available to this bot",
+        ),
         ({"text": "b", "callback_data": "x", "colour": "red"}, "BUTTON_TYPE_INVALID"),
     ],
 )

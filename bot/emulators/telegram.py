@@ -167,6 +167,8 @@ class FakeTelegram(LocalServer):
         # `updates` and `stopped`; an update sooner than `draft_min_interval` after the last
         # is refused with a 429. False: this server refuses drafts (before Bot API 9.5).
         self.drafts_enabled = True
+        # Custom emoji on buttons: only for bots entitled to them (Bot API 9.4).
+        self.custom_emoji = False
         self.drafts: dict[tuple[int, int], dict[str, Any]] = {}
         self.draft_min_interval = 1.0
         self.draft_refusals = 0
@@ -445,7 +447,10 @@ class FakeTelegram(LocalServer):
         if handler is None:
             return _error(404, "Not Found: method not found")
         try:
-            check_keyboard(call.json("reply_markup") if "reply_markup" in call.params else None)
+            check_keyboard(
+                call.json("reply_markup") if "reply_markup" in call.params else None,
+                custom_emoji=self.custom_emoji,
+            )
             result = await handler(call)
         except ApiError as exc:
             return _error(exc.status, exc.description, exc.retry_after, exc.migrate_to_chat_id)
@@ -633,7 +638,7 @@ class FakeTelegram(LocalServer):
             content = result.get("input_message_content")
             if content is not None:
                 message_text(content["message_text"], content.get("parse_mode"))
-            check_keyboard(result.get("reply_markup"))
+            check_keyboard(result.get("reply_markup"), custom_emoji=self.custom_emoji)
         return True
 
     async def _api_answerGuestQuery(self, call: Call) -> Any:
@@ -646,7 +651,7 @@ class FakeTelegram(LocalServer):
         content = result.get("input_message_content")
         if result.get("type") == "article" and content is None:
             raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
-        check_keyboard(result.get("reply_markup"))
+        check_keyboard(result.get("reply_markup"), custom_emoji=self.custom_emoji)
         inline_message_id = f"guest-{next(self._message_ids)}"
         if content is not None:
             text = message_text(content["message_text"], content.get("parse_mode"))

@@ -149,13 +149,17 @@ _BUTTON_KINDS = frozenset(
 )
 
 
-def check_keyboard(markup: dict[str, Any] | None) -> None:
+def check_keyboard(markup: dict[str, Any] | None, *, custom_emoji: bool = False) -> None:
+    """`custom_emoji`: the bot may show custom emoji on buttons (a Fragment username, or
+    an owner with Telegram Premium)."""
     if not markup:
         return
     for row in markup.get("inline_keyboard", []):
         for button in row:
             if "style" in button and button["style"] not in BUTTON_STYLES:
                 raise Refused("BUTTON_STYLE_INVALID")
+            if "icon_custom_emoji_id" in button and not custom_emoji:
+                raise Refused("custom emoji on buttons are not available to this bot")
             if len(_BUTTON_KINDS & button.keys()) != 1 or not button.keys() <= _BUTTON_KINDS | {
                 "text",
                 "style",

@@ -365,6 +365,7 @@ def create_services(
         history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
+        button_icons=settings.button_emoji,
     )
     enhancer = PromptEnhancer(
         http,

@@ -47,6 +47,7 @@ def _button(texts: Texts, locale: str, action: Action, job_id: str) -> InlineKey
         text=texts.get(locale, f"button.{action}"),
         callback_data=JobAction(action=action, job_id=job_id).pack(),
         style=STYLES.get(action),
+        icon_custom_emoji_id=texts.button_icons.get(action),
     )
 
 

@@ -60,8 +60,11 @@ class Texts:
         *,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         offered: tuple[str, ...] = (YANDEXART,),
+        button_icons: Mapping[str, str] | None = None,
     ) -> None:
-        """`models`: what each known model can do; `offered`: those users may pick."""
+        """`models`: what each known model can do; `offered`: those users may pick;
+        `button_icons`: the custom emoji the operator set for buttons, by action."""
+        self.button_icons: Mapping[str, str] = button_icons or {}
         self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
         self._private_text_prompts = private_text_prompts
