@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.prompt import Limits
+from bot.core.jobs import Job
+from bot.core.prompt import Limits, parse_art_args
 from bot.telegram.catalogs import PackagedI18n
 from bot.telegram.texts import COUNTED, Texts
 
@@ -83,3 +84,24 @@ def test_the_russian_examples_of_the_issue(texts: Texts) -> None:
     assert "Рисую 2 варианта" in render(texts, "ru", "status.album", 2)
     assert "осталось только 1 картинка" in render(texts, "ru", "limit.pictures", 1)
     assert "5 картинок" in render(texts, "ru", "limit.daily", 5)
+
+
+def test_the_live_draft_shows_the_queue_place_the_time_and_the_estimate(texts: Texts) -> None:
+    job = Job(
+        id="j",
+        chat_id=1,
+        user_id=1,
+        locale="ru",
+        request=parse_art_args("лиса --seed 4", Limits()),
+        seed=4,
+        idempotency_key="k",
+        created_at=0.0,
+        deadline_at=1.0,
+        next_poll_at=0.0,
+    )
+    queued = texts.draft(job, elapsed=12.4, estimate=20.2, place=3).split("\n")
+    assert queued[0].startswith("⏳")
+    assert "3" in queued[0]
+    assert queued[1:] == ["⏱ Прошло 12 с", "Обычно такие картинки готовы примерно за 20 с."]
+    drawing = texts.draft(job, elapsed=0, estimate=None, place=None).split("\n")
+    assert drawing == [texts.status(job), "⏱ Прошло 0 с"]
