@@ -30,7 +30,8 @@ async def show(
     user_id = sender_key(message)
     entries = await history.recent(user_id)
     keyboard = history_keyboard([entry.id for entry in entries]) if entries else None
-    await notices.reply(message, texts.history(i18n.current_locale, entries), reply_markup=keyboard)
+    text = texts.history(i18n.current_locale, entries)
+    await notices.reply(message, text, reply_markup=keyboard, quote=False)
 
 
 async def repeat(

@@ -27,7 +27,7 @@ async def help_(
     """In a group only the asker sees it."""
     locale = i18n.current_locale
     text = _with_voice(texts.help(locale), texts, locale, "help.voice", voice_service)
-    await notices.reply(message, text)
+    await notices.reply(message, text, quote=False)
 
 
 async def privacy(message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService) -> None:

@@ -14,7 +14,7 @@ async def styles_(
     message: Message, styles: StyleCatalog, texts: Texts, i18n: I18n, notices: Notices
 ) -> None:
     """Usage: in a group only the asker sees it."""
-    await notices.reply(message, texts.styles(i18n.current_locale, styles))
+    await notices.reply(message, texts.styles(i18n.current_locale, styles), quote=False)
 
 
 def create_router() -> Router:

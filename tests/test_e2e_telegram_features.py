@@ -71,7 +71,7 @@ async def test_where_ephemeral_messages_are_refused_the_reply_is_deleted_after_n
     assert public_texts(telegram, GROUP) == []
 
 
-async def test_help_in_a_group_is_ephemeral_and_in_a_private_chat_a_reply(
+async def test_help_in_a_group_is_ephemeral_and_in_a_private_chat_a_message(
     running: Any, telegram: FakeTelegram
 ) -> None:
     telegram.push_message("/help", chat_id=GROUP, user_id=OTHER)
@@ -80,7 +80,7 @@ async def test_help_in_a_group_is_ephemeral_and_in_a_private_chat_a_reply(
     assert public_texts(telegram, GROUP) == []
     telegram.push_message("/help", chat_id=USER)
     await wait_until(lambda: public_texts(telegram, USER))
-    assert len(telegram.ephemeral) == 1  # the private chat got a plain reply
+    assert len(telegram.ephemeral) == 1  # the private chat got a plain message
 
 
 async def test_an_anonymous_admin_has_no_user_to_receive_it_so_gets_a_reply_deleted_later(
@@ -296,11 +296,12 @@ async def test_a_bad_guest_request_is_answered_with_the_error(
 async def test_an_ephemeral_command_has_no_message_to_reply_to_in_the_fallback(
     start_bot: Any, telegram: FakeTelegram
 ) -> None:
-    """/help is marked is_ephemeral: in a group Telegram shows it to the bot only, with
-    message_id 0; where the answer cannot be ephemeral it is a plain message."""
+    """A command marked is_ephemeral reaches the bot only, with message_id 0: where its
+    answer (here a refusal, which is a reply otherwise) cannot be ephemeral, it is a plain
+    message."""
     telegram.ephemeral_enabled = False
     await start_bot(notice_ttl=0.2)
-    update = telegram.new_update("/help", chat_id=GROUP, user_id=USER)
+    update = telegram.new_update("/art --seed x a fox", chat_id=GROUP, user_id=USER)
     update["message"].update(message_id=0, ephemeral_message_id=3)
     telegram.push(update)
     deleted = await telegram.wait_for("deleteMessage", ok=True)

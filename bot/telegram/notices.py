@@ -31,10 +31,19 @@ class Notices:
         self._deletions: set[asyncio.Task[None]] = set()
 
     async def reply(
-        self, message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+        self,
+        message: Message,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        quote: bool = True,
     ) -> Message:
-        """Answer `message` so that only its sender sees it (see the module's docstring)."""
+        """Answer `message` so that only its sender sees it (see the module's docstring);
+        where that cannot be, as a reply to it, or with `quote=False` as a message after it
+        (as /help always was)."""
         if message.chat.type == ChatType.PRIVATE:
+            if not quote:
+                return await message.answer(text, reply_markup=reply_markup)
             return await message.reply(text, reply_markup=reply_markup)
         user = message.from_user
         if user is not None and message.sender_chat is None:
@@ -52,7 +61,7 @@ class Notices:
                 )
             except TelegramBadRequest:
                 log.info("ephemeral message refused in a group; a reply deleted later instead")
-        if message.ephemeral_message_id is not None:  # an ephemeral command: no reply to it
+        if not quote or message.ephemeral_message_id is not None:  # (nothing to reply to)
             sent = await message.answer(text, reply_markup=reply_markup)
         else:
             sent = await message.reply(text, reply_markup=reply_markup)
