@@ -171,7 +171,7 @@ async def test_a_private_request_shows_a_live_draft_with_stop_and_no_status_mess
     await telegram.wait_for("sendMessageDraft", 2, ok=True)
     draft = telegram.drafts[(USER, request_id)]
     assert draft["can_stop"]
-    assert draft["updates"] == 2  # refreshed, never refused as too soon
+    assert draft["updates"] >= 2  # refreshed, never refused as too soon
     assert "Generating… seed 4, 1:1" in draft["text"]
     assert "s so far" in draft["text"]
     assert telegram.draft_refusals == 0
