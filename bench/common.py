@@ -176,6 +176,9 @@ def bot_env(telegram: FakeTelegram, yandex: FakeYandex, **settings: object) -> d
         # YandexART alone, the model these benchmarks measure (the defaults offer both).
         "MODELS": "yandexart",
         "DEFAULT_MODEL": "yandexart",
+        # The status-message path, comparable with the earlier runs in docs/PERFORMANCE.md;
+        # pass live_progress=True to measure private chats with live drafts.
+        "LIVE_PROGRESS": "false",
     }
     env.update({name.upper(): _env_value(value) for name, value in settings.items()})
     return env

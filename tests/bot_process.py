@@ -41,6 +41,8 @@ def fast_settings(
         "MODELS": "yandexart",
         "DEFAULT_MODEL": "yandexart",
         "ART_MODEL_URI": "art://{folder}/yandex-art/latest",
+        # Private chats answer with the status message, as in tests/conftest.py.
+        "LIVE_PROGRESS": "false",
         **overrides,
     }
 

@@ -44,6 +44,9 @@ FAST = {
     "models": "yandexart",
     "default_model": "yandexart",
     "art_model_uri": "art://{folder}/yandex-art/latest",
+    # Private chats answer with the status message; live drafts are tested on their own
+    # (test_e2e_telegram_features.py).
+    "live_progress": False,
 }
 
 
