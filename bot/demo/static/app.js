@@ -1,0 +1,261 @@
+// The demo's chat page: state from /api/state, changes over server-sent events (/events).
+"use strict";
+const $ = (selector) => document.querySelector(selector);
+const TITLES = {
+  private: ["Art", "bot"],
+  group: ["Artists", "group: Ann, Boris, bot"],
+  inline: ["Boris", "type @BOT and a prompt: inline mode"],
+};
+const page = { view: "private", user: 7001, state: null, queryId: null, refresh: null };
+
+async function post(path, body) {
+  body.language = $("#language").value;
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) toast(await response.text(), false);
+  return response.ok ? response.json() : null;
+}
+
+async function load() {
+  page.state = await (await fetch("/api/state")).json();
+  render();
+}
+
+function scheduleLoad() {
+  clearTimeout(page.refresh);
+  page.refresh = setTimeout(load, 30);
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function render() {
+  const state = page.state;
+  if (!state) return;
+  document.querySelectorAll(".chat").forEach((b) => b.classList.toggle("active", b.dataset.view === page.view));
+  const [title, subtitle] = TITLES[page.view];
+  $("#title").textContent = title;
+  $("#subtitle").textContent = subtitle.replace("BOT", "@" + state.bot);
+  $("#as").hidden = page.view !== "group";
+  $("#text").placeholder = page.view === "inline" ? `@${state.bot} a red fox` : "Message";
+  const box = $("#messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.replaceChildren();
+  let album = null;
+  for (const message of state.chats[page.view]) {
+    if (message.album && album && album.dataset.album === message.album) {
+      album.querySelector(".album").append(photo(message));
+      continue;
+    }
+    const bubble = bubbleOf(message);
+    album = message.album ? bubble : null;
+    box.append(bubble);
+  }
+  if (atBottom || page.scrollDown) box.scrollTop = box.scrollHeight;
+  page.scrollDown = false;
+  renderResults();
+}
+
+function photo(message) {
+  const img = el("img");
+  img.src = message.photo;
+  img.alt = "picture";
+  img.addEventListener("load", () => { if (page.scrollDown !== false) $("#messages").scrollTop = 1e9; }, { once: true });
+  return img;
+}
+
+function bubbleOf(message) {
+  const mine = !message.bot && message.user === page.user;
+  const bubble = el("div", "msg" + (message.bot ? " bot" : "") + (mine ? " mine" : "") + (message.photo ? " photo" : ""));
+  bubble.dataset.key = message.key;
+  if (!mine) {
+    const who = el("div", "who", message.via ? "Ann" : message.from);
+    if (message.via) who.append(el("span", "via", ` via @${message.via}`));
+    bubble.append(who);
+  }
+  if (message.reply_to) bubble.append(el("div", "reply", message.reply_to));
+  if (message.album) {
+    bubble.dataset.album = message.album;
+    const grid = el("div", "album");
+    grid.append(photo(message));
+    bubble.append(grid);
+  } else if (message.photo) {
+    bubble.append(photo(message));
+  }
+  if (message.document) bubble.append(el("div", "document", "📄 original picture (file)"));
+  if (message.html) {
+    const text = el("div", "text");
+    text.innerHTML = message.html; // sanitised by the server (bot/demo/markup.py)
+    bubble.append(text);
+  }
+  if (message.buttons.length) bubble.append(buttonsOf(message));
+  if (message.edited) bubble.append(el("div", "meta", "edited"));
+  return bubble;
+}
+
+function buttonsOf(message) {
+  const rows = el("div", "buttons");
+  for (const row of message.buttons) {
+    const line = el("div");
+    for (const button of row) {
+      const b = el("button", "", button.text);
+      b.type = "button";
+      b.addEventListener("click", () => press(message, button));
+      line.append(b);
+    }
+    rows.append(line);
+  }
+  return rows;
+}
+
+function press(message, button) {
+  if (button.url) return window.open(button.url, "_blank", "noopener");
+  if (button.switch_inline_query_current_chat !== undefined) {
+    $("#text").value = `@${page.state.bot} ${button.switch_inline_query_current_chat}`;
+    return $("#text").focus();
+  }
+  const body = { chat: page.view, user: page.user, data: button.callback_data };
+  if (page.view === "inline") body.inline_message_id = message.key;
+  else body.message_id = message.key;
+  post("/api/press", body);
+}
+
+function toast(text, alert) {
+  const box = $("#toast");
+  box.textContent = text;
+  box.classList.toggle("alert", alert);
+  box.hidden = false;
+  clearTimeout(box.timer);
+  box.timer = setTimeout(() => { box.hidden = true; }, alert ? 5000 : 2500);
+}
+
+// --- the protocol panel -------------------------------------------------------------------
+function addLog(entry) {
+  const item = el("li", entry.service + (entry.status >= 400 ? " failed" : ""));
+  item.dataset.service = entry.service;
+  const details = el("details");
+  const summary = el("summary");
+  const time = new Date(entry.at * 1000).toLocaleTimeString();
+  summary.append(el("b", "", entry.what), el("span", "status", ` → ${entry.status} · ${time} · ${entry.service}`));
+  details.append(summary, el("pre", "", "request: " + JSON.stringify(entry.request, null, 1)),
+    el("pre", "", "answer: " + JSON.stringify(entry.answer, null, 1)));
+  item.append(details);
+  item.hidden = !shown(entry.service);
+  $("#log").append(item);
+  while ($("#log").children.length > 300) $("#log").firstChild.remove();
+}
+
+function shown(service) {
+  return document.querySelector(`#filters input[value="${service}"]`).checked;
+}
+
+// --- the composer: messages, the commands menu, inline mode -------------------------------
+function renderResults() {
+  const list = $("#results");
+  const answer = page.queryId && page.state.inline[page.queryId];
+  if (page.view !== "inline" || !answer || !answer.results.length) { list.hidden = true; return; }
+  list.replaceChildren();
+  for (const result of answer.results) {
+    const item = el("li");
+    item.append(el("b", "", result.title), el("span", "", result.description));
+    item.addEventListener("click", async () => {
+      list.hidden = true;
+      $("#text").value = "";
+      const queryId = page.queryId;
+      page.queryId = null;
+      page.scrollDown = true;
+      await post("/api/choose", { query_id: queryId, result_id: result.id });
+    });
+    list.append(item);
+  }
+  list.hidden = false;
+}
+
+function typed() {
+  if (page.view !== "inline") return;
+  const prefix = `@${page.state.bot} `;
+  const text = $("#text").value;
+  clearTimeout(page.inlineTimer);
+  if (!text.startsWith(prefix)) { page.queryId = null; renderResults(); return; }
+  page.inlineTimer = setTimeout(async () => {
+    const answer = await post("/api/inline", { user: page.user, query: text.slice(prefix.length) });
+    if (answer) page.queryId = answer.query_id;
+  }, 350);
+}
+
+async function send(event) {
+  event.preventDefault();
+  const input = $("#text");
+  const text = input.value.trim();
+  if (!text || page.view === "inline") return;
+  input.value = "";
+  $("#menu").hidden = true;
+  page.scrollDown = true;
+  await post("/api/send", { chat: page.view, user: page.user, text });
+}
+
+function toggleMenu() {
+  const menu = $("#menu");
+  const commands = page.state.commands[$("#language").value] || [];
+  menu.replaceChildren();
+  for (const command of commands) {
+    const item = el("li");
+    item.append(el("b", "", "/" + command.command), document.createTextNode(" " + command.description));
+    item.addEventListener("click", () => {
+      $("#text").value = `/${command.command} `;
+      menu.hidden = true;
+      $("#text").focus();
+    });
+    menu.append(item);
+  }
+  menu.hidden = !menu.hidden || !commands.length;
+}
+
+function listen() {
+  const events = new EventSource("/events");
+  events.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    if (event.type === "changed" || event.type === "inline") scheduleLoad();
+    else if (event.type === "log") addLog(event.entry);
+    else if (event.type === "toast") toast(event.text, event.alert);
+    else if (event.type === "action") {
+      const chat = { private: 7001, group: -1001234567 }[page.view];
+      if (event.chat_id === chat) {
+        $("#action").textContent = "Art is sending a photo…";
+        clearTimeout(page.actionTimer);
+        page.actionTimer = setTimeout(() => { $("#action").textContent = ""; }, 5000);
+      }
+    }
+  };
+  events.onopen = scheduleLoad; // after a reconnect, catch up
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  document.querySelectorAll(".chat").forEach((b) => b.addEventListener("click", () => {
+    page.view = b.dataset.view;
+    page.user = page.view === "group" ? Number(document.querySelector('input[name="as"]:checked').value) : 7001;
+    page.scrollDown = true;
+    $("#text").value = "";
+    render();
+  }));
+  document.querySelectorAll('input[name="as"]').forEach((r) => r.addEventListener("change", () => {
+    page.user = Number(r.value);
+    render();
+  }));
+  document.querySelectorAll("#filters input").forEach((box) => box.addEventListener("change", () => {
+    document.querySelectorAll(`#log li[data-service="${box.value}"]`).forEach((li) => { li.hidden = !box.checked; });
+  }));
+  $("#composer").addEventListener("submit", send);
+  $("#text").addEventListener("input", typed);
+  $("#menu-button").addEventListener("click", toggleMenu);
+  await load();
+  page.state.log.forEach(addLog);
+  listen();
+});
