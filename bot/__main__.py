@@ -59,7 +59,7 @@ def demo() -> int:
     """No settings at all: the bot against local emulators, and a chat page (bot/demo)."""
     import os
 
-    from bot.demo.runner import options_from_env, run_demo
+    from bot.demo.options import options_from_env
 
     try:
         options = options_from_env(os.environ)
@@ -67,7 +67,13 @@ def demo() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging("INFO", [])
-    asyncio.run(run_demo(options))
+    from bot.demo.runner import run_demo
+
+    try:
+        asyncio.run(run_demo(options))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

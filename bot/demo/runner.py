@@ -6,53 +6,28 @@ the demo never reaches the real services."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.demo.chat import ChatPage
+from bot.demo.options import DemoOptions
 from bot.demo.pictures import generation_seconds, images_picture, yandexart_picture
 from bot.emulators.images import FakeImages
 from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import BOT_TOKEN, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.server import run
-from bot.ops.settings import Settings, SettingsError, describe_error
+from bot.ops.settings import Settings, SettingsError, StartupError, describe_error
 
-DEFAULT_PORT = 8008
-# Generation times are the real ones scaled by this: YandexART's median is about 20 s
-# (bench/common.py's model); 0.2 makes it 4 s, long enough to watch the status.
-DEFAULT_TIME_SCALE = 0.2
+# Generation times are the real ones times DEMO_TIME_SCALE: YandexART's median is about 20 s
+# (bench/common.py's model).
 YANDEXART_MEDIAN = 20.0
 # The Images API draws during the call; assumed somewhat quicker than YandexART.
 IMAGES_MEDIAN = 10.0
 API_KEY = "demo-api-key"
 FOLDER = "demo-folder"
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    port: int = DEFAULT_PORT
-    time_scale: float = DEFAULT_TIME_SCALE
-
-
-def options_from_env(env: Mapping[str, str]) -> DemoOptions:
-    """DEMO_PORT (0: any free port) and DEMO_TIME_SCALE, from the environment only; a bad
-    value is one line naming it."""
-    port = env.get("DEMO_PORT", "") or str(DEFAULT_PORT)
-    scale = env.get("DEMO_TIME_SCALE", "") or str(DEFAULT_TIME_SCALE)
-    if not port.isdigit() or int(port) > 65535:
-        raise SettingsError("invalid settings: DEMO_PORT: must be a port number, 0-65535")
-    try:
-        time_scale = float(scale)
-    except ValueError:
-        time_scale = -1.0
-    if not 0 < time_scale <= 10:
-        raise SettingsError("invalid settings: DEMO_TIME_SCALE: must be a number in (0, 10]")
-    return DemoOptions(int(port), time_scale)
 
 
 class DemoSettings(Settings):
@@ -99,7 +74,13 @@ class Demo:
         self.images.duration = lambda body: generation_seconds(body, IMAGES_MEDIAN * scale)
         self.page.watch("images", self.images)
         await self.images.start()
-        await self.page.start(self.options.port)
+        try:
+            await self.page.start(self.options.port)
+        except OSError as exc:
+            raise StartupError(
+                f"DEMO_PORT: cannot listen on port {self.options.port} ({exc.strerror});"
+                " DEMO_PORT=0 takes any free one"
+            ) from None
         self.settings = self._settings()
         return self.settings
 
