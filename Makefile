@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run check demo test lint unit redis-server chromium clean
+.PHONY: run check demo screenshots test lint unit redis-server chromium clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ check: $(VENV)/.base
 # Try it with no keys: the bot against local emulators, and a chat page in the browser.
 demo: $(VENV)/.base
 	$(PY) -m bot demo
+
+# The README's pictures of the demo (docs/img/demo-*.png), rendered by headless Chromium.
+screenshots: $(VENV)/.dev chromium
+	$(PY) scripts/demo_screenshots.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -95,10 +95,11 @@ class Demo:
             "stt_api_url": self.speechkit.url,
             "images_api_url": self.images.url,
             "models": ("yandexart", "aliceai"),
-            # The poll schedule of the scaled generation times.
+            # The poll schedule of the scaled generation times, polling less often than a
+            # production bot would, so the protocol panel stays readable.
             "poll_prior_median": median,
             "poll_first_delay": max(0.1, median / 4),
-            "poll_min_gap": max(0.05, median / 20),
+            "poll_min_gap": max(0.05, median / 5),
             "poll_max_interval": max(0.5, median),
             **self.overrides,
         }

@@ -6,7 +6,8 @@ const TITLES = {
   group: ["Artists", "group: Ann, Boris, bot"],
   inline: ["Boris", "type @BOT and a prompt: inline mode"],
 };
-const page = { view: "private", user: 7001, state: null, queryId: null, refresh: null };
+// `stick`: the chat is read at its end, so new messages and pictures keep it there.
+const page = { view: "private", user: 7001, state: null, queryId: null, refresh: null, stick: true };
 
 async function post(path, body) {
   body.language = $("#language").value;
@@ -46,7 +47,7 @@ function render() {
   $("#as").hidden = page.view !== "group";
   $("#text").placeholder = page.view === "inline" ? `@${state.bot} a red fox` : "Message";
   const box = $("#messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const top = box.scrollTop;
   box.replaceChildren();
   let album = null;
   for (const message of state.chats[page.view]) {
@@ -58,16 +59,27 @@ function render() {
     album = message.album ? bubble : null;
     box.append(bubble);
   }
-  if (atBottom || page.scrollDown) box.scrollTop = box.scrollHeight;
-  page.scrollDown = false;
+  if (lastKey() !== page.actionSince) $("#action").textContent = "";
+  box.scrollTop = page.stick ? box.scrollHeight : top;
   renderResults();
 }
 
+function lastKey() {
+  const messages = page.state ? page.state.chats[page.view] : [];
+  return messages.length ? messages[messages.length - 1].key : null;
+}
+
+// One <img> per picture, kept across redraws: the chat does not jump while it reloads.
+const images = new Map();
+
 function photo(message) {
+  if (images.has(message.photo)) return images.get(message.photo);
   const img = el("img");
+  images.set(message.photo, img);
   img.src = message.photo;
   img.alt = "picture";
-  img.addEventListener("load", () => { if (page.scrollDown !== false) $("#messages").scrollTop = 1e9; }, { once: true });
+  // Pictures load after the chat is drawn: keep a chat read at its end there.
+  img.addEventListener("load", () => { if (page.stick) $("#messages").scrollTop = 1e9; }, { once: true });
   return img;
 }
 
@@ -170,7 +182,7 @@ function renderResults() {
       $("#text").value = "";
       const queryId = page.queryId;
       page.queryId = null;
-      page.scrollDown = true;
+      page.stick = true;
       await post("/api/choose", { query_id: queryId, result_id: result.id });
     });
     list.append(item);
@@ -197,7 +209,7 @@ async function send(event) {
   if (!text || page.view === "inline") return;
   input.value = "";
   $("#menu").hidden = true;
-  page.scrollDown = true;
+  page.stick = true;
   await post("/api/send", { chat: page.view, user: page.user, text });
 }
 
@@ -228,7 +240,9 @@ function listen() {
     else if (event.type === "action") {
       const chat = { private: 7001, group: -1001234567 }[page.view];
       if (event.chat_id === chat) {
+        // Shown until the bot's next message (as Telegram does), or 5 s at most.
         $("#action").textContent = "Art is sending a photo…";
+        page.actionSince = lastKey();
         clearTimeout(page.actionTimer);
         page.actionTimer = setTimeout(() => { $("#action").textContent = ""; }, 5000);
       }
@@ -241,7 +255,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.querySelectorAll(".chat").forEach((b) => b.addEventListener("click", () => {
     page.view = b.dataset.view;
     page.user = page.view === "group" ? Number(document.querySelector('input[name="as"]:checked').value) : 7001;
-    page.scrollDown = true;
+    page.stick = true;
     $("#text").value = "";
     render();
   }));
@@ -252,6 +266,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.querySelectorAll("#filters input").forEach((box) => box.addEventListener("change", () => {
     document.querySelectorAll(`#log li[data-service="${box.value}"]`).forEach((li) => { li.hidden = !box.checked; });
   }));
+  // Only the reader's own scrolling decides whether the chat follows new messages.
+  const follow = () => setTimeout(() => {
+    const box = $("#messages");
+    page.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  }, 100);
+  ["wheel", "touchmove", "keyup", "mouseup"].forEach((name) => $("#messages").addEventListener(name, follow));
   $("#composer").addEventListener("submit", send);
   $("#text").addEventListener("input", typed);
   $("#menu-button").addEventListener("click", toggleMenu);
