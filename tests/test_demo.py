@@ -286,6 +286,13 @@ async def test_the_page_refuses_what_a_user_cannot_do(page: Page) -> None:
         page.demo.url + "api/send", json={"chat": "channel", "text": "hi"}
     ) as response:
         assert response.status == 400
+    # Another web site's form (a "simple" request, no CORS preflight) cannot drive it.
+    async with page.http.post(
+        page.demo.url + "api/send",
+        data='{"chat": "private", "text": "/art a fox"}',
+        headers={"Content-Type": "text/plain"},
+    ) as response:
+        assert response.status == 415
     async with page.http.get(page.demo.url + "file/photo-1-2") as response:
         assert response.status == 404
     async with page.http.get(page.demo.url) as response:

@@ -307,7 +307,9 @@ class ChatPage(LocalServer):
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         try:
-            while not self._closing:
+            # Until the demo stops, or a page so slow that its queue filled up was dropped
+            # (it reconnects and reads the state again).
+            while not self._closing and queue in self._subscribers:
                 try:
                     event = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except TimeoutError:
@@ -326,6 +328,10 @@ class ChatPage(LocalServer):
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The page's JSON; only as application/json, which another web site's page cannot
+    send without a CORS preflight that this server never allows."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
     try:
         body = await request.json()
     except ValueError:
