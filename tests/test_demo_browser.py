@@ -107,3 +107,16 @@ async def test_art_again_and_a_group_in_the_browser(demo_url: str, browser: Brow
     assert "a green owl" in await group_picture.first.inner_text()
     await page.click(".chat[data-view=private]")
     assert await page.locator("#messages .msg.photo").count() == 2
+
+    # Inline mode in Ann's chat with Boris: type @bot and a prompt, pick the result; the
+    # inline message turns into the picture.
+    await page.click(".chat[data-view=inline]")
+    await page.fill("#text", "@art_test_bot a blue cat --seed 7")
+    result = page.locator("#results li")
+    await result.first.wait_for()
+    assert "a blue cat" in await result.first.inner_text()
+    await result.first.click()
+    inline_picture = page.locator("#messages .msg.photo")
+    await inline_picture.first.wait_for()
+    assert "via @art_test_bot" in await inline_picture.first.inner_text()
+    assert "seed 7" in await inline_picture.first.inner_text()
