@@ -63,17 +63,15 @@ def demo() -> int:
 
     try:
         options = options_from_env(os.environ)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    setup_logging("INFO", [])
-    from bot.demo.runner import run_demo
+        setup_logging("INFO", [])
+        from bot.demo.runner import run_demo
 
-    try:
         asyncio.run(run_demo(options))
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the bot took the signal over: whatever had started is stopped
     return 0
 
 

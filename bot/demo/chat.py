@@ -35,6 +35,7 @@ CHATS = {"private": ANN, "group": GROUP}
 LOG_SIZE = 300
 VALUE_MAX = 300  # longer strings (pictures in base64, long texts) are shortened in the log
 KEEPALIVE = 15.0
+INLINE_QUERIES_KEPT = 50  # a result can be picked from one of the latest queries only
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -201,6 +202,8 @@ class ChatPage(LocalServer):
         query_id = self.telegram.push_inline_query(query, user_id=user)
         _sign(self.telegram.pushed[-1]["inline_query"], user, _language(body))
         self.inline_queries[query_id] = InlineChoice(query, user, [])
+        while len(self.inline_queries) > INLINE_QUERIES_KEPT:
+            del self.inline_queries[next(iter(self.inline_queries))]
         return web.json_response({"query_id": query_id})
 
     async def _choose(self, request: web.Request) -> web.Response:
