@@ -345,3 +345,17 @@ async def test_the_command_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) -
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as http, http.get(url + "api/state"):
             pass
+
+
+async def test_the_images_api_model_draws_too(page: Page) -> None:
+    await page.post("api/send", {"chat": "private", "text": "/art a cat --model aliceai"})
+    state = await page.until(
+        lambda s: photos(s, "private") and len(s["chats"]["private"]) == 2, timeout=20
+    )
+    (call,) = [e for e in state["log"] if e["service"] == "images"]
+    assert call["what"] == "POST /v1/images/generations"
+    assert call["request"]["prompt"] == "a cat"
+    assert call["answer"]["data"][0]["b64_json"].startswith("<")  # shortened in the panel
+    width, height = size_of(await page.photo(photos(state, "private")[0]["photo"]))
+    assert width == height
+    assert not [e for e in state["log"] if e["what"].endswith("imageGenerationAsync")]
