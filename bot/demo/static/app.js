@@ -43,7 +43,7 @@ function render() {
   document.querySelectorAll(".chat").forEach((b) => b.classList.toggle("active", b.dataset.view === page.view));
   const [title, subtitle] = TITLES[page.view];
   $("#title").textContent = title;
-  $("#subtitle").textContent = subtitle.replace("BOT", "@" + state.bot);
+  $("#subtitle").textContent = subtitle.replace("BOT", state.bot);
   $("#as").hidden = page.view !== "group";
   $("#text").placeholder = page.view === "inline" ? `@${state.bot} a red fox` : "Message";
   const box = $("#messages");
