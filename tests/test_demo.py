@@ -23,7 +23,7 @@ from bot.demo.options import DemoOptions, options_from_env
 from bot.demo.pictures import draw, images_picture, size_for_ratio, yandexart_picture
 from bot.demo.runner import Demo
 from bot.ops.app import create_bot, create_dispatcher
-from bot.ops.settings import SettingsError
+from bot.ops.settings import SettingsError, StartupError
 from tests.bot_process import bot_env
 from tests.conftest import FAST
 
@@ -359,3 +359,16 @@ async def test_the_images_api_model_draws_too(page: Page) -> None:
     width, height = size_of(await page.photo(photos(state, "private")[0]["photo"]))
     assert width == height
     assert not [e for e in state["log"] if e["what"].endswith("imageGenerationAsync")]
+
+
+async def test_a_port_in_use_is_one_line_naming_demo_port() -> None:
+    taken = Demo(DemoOptions(port=0))
+    await taken.start()
+    port = int(taken.page.url.rsplit(":", 1)[1])
+    second = Demo(DemoOptions(port=port))
+    try:
+        with pytest.raises(StartupError, match=rf"^DEMO_PORT: cannot listen on port {port} \("):
+            await second.start()
+    finally:
+        await second.stop()
+        await taken.stop()
