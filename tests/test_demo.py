@@ -17,11 +17,12 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.demo.chat import ANN, BORIS
+from bot.demo.chat import ANN, BORIS, ChatPage
 from bot.demo.markup import to_html
 from bot.demo.options import DemoOptions, options_from_env
 from bot.demo.pictures import draw, images_picture, size_for_ratio, yandexart_picture
 from bot.demo.runner import Demo
+from bot.emulators.telegram import FakeTelegram
 from bot.ops.app import create_bot, create_dispatcher
 from bot.ops.settings import SettingsError, StartupError
 from tests.bot_process import bot_env
@@ -372,3 +373,21 @@ async def test_a_port_in_use_is_one_line_naming_demo_port() -> None:
     finally:
         await second.stop()
         await taken.stop()
+
+
+async def test_a_page_that_stops_reading_is_dropped_and_its_stream_ends() -> None:
+    telegram = FakeTelegram()
+    chat = ChatPage(telegram)
+    await chat.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(chat.url + "/events") as response:
+            while not chat._subscribers:
+                await asyncio.sleep(0.01)
+            for _ in range(1001):  # one more than its queue holds, before it reads any
+                chat._publish({"type": "changed"})
+            # The stream ends (the page reconnects and reads the state again).
+            body = await asyncio.wait_for(response.read(), 10)
+        assert 1 <= body.count(b"data: ") < 1001
+        assert not chat._subscribers
+    finally:
+        await chat.stop()
