@@ -139,7 +139,8 @@ class ChatPage(LocalServer):
             alert = params.get("show_alert") == "true"
             self._publish({"type": "toast", "text": params["text"], "alert": alert})
         elif method == "sendChatAction":
-            self._publish({"type": "action", "chat_id": int(params["chat_id"])})
+            chat_id = int(params["chat_id"])
+            self._publish({"type": "action", "chat_id": chat_id, "action": params["action"]})
         if method.startswith("edit"):
             self.edited.add(key)
         self._publish({"type": "changed"})

@@ -6,6 +6,7 @@ const TITLES = {
   group: ["Artists", "group: Ann, Boris, bot"],
   inline: ["Boris", "type @BOT and a prompt: inline mode"],
 };
+const ACTIONS = { upload_photo: "sending a photo", upload_document: "sending a file", typing: "typing" };
 // `stick`: the chat is read at its end, so new messages and pictures keep it there.
 const page = { view: "private", user: 7001, state: null, queryId: null, refresh: null, stick: true };
 
@@ -241,7 +242,7 @@ function listen() {
       const chat = { private: 7001, group: -1001234567 }[page.view];
       if (event.chat_id === chat) {
         // Shown until the bot's next message (as Telegram does), or 5 s at most.
-        $("#action").textContent = "Art is sending a photo…";
+        $("#action").textContent = `Art is ${ACTIONS[event.action] || event.action}…`;
         page.actionSince = lastKey();
         clearTimeout(page.actionTimer);
         page.actionTimer = setTimeout(() => { $("#action").textContent = ""; }, 5000);
