@@ -391,3 +391,18 @@ async def test_a_page_that_stops_reading_is_dropped_and_its_stream_ends() -> Non
         assert not chat._subscribers
     finally:
         await chat.stop()
+
+
+async def test_a_voice_message_is_heard_by_speechkit_and_drawn(page: Page) -> None:
+    await page.post("api/voice", {"text": "a purple owl --seed 9"})
+    state = await page.until(
+        lambda s: photos(s, "private") and len(s["chats"]["private"]) == 2, timeout=20
+    )
+    voice, picture = state["chats"]["private"]
+    assert voice["voice"] == 3
+    assert "seed 9" in picture["html"]
+    (heard,) = [e for e in state["log"] if e["service"] == "speechkit"]
+    assert heard["answer"] == {"result": "a purple owl --seed 9"}
+    downloads = [e["what"] for e in state["log"] if e["what"].startswith("download ")]
+    assert downloads == [f"download voice/file_{voice['key']}.oga"]
+    assert all("TEST-token" not in e["what"] for e in state["log"])

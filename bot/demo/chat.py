@@ -35,7 +35,12 @@ CHATS = {"private": ANN, "group": GROUP}
 LOG_SIZE = 300
 VALUE_MAX = 300  # longer strings (pictures in base64, long texts) are shortened in the log
 KEEPALIVE = 15.0
-INLINE_QUERIES_KEPT = 50  # a result can be picked from one of the latest queries only
+INLINE_QUERIES_KEPT = 50
+# A voice message's audio: an OGG page header (SpeechKit refuses anything else), then the
+# words it stands for.
+VOICE_HEADER = (
+    b"OggS\x00\x02demo-voice:"  # a result can be picked from one of the latest queries only
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -66,6 +71,7 @@ class ChatPage(LocalServer):
         routes.add_get("/events", self._events)
         routes.add_get("/file/{file_id}", self._file)
         routes.add_post("/api/send", self._send)
+        routes.add_post("/api/voice", self._voice)
         routes.add_post("/api/press", self._press)
         routes.add_post("/api/inline", self._inline)
         routes.add_post("/api/choose", self._choose)
@@ -103,7 +109,8 @@ class ChatPage(LocalServer):
         self, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
         response = await handler(request)
-        method = request.match_info.get("method", "")
+        # A Bot API method, or a file download (its URL holds the token: only its path shown).
+        method = request.match_info.get("method") or f"download {request.match_info['path']}"
         answer = _json_of(response)
         result = answer.get("result") if isinstance(answer, dict) else None
         if method == "getUpdates" and not result:
@@ -178,6 +185,19 @@ class ChatPage(LocalServer):
         self.telegram.push(update)
         self._publish({"type": "changed"})
         return web.json_response({"message_id": update["message"]["message_id"]})
+
+    async def _voice(self, request: web.Request) -> web.Response:
+        """A voice message in the private chat: its audio stands for the words typed, which
+        the SpeechKit emulator then "hears" (see `spoken`)."""
+        body = await _body(request)
+        words = str(body.get("text", "")).strip()
+        if not words or len(words) > 1000:
+            raise web.HTTPBadRequest(text="say 1-1000 characters")
+        audio = VOICE_HEADER + words.encode()
+        message = self.telegram.push_voice(audio, duration=3, size=len(audio), chat_id=ANN)
+        _sign(message, ANN, _language(body))
+        self._publish({"type": "changed"})
+        return web.json_response({"message_id": message["message_id"]})
 
     async def _press(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -286,6 +306,7 @@ class ChatPage(LocalServer):
             "photo": f"/file/{file_id}" if file_id else None,
             "album": message.get("media_group_id"),
             "document": (message.get("document") or {}).get("file_id"),
+            "voice": (message.get("voice") or {}).get("duration"),
             "buttons": _buttons(message.get("reply_markup")),
             "edited": key in self.edited,
         }
@@ -403,6 +424,14 @@ def _result_view(result: dict[str, Any]) -> dict[str, str]:
         "title": str(result.get("title", "")),
         "description": str(result.get("description", "")),
     }
+
+
+def spoken(audio: bytes) -> str:
+    """What the SpeechKit emulator hears in a voice message the page sent (the words
+    after its OGG header), or "" for any other audio."""
+    if not audio.startswith(VOICE_HEADER):
+        return ""
+    return audio[len(VOICE_HEADER) :].decode(errors="replace")
 
 
 def _param(value: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from bot.demo.chat import ChatPage
+from bot.demo.chat import ChatPage, spoken
 from bot.demo.options import DemoOptions
 from bot.demo.pictures import generation_seconds, images_picture, yandexart_picture
 from bot.emulators.images import FakeImages
@@ -66,6 +66,7 @@ class Demo:
         self.yandex.image_factory = yandexart_picture
         self.yandex.duration = lambda body: generation_seconds(body, median)
         self.page.watch("yandex", self.yandex)
+        self.speechkit.transcribe = spoken
         self.page.watch("speechkit", self.speechkit)
         await self.telegram.start()
         await self.yandex.start()

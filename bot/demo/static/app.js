@@ -46,6 +46,7 @@ function render() {
   $("#title").textContent = title;
   $("#subtitle").textContent = subtitle.replace("BOT", state.bot);
   $("#as").hidden = page.view !== "group";
+  $("#voice").hidden = page.view !== "private";
   $("#text").placeholder = page.view === "inline" ? `@${state.bot} a red fox` : "Message";
   const box = $("#messages");
   const top = box.scrollTop;
@@ -103,6 +104,7 @@ function bubbleOf(message) {
     bubble.append(photo(message));
   }
   if (message.document) bubble.append(el("div", "document", "📄 original picture (file)"));
+  if (message.voice) bubble.append(el("div", "voice", `🎤 voice message, ${message.voice} s`));
   if (message.html) {
     const text = el("div", "text");
     text.innerHTML = message.html; // sanitised by the server (bot/demo/markup.py)
@@ -214,6 +216,16 @@ async function send(event) {
   await post("/api/send", { chat: page.view, user: page.user, text });
 }
 
+// A voice message: the words typed stand for what is said (SpeechKit's emulator hears them).
+async function voice() {
+  const input = $("#text");
+  const text = input.value.trim();
+  if (!text || page.view !== "private") return toast("Type what you would say, then press 🎤", false);
+  input.value = "";
+  page.stick = true;
+  await post("/api/voice", { text });
+}
+
 function toggleMenu() {
   const menu = $("#menu");
   const commands = page.state.commands[$("#language").value] || [];
@@ -276,6 +288,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#composer").addEventListener("submit", send);
   $("#text").addEventListener("input", typed);
   $("#menu-button").addEventListener("click", toggleMenu);
+  $("#voice").addEventListener("click", voice);
   await load();
   page.state.log.forEach(addLog);
   listen();
