@@ -287,6 +287,10 @@ async def test_the_page_refuses_what_a_user_cannot_do(page: Page) -> None:
         page.demo.url + "api/send", json={"chat": "channel", "text": "hi"}
     ) as response:
         assert response.status == 400
+    async with page.http.post(
+        page.demo.url + "api/press", json={"chat": "private", "message_id": "x", "data": "d"}
+    ) as response:
+        assert response.status == 400
     # Another web site's form (a "simple" request, no CORS preflight) cannot drive it.
     async with page.http.post(
         page.demo.url + "api/send",

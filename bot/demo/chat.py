@@ -35,12 +35,10 @@ CHATS = {"private": ANN, "group": GROUP}
 LOG_SIZE = 300
 VALUE_MAX = 300  # longer strings (pictures in base64, long texts) are shortened in the log
 KEEPALIVE = 15.0
-INLINE_QUERIES_KEPT = 50
+INLINE_QUERIES_KEPT = 50  # a result can be picked from one of the latest queries only
 # A voice message's audio: an OGG page header (SpeechKit refuses anything else), then the
 # words it stands for.
-VOICE_HEADER = (
-    b"OggS\x00\x02demo-voice:"  # a result can be picked from one of the latest queries only
-)
+VOICE_HEADER = b"OggS\x00\x02demo-voice:"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -52,6 +50,9 @@ class InlineChoice:
 
 
 class ChatPage(LocalServer):
+    """The page's server; it shows `telegram`'s chats and records what the bot asks of it
+    (and of the emulators passed to `watch`)."""
+
     def __init__(self, telegram: FakeTelegram) -> None:
         super().__init__()
         self.telegram = telegram
@@ -209,7 +210,10 @@ class ChatPage(LocalServer):
         else:
             chat_id = _chat(body)
             user = _user(body, chat_id)
-            message = self.telegram.messages.get((chat_id, int(body.get("message_id", 0))))
+            message_id = body.get("message_id")
+            if not isinstance(message_id, int):
+                raise web.HTTPBadRequest(text="message_id must be a number")
+            message = self.telegram.messages.get((chat_id, message_id))
             if message is None:
                 raise web.HTTPNotFound(text="no such message")
             self.telegram.push_callback(data, message=message, user_id=user)
