@@ -176,12 +176,18 @@ class Page:
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
+    async with open_page(**FAST) as result:
+        yield result
+
+
+@contextlib.asynccontextmanager
+async def open_page(**settings: Any) -> AsyncIterator[Page]:
     """The demo's emulators and page, and the real dispatcher polling them (without the
     signal handlers `run` installs, which a test cannot send)."""
-    demo = Demo(DemoOptions(port=0, time_scale=0.02), **FAST)
-    settings = await demo.start()
-    bot = create_bot(settings)
-    dispatcher = create_dispatcher(settings, bot)
+    demo = Demo(DemoOptions(port=0, time_scale=0.02), **settings)
+    started = await demo.start()
+    bot = create_bot(started)
+    dispatcher = create_dispatcher(started, bot)
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
     )
@@ -410,3 +416,30 @@ async def test_a_voice_message_is_heard_by_speechkit_and_drawn(page: Page) -> No
     downloads = [e["what"] for e in state["log"] if e["what"].startswith("download ")]
     assert downloads == [f"download voice/file_{voice['key']}.oga"]
     assert all("TEST-token" not in e["what"] for e in state["log"])
+
+
+async def test_a_live_draft_with_stop_in_the_private_chat() -> None:
+    async with open_page(**{**FAST, "live_progress": True}) as page:
+        page.demo.yandex.hold = True  # the picture never comes: Stop is what ends it
+        await page.post("api/send", {"chat": "private", "text": "/art a fox --seed 42"})
+        state = await page.until(lambda s: s["chats"]["private"][-1].get("draft"))
+        draft = state["chats"]["private"][-1]
+        assert draft["stop"]
+        assert "seed 42" in draft["html"]
+        await page.post("api/stop", {})
+        state = await page.until(
+            lambda s: (
+                s["chats"]["private"][-1]["bot"] and not s["chats"]["private"][-1].get("draft")
+            )
+        )
+        assert state["chats"]["private"][-1]["html"] == "Cancelled."
+        assert not photos(state, "private")
+
+
+async def test_a_group_refusal_is_seen_by_its_sender_only(page: Page) -> None:
+    await page.post("api/send", {"chat": "group", "user": BORIS, "text": "/art"})
+    state = await page.until(lambda s: any(m.get("ephemeral") for m in s["chats"]["group"]))
+    (notice,) = [m for m in state["chats"]["group"] if m.get("ephemeral")]
+    assert notice["for"] == BORIS
+    assert notice["bot"]
+    assert [m["from"] for m in state["chats"]["group"]] == ["Boris", "Art"]

@@ -105,6 +105,16 @@ async def test_art_again_and_a_group_in_the_browser(demo_url: str, browser: Brow
     group_picture = page.locator("#messages .msg.photo")
     await group_picture.first.wait_for()
     assert "a green owl" in await group_picture.first.inner_text()
+    # A refusal in the group reaches only its sender (an ephemeral message, Bot API 10.2).
+    await page.check("input[name=as][value='7002']")
+    await page.fill("#text", "/art")
+    await page.press("#text", "Enter")
+    notice = page.locator("#messages .msg.ephemeral")
+    await notice.first.wait_for()
+    assert "only you can see this" in await notice.first.inner_text()
+    await page.check("input[name=as][value='7001']")
+    await page.wait_for_selector("#messages .msg.ephemeral", state="detached")
+
     await page.click(".chat[data-view=private]")
     assert await page.locator("#messages .msg.photo").count() == 2
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections import deque
@@ -35,11 +36,39 @@ CHATS = {"private": ANN, "group": GROUP}
 LOG_SIZE = 300
 VALUE_MAX = 300  # longer strings (pictures in base64, long texts) are shortened in the log
 KEEPALIVE = 15.0
+DRAFT_LIFETIME = 30.0  # seconds a draft stays on screen without an update (Telegram's)
 INLINE_QUERIES_KEPT = 50  # a result can be picked from one of the latest queries only
 # A voice message's audio: an OGG page header (SpeechKit refuses anything else), then the
 # words it stands for.
 VOICE_HEADER = b"OggS\x00\x02demo-voice:"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Draft:
+    draft_id: int
+    html: str
+    can_stop: bool
+    at: float  # monotonic time of its latest update
+
+    def view(self) -> dict[str, Any]:
+        """The draft as the page draws it: the bot's message being written."""
+        return {
+            "key": f"draft-{self.draft_id}",
+            "from": "Art",
+            "user": None,
+            "bot": True,
+            "via": None,
+            "html": self.html,
+            "photo": None,
+            "album": None,
+            "document": None,
+            "voice": None,
+            "buttons": [],
+            "edited": False,
+            "draft": True,
+            "stop": self.can_stop,
+        }
 
 
 @dataclass
@@ -63,6 +92,11 @@ class ChatPage(LocalServer):
         self.edited: set[Any] = set()
         self.inline_queries: dict[str, InlineChoice] = {}
         self.inline_messages: list[str] = []  # in Ann's chat with Boris, in order
+        # Each chat's live draft (Bot API 9.5) until the bot sends a message there.
+        self.drafts: dict[int, Draft] = {}
+        # Arrival order of messages: ephemeral ones have ids of their own.
+        self._order: dict[Any, int] = {}
+        self._arrivals = itertools.count()
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._closing = False
         routes = self.app.router
@@ -76,6 +110,7 @@ class ChatPage(LocalServer):
         routes.add_post("/api/press", self._press)
         routes.add_post("/api/inline", self._inline)
         routes.add_post("/api/choose", self._choose)
+        routes.add_post("/api/stop", self._stop)
         telegram.app.middlewares.append(self._telegram_requests)
 
     def watch(self, service: str, server: LocalServer) -> None:
@@ -127,6 +162,20 @@ class ChatPage(LocalServer):
         """Keep the HTML of what the bot sent, and tell the page what changed."""
         mode = params.get("parse_mode")
         key = _key(params, result)
+        sent = result if isinstance(result, list) else [result]
+        for message in sent:
+            if isinstance(message, dict) and "chat" in message:
+                self._arrived(_key({}, message))
+                if not message.get("ephemeral_message_id"):
+                    # Telegram: a draft disappears once the bot sends a message.
+                    self.drafts.pop(message["chat"]["id"], None)
+        if method == "sendMessageDraft":
+            self.drafts[int(params["chat_id"])] = Draft(
+                int(params["draft_id"]),
+                to_html(params.get("text", ""), mode),
+                params.get("can_stop") == "true",
+                time.monotonic(),
+            )
         if method in ("sendMessage", "editMessageText"):
             self.html[key] = to_html(params["text"], mode)
         elif method in ("sendPhoto", "sendDocument", "editMessageCaption"):
@@ -152,6 +201,9 @@ class ChatPage(LocalServer):
         if method.startswith("edit"):
             self.edited.add(key)
         self._publish({"type": "changed"})
+
+    def _arrived(self, key: Any) -> None:
+        self._order.setdefault(key, next(self._arrivals))
 
     def _record(self, service: str, what: str, request: Any, status: int, answer: Any) -> None:
         entry = {
@@ -183,6 +235,7 @@ class ChatPage(LocalServer):
             raise web.HTTPBadRequest(text="a message is 1-4096 characters")
         update = self.telegram.new_update(text, chat_id=chat_id, user_id=user)
         _sign(update["message"], user, _language(body))
+        self._arrived((chat_id, update["message"]["message_id"]))
         self.telegram.push(update)
         self._publish({"type": "changed"})
         return web.json_response({"message_id": update["message"]["message_id"]})
@@ -197,6 +250,7 @@ class ChatPage(LocalServer):
         audio = VOICE_HEADER + words.encode()
         message = self.telegram.push_voice(audio, duration=3, size=len(audio), chat_id=ANN)
         _sign(message, ANN, _language(body))
+        self._arrived((ANN, message["message_id"]))
         self._publish({"type": "changed"})
         return web.json_response({"message_id": message["message_id"]})
 
@@ -211,9 +265,13 @@ class ChatPage(LocalServer):
             chat_id = _chat(body)
             user = _user(body, chat_id)
             message_id = body.get("message_id")
-            if not isinstance(message_id, int):
+            ephemeral_id = body.get("ephemeral_id")
+            if isinstance(ephemeral_id, int):
+                message = self.telegram.ephemeral.get((chat_id, ephemeral_id))
+            elif isinstance(message_id, int):
+                message = self.telegram.messages.get((chat_id, message_id))
+            else:
                 raise web.HTTPBadRequest(text="message_id must be a number")
-            message = self.telegram.messages.get((chat_id, message_id))
             if message is None:
                 raise web.HTTPNotFound(text="no such message")
             self.telegram.push_callback(data, message=message, user_id=user)
@@ -255,6 +313,17 @@ class ChatPage(LocalServer):
         self._publish({"type": "changed"})
         return web.json_response({"inline_message_id": inline_id})
 
+    async def _stop(self, request: web.Request) -> web.Response:
+        """Stop on the private chat's live draft (Bot API 10.3)."""
+        await _body(request)
+        draft = self.drafts.get(ANN)
+        if draft is None or not draft.can_stop:
+            raise web.HTTPNotFound(text="no draft to stop")
+        self.telegram.push_stop(ANN, draft.draft_id)
+        del self.drafts[ANN]
+        self._publish({"type": "changed"})
+        return web.json_response({})
+
     # --- what the page reads ------------------------------------------------------------
 
     async def _index(self, request: web.Request) -> web.FileResponse:
@@ -267,8 +336,15 @@ class ChatPage(LocalServer):
         """Everything the page shows, as JSON."""
         chats: dict[str, list[dict[str, Any]]] = {}
         for view, chat_id in CHATS.items():
-            keys = sorted(k for k in self.telegram.messages if k[0] == chat_id)
-            chats[view] = [self._view(k, self.telegram.messages[k]) for k in keys]
+            found: dict[Any, dict[str, Any]] = {
+                k: m for k, m in self.telegram.messages.items() if k[0] == chat_id
+            }
+            found |= {("e", *k): m for k, m in self.telegram.ephemeral.items() if k[0] == chat_id}
+            keys = sorted(found, key=lambda k: (self._order.get(k, -1), str(k)))
+            chats[view] = [self._view(k, found[k]) for k in keys]
+            draft = self.drafts.get(chat_id)
+            if draft is not None and time.monotonic() - draft.at < DRAFT_LIFETIME:
+                chats[view].append(draft.view())
         chats["inline"] = [
             self._view(inline_id, self.telegram.inline_messages[inline_id])
             for inline_id in self.inline_messages
@@ -314,6 +390,10 @@ class ChatPage(LocalServer):
             "buttons": _buttons(message.get("reply_markup")),
             "edited": key in self.edited,
         }
+        if message.get("ephemeral_message_id"):
+            view["key"] = message["ephemeral_message_id"]
+            view["ephemeral"] = True
+            view["for"] = message["receiver_user"]["id"]
         reply = message.get("reply_to_message")
         if reply is not None:
             view["reply_to"] = (reply.get("text") or reply.get("caption") or "🖼")[:80]
@@ -397,8 +477,12 @@ def _sign(update_part: dict[str, Any], user: int, language: str) -> None:
 
 
 def _key(params: dict[str, str], result: Any) -> Any:
+    """A message's key: an inline message's id, ("e", chat id, id) for an ephemeral one,
+    else (chat id, message id)."""
     if "inline_message_id" in params:
         return params["inline_message_id"]
+    if isinstance(result, dict) and result.get("ephemeral_message_id"):
+        return ("e", result["chat"]["id"], result["ephemeral_message_id"])
     if isinstance(result, dict) and "chat" in result:
         return (result["chat"]["id"], result["message_id"])
     return (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))

@@ -53,6 +53,7 @@ function render() {
   box.replaceChildren();
   let album = null;
   for (const message of state.chats[page.view]) {
+    if (message.for && message.for !== page.user) continue; // someone else's ephemeral message
     if (message.album && album && album.dataset.album === message.album) {
       album.querySelector(".album").append(photo(message));
       continue;
@@ -87,7 +88,8 @@ function photo(message) {
 
 function bubbleOf(message) {
   const mine = !message.bot && message.user === page.user;
-  const bubble = el("div", "msg" + (message.bot ? " bot" : "") + (mine ? " mine" : "") + (message.photo ? " photo" : ""));
+  const kinds = { bot: message.bot, mine, photo: message.photo, draft: message.draft, ephemeral: message.ephemeral };
+  const bubble = el("div", ["msg", ...Object.keys(kinds).filter((k) => kinds[k])].join(" "));
   bubble.dataset.key = message.key;
   if (!mine) {
     const who = el("div", "who", message.via ? "Ann" : message.from);
@@ -111,6 +113,14 @@ function bubbleOf(message) {
     bubble.append(text);
   }
   if (message.buttons.length) bubble.append(buttonsOf(message));
+  if (message.stop) {
+    const stop = el("button", "stop", "■ Stop");
+    stop.type = "button";
+    stop.addEventListener("click", () => post("/api/stop", {}));
+    bubble.append(stop);
+  }
+  if (message.draft) bubble.append(el("div", "meta", "writing… (a draft)"));
+  if (message.ephemeral) bubble.append(el("div", "meta", "only you can see this"));
   if (message.edited) bubble.append(el("div", "meta", "edited"));
   return bubble;
 }
@@ -138,6 +148,7 @@ function press(message, button) {
   }
   const body = { chat: page.view, user: page.user, data: button.callback_data };
   if (page.view === "inline") body.inline_message_id = message.key;
+  else if (message.ephemeral) body.ephemeral_id = message.key;
   else body.message_id = message.key;
   post("/api/press", body);
 }
