@@ -41,6 +41,11 @@ INLINE_QUERIES_KEPT = 50  # a result can be picked from one of the latest querie
 # A voice message's audio: an OGG page header (SpeechKit refuses anything else), then the
 # words it stands for.
 VOICE_HEADER = b"OggS\x00\x02demo-voice:"
+# What the page shows of a button: `style` (Bot API 9.4: danger, success, primary) and
+# `disabled` (10.3: shown, not pressable) besides what it does.
+BUTTON_FIELDS = frozenset(
+    ("text", "callback_data", "url", "switch_inline_query_current_chat", "style", "disabled")
+)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -491,19 +496,10 @@ def _key(params: dict[str, str], result: Any) -> Any:
 def _buttons(markup: Any) -> list[list[dict[str, str]]]:
     if not isinstance(markup, dict):
         return []
-    rows = []
-    for row in markup.get("inline_keyboard", []):
-        rows.append(
-            [
-                {
-                    k: str(v)
-                    for k, v in button.items()
-                    if k in ("text", "callback_data", "url", "switch_inline_query_current_chat")
-                }
-                for button in row
-            ]
-        )
-    return rows
+    return [
+        [{k: str(v) for k, v in button.items() if k in BUTTON_FIELDS} for button in row]
+        for row in markup.get("inline_keyboard", [])
+    ]
 
 
 def _result_view(result: dict[str, Any]) -> dict[str, str]:

@@ -130,8 +130,9 @@ function buttonsOf(message) {
   for (const row of message.buttons) {
     const line = el("div");
     for (const button of row) {
-      const b = el("button", "", button.text);
+      const b = el("button", button.style || "", button.text);
       b.type = "button";
+      b.disabled = button.disabled !== undefined;
       b.addEventListener("click", () => press(message, button));
       line.append(b);
     }
