@@ -78,7 +78,7 @@ class FakeImages(LocalServer):
         if self.duration is not None:
             await asyncio.sleep(self.duration(body))
         if self.image_factory is not None:
-            image = self.image_factory(body)
+            image = await asyncio.to_thread(self.image_factory, body)  # off the event loop
         else:
             image = b"\xff\xd8\xff\xe0" + body["size"].encode() + secrets.token_bytes(64)
         self.images.append(image)

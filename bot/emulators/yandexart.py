@@ -218,7 +218,7 @@ class FakeYandex(LocalServer):
         op = Operation(
             id=f"op{next(self._ids)}",
             body=body,
-            image=self._image(body),
+            image=b"",
             polls_to_finish=self.polls_to_finish,
             error=self.operation_error,
         )
@@ -230,11 +230,14 @@ class FakeYandex(LocalServer):
             op.error = {"code": 13, "message": "internal error", "details": []}
         if key:
             self.by_idempotency_key[key] = op.id
+        # Drawn off the event loop, once the operation is known (a retried submit finds it);
+        # the bot cannot poll before this answer.
+        op.image = await self._image(body)
         return web.json_response(self._operation_json(op))
 
-    def _image(self, body: dict[str, Any]) -> bytes:
+    async def _image(self, body: dict[str, Any]) -> bytes:
         if self.image_factory is not None:
-            return self.image_factory(body)
+            return await asyncio.to_thread(self.image_factory, body)
         return b"\xff\xd8\xff\xe0" + json.dumps(body).encode() + secrets.token_bytes(64)
 
     async def _complete(self, request: web.Request) -> web.Response:
