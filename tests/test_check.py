@@ -151,7 +151,7 @@ async def test_check_command_exit_codes(
     for secret in (BOT_TOKEN, API_KEY):
         assert all(secret not in line for line in lines)
     code, lines = await _command("chek", _env(telegram, yandex), tmp_path)
-    assert (code, lines) == (2, ["usage: python -m bot [run|check|health]"])
+    assert (code, lines) == (2, ["usage: python -m bot [run|check|health|demo]"])
 
 
 async def test_health_command_asks_the_running_bot(
