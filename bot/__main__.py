@@ -1,55 +1,142 @@
-"""`python -m bot [run|check|health]`: load settings, then serve until SIGINT/SIGTERM (run,
-the default), check every dependency once (check), or ask a running bot's /healthz (health)."""
+"""The operator's command line: `yandexart-bot` (the console script) or `python -m bot`.
+
+`run` (the default) serves until SIGINT/SIGTERM, `check` tries every dependency once,
+`health` asks a running bot's /healthz. Each command imports only what it needs: `health`
+runs every 30 s in the container.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from bot.ops.logs import setup_logging
 from bot.ops.settings import SettingsError, StartupError, load_settings
 
-COMMANDS = ("run", "check", "health")
-USAGE = "usage: python -m bot [run|check|health]"
+DISTRIBUTION = "yandexart-bot"
+SETTINGS_HELP = """\
+settings:
+  Read from environment variables and from a .env file in the current directory
+  (a variable set in the environment wins). Required: BOT_TOKEN, YANDEX_FOLDER_ID and one
+  of YANDEX_API_KEY, YANDEX_SA_KEY_FILE, YANDEX_IAM_TOKEN. Every setting, with its
+  default: .env.example and docs/settings.md."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    # Each command imports only what it needs: `health` runs every 30 s in the container.
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if args else "run"
-    if command not in COMMANDS or len(args) > 1:
-        print(USAGE, file=sys.stderr)
-        return 2
-    if command == "check":
-        return check()
+@dataclass(frozen=True)
+class Command:
+    help: str
+    description: str
+    run: Callable[[argparse.Namespace], int]
+
+
+def run(_args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
-        if command == "health":
-            from bot.ops.healthcheck import probe
-
-            return probe(settings)
         setup_logging(settings.log_level, settings.secrets())
-        from bot.ops.server import run
+        from bot.ops.server import run as serve
 
-        asyncio.run(run(settings))
+        asyncio.run(serve(settings))
+    except SettingsError as exc:
+        print(f"error: {exc.report()}", file=sys.stderr)
+        return 2
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-def check() -> int:
+def check(_args: argparse.Namespace) -> int:
     """The preflight: exit 0 only when every part is fine."""
     try:
         settings = load_settings()
+        # Only errors are logged: the lines say the rest.
+        setup_logging("ERROR", settings.secrets())
     except SettingsError as exc:
+        print(f"✗ settings: {exc.report()}")
+        return 1
+    except StartupError as exc:
         print(f"✗ settings: {exc}")
         return 1
-    # Only errors are logged: the lines say the rest.
-    setup_logging("ERROR", settings.secrets())
     from bot.ops.preflight import run_check
 
     return run_check(settings)
+
+
+def health(_args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"✗ health: {exc.report()}")
+        return 1
+    from bot.ops.healthcheck import probe
+
+    return probe(settings)
+
+
+COMMANDS = {
+    "run": Command(
+        "serve Telegram until SIGINT or SIGTERM (the default command)",
+        "Check the settings, wait for Telegram to accept BOT_TOKEN, then serve: long "
+        "polling, or a webhook when WEBHOOK_URL is set. Exits 0 on SIGINT/SIGTERM after "
+        "finishing what it can, 2 when it cannot start (one line says why).",
+        run,
+    ),
+    "check": Command(
+        "try the settings, Telegram, Yandex and Redis once; one line each",
+        "The preflight to run first: one line per dependency, ✓ or ✗ with the host and "
+        "the cause. Nothing is generated or billed and nothing changes at Telegram. "
+        "Exits 0 when every line is ✓, 1 otherwise.",
+        check,
+    ),
+    "health": Command(
+        "ask the running bot's /healthz (the container's health check)",
+        "GET /healthz of the bot running on this machine (HEALTH_PORT, or WEBHOOK_PORT in "
+        "webhook mode). Exits 0 when it answers 200, 1 otherwise.",
+        health,
+    ),
+}
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _prog() -> str:
+    return "python -m bot" if Path(sys.argv[0]).name == "__main__.py" else DISTRIBUTION
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or _prog(),
+        description="Telegram bot that draws pictures with YandexART.",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        commands.add_parser(
+            name,
+            help=command.help,
+            description=textwrap.fill(command.description, 79),
+            epilog=SETTINGS_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return COMMANDS[args.command or "run"].run(args)
 
 
 if __name__ == "__main__":

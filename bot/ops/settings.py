@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
     FilePath,
     HttpUrl,
+    ModelWrapValidatorHandler,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -39,7 +41,27 @@ class StartupError(Exception):
 
 
 class SettingsError(StartupError):
-    """A setting is missing or invalid; the message names it and never shows its value."""
+    """Settings missing or invalid. `str()` is one line naming each; `report()` is what the
+    operator reads: where settings were read from, then one line per setting with an example.
+    Neither ever shows a value."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str) -> None:
+        super().__init__("invalid settings: " + "; ".join(_join(n, r) for n, r in problems))
+        self.problems = problems
+        self.source = source
+
+    def report(self) -> str:
+        count = len(self.problems)
+        head = f"{count} setting{'s' if count > 1 else ''} to fix ({self.source}):"
+        lines = [head]
+        for name, reason in self.problems:
+            example = _example(name)
+            lines.append(f"  {_join(name, reason)}" + (f"; e.g. {example}" if example else ""))
+        return "\n".join(lines)
+
+
+def _join(name: str, reason: str) -> str:
+    return f"{name}: {reason}" if name else reason
 
 
 class Settings(BaseSettings):
@@ -52,9 +74,9 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    bot_token: SecretStr = Field(min_length=1)
-    yandex_folder_id: str = Field(min_length=1)
-    yandex_api_key: SecretStr | None = None
+    bot_token: SecretStr = Field(min_length=1, examples=["123456789:AAE-token-from-BotFather"])
+    yandex_folder_id: str = Field(min_length=1, examples=["b1g-your-folder-id"])
+    yandex_api_key: SecretStr | None = Field(default=None, examples=["AQVN-your-api-key"])
     yandex_iam_token: SecretStr | None = None
     # A service account's authorized key (JSON): IAM tokens are made from it and kept fresh.
     yandex_sa_key_file: FilePath | None = None
@@ -62,7 +84,9 @@ class Settings(BaseSettings):
 
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
-    redis_url: str | None = Field(default=None, pattern=r"^(rediss?|unix)://")
+    redis_url: str | None = Field(
+        default=None, pattern=r"^(rediss?|unix)://", examples=["redis://localhost:6379/0"]
+    )
     # A claim on a job lasts this long unless renewed; after a crash, others wait this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
@@ -98,8 +122,8 @@ class Settings(BaseSettings):
     chat_messages_per_second: float = Field(default=1.0, gt=0)
     messages_per_second: float = Field(default=30.0, gt=0)
 
-    webhook_url: HttpUrl | None = None
-    webhook_secret: SecretStr | None = None
+    webhook_url: HttpUrl | None = Field(default=None, examples=["https://bot.example.org/hook"])
+    webhook_secret: SecretStr | None = Field(default=None, examples=["a-long-random-string"])
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     health_port: int | None = Field(default=None, ge=1, le=65535)
@@ -210,9 +234,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _one_yandex_credential(self) -> Settings:
-        if (self.yandex_api_key, self.yandex_sa_key_file, self.yandex_iam_token) == (None,) * 3:
-            raise ValueError("set YANDEX_API_KEY, YANDEX_SA_KEY_FILE or YANDEX_IAM_TOKEN")
+    def _consistent(self) -> Settings:
         if "{folder}" not in self.art_model_uri:
             raise ValueError("ART_MODEL_URI must contain {folder}")
         if self.webhook_url is not None and self.webhook_secret is None:
@@ -224,6 +246,26 @@ class Settings(BaseSettings):
         if self.webhook_url is not None and self.ops_port == self.webhook_port:
             raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_error_at_once(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        """Pydantic checks the whole model only once every field is valid; the Yandex
+        credential is checked on the raw values, so one run names every missing setting."""
+        if not isinstance(data, dict) or _has_credential(data):
+            return handler(data)
+        try:
+            handler(data)
+            errors = []
+        except ValidationError as exc:
+            errors = exc.errors()
+        missing = PydanticCustomError(
+            "missing", "set YANDEX_API_KEY, YANDEX_SA_KEY_FILE or YANDEX_IAM_TOKEN"
+        )
+        no_credential = {"type": missing, "loc": ("yandex_api_key",), "input": None}
+        raise ValidationError.from_exception_data(cls.__name__, [*errors, no_credential])  # type: ignore[list-item]
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs."""
@@ -273,18 +315,56 @@ class Settings(BaseSettings):
         return f"Bearer {self.yandex_iam_token.get_secret_value()}"
 
 
-def describe_error(exc: ValidationError) -> str:
-    """One line naming each bad setting; pydantic's own text would echo the values."""
-    parts = []
+def _has_credential(data: dict[str, Any]) -> bool:
+    keys = ("yandex_api_key", "yandex_sa_key_file", "yandex_iam_token")
+    return any(data.get(key) not in (None, "") for key in keys)
+
+
+def _example(name: str) -> str | None:
+    """`NAME=value` for an error line: the field's example, else its default."""
+    field = Settings.model_fields.get(name.lower())
+    if field is None:
+        return None
+    if field.examples:
+        return f"{name}={field.examples[0]}"
+    if field.default is None or isinstance(field.default, SecretStr):
+        return None
+    value = field.default
+    if isinstance(value, tuple | frozenset):
+        value = ",".join(str(item) for item in value)
+    elif isinstance(value, bool):
+        value = str(value).lower()
+    return f"{name}={value}"
+
+
+def describe_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(SETTING, reason) for each error; pydantic's own text would echo the values."""
+    problems = []
     for error in exc.errors(include_input=False, include_url=False):
         name = "_".join(str(p) for p in error["loc"]).upper()
-        reason = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{name}: {reason}" if name else reason)
-    return "invalid settings: " + "; ".join(parts)
+        reason = (
+            "missing"
+            if error["type"] == "missing" and error["msg"] == "Field required"
+            else str(error["msg"])
+        )
+        problems.append((name, reason.removeprefix("Value error, ")))
+    return problems
+
+
+def settings_source(env_file: object) -> str:
+    """Where settings were read from, for the operator: `.env` is found in the current
+    directory, which is easy to get wrong."""
+    if env_file is None:
+        return "read from the environment only"
+    path = Path(str(env_file))
+    if path.is_file():
+        return f"read from the environment and {path.resolve()}"
+    return f"read from the environment; no {path.name} file in {path.resolve().parent}"
 
 
 def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise SettingsError(describe_error(exc)) from None
+        env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+        raise SettingsError(describe_problems(exc), settings_source(env_file)) from None
