@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.netcause import where
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.preflight import run_checks
@@ -60,7 +61,7 @@ async def test_all_is_well(
         lines[4].render(),
     ]
     assert lines[4].ok
-    assert lines[4].detail.startswith("127.0.0.1, version ")
+    assert lines[4].detail.startswith(f"{where(redis_url)}, version ")
     assert lines[4].detail.endswith("append-only file on")
     assert len(yandex.probes) == 2
     assert yandex.generations == 0
@@ -98,8 +99,9 @@ async def test_unreachable_services_and_inline_mode_off(
             make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere)
         )
     }
-    assert lines["Telegram"].render() == "✗ Telegram: unreachable (TelegramNetworkError)"
-    assert lines["YandexART"].render() == "✗ YandexART: unreachable (ServiceUnavailable)"
+    refused = f"cannot reach {nowhere[7:]}: connection refused (nothing listens on that port)"
+    assert lines["Telegram"].render() == f"✗ Telegram: {refused}"
+    assert lines["YandexART"].render() == f"✗ YandexART: {refused}"
     assert lines["Redis"].render() == "✓ Redis: not used (REDIS_URL unset): jobs live in memory"
 
 
@@ -156,6 +158,8 @@ async def test_health_command_asks_the_running_bot(
     finally:
         assert await bot.stop() == 0
     code, lines = await _command("health", env, tmp_path)
-    assert (code, lines) == (1, ["✗ health: no answer (URLError)"])
+    port = env["HEALTH_PORT"]
+    refused = "connection refused (nothing listens on that port)"
+    assert (code, lines) == (1, [f"✗ health: no answer from 127.0.0.1:{port}: {refused}"])
     code, lines = await _command("health", _env(telegram, yandex), tmp_path)
     assert (code, lines) == (1, ["✗ health: HEALTH_PORT is unset, the bot serves no /healthz"])

@@ -22,7 +22,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.yandex.errors import AuthError, ServiceUnavailable, YandexArtError
+from bot.core.netcause import network_cause, where
+from bot.yandex.errors import AuthError, ServiceUnavailable, Unreachable, YandexArtError
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,9 @@ class IamTokenSource:
             async with self._session.post(self._url, json={"jwt": token}) as resp:
                 body = await resp.json(content_type=None)
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unreachable(where(self._url), network_cause(exc)) from None
+        except ValueError as exc:
             raise ServiceUnavailable(f"IAM: {type(exc).__name__}") from None
         if status in (400, 401, 403):
             raise IamRefused(f"IAM refused the key ({status})")
