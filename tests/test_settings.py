@@ -96,4 +96,4 @@ def test_redis_password_counts_as_a_secret() -> None:
         yandex_api_key="k",
         redis_url="redis://:pa55word@redis:6379/0",
     )
-    assert "pa55word" in settings.secrets()
+    assert settings.secrets()["REDIS_URL password"] == "pa55word"

@@ -32,6 +32,7 @@ class Ops:
         app.router.add_get("/metrics", self.metrics)
 
     async def health(self, request: web.Request) -> web.Response:
+        self._metrics.ops_requests.labels(request.path).inc()
         checks = {
             "store": await self._store_ok(),
             "telegram": await self._telegram_ok(),
@@ -43,6 +44,7 @@ class Ops:
         return web.json_response(body, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        self._metrics.ops_requests.labels(request.path).inc()
         try:
             self._metrics.pending.set(await self._store.active_count())
         except StoreUnavailable:

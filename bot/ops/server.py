@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
+from bot.ops.logs import QuietAccessLogger
 from bot.ops.settings import Settings
 from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
 
@@ -141,7 +142,7 @@ def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> w
 
 
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=QuietAccessLogger)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("listening on %s:%s", host, port)

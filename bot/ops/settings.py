@@ -267,13 +267,18 @@ class Settings(BaseSettings):
         no_credential = {"type": missing, "loc": ("yandex_api_key",), "input": None}
         raise ValidationError.from_exception_data(cls.__name__, [*errors, no_credential])  # type: ignore[list-item]
 
-    def secrets(self) -> list[str]:
-        """Values that must never appear in logs."""
-        values = [self.bot_token, self.yandex_api_key, self.yandex_iam_token, self.webhook_secret]
-        secrets = [v.get_secret_value() for v in values if v is not None]
-        if self.redis_url:
-            password = urlsplit(self.redis_url).password
-            secrets += [password] if password else []
+    def secrets(self) -> dict[str, str]:
+        """Values that must never appear in logs, by the setting that holds them."""
+        values = {
+            "BOT_TOKEN": self.bot_token,
+            "YANDEX_API_KEY": self.yandex_api_key,
+            "YANDEX_IAM_TOKEN": self.yandex_iam_token,
+            "WEBHOOK_SECRET": self.webhook_secret,
+        }
+        secrets = {name: v.get_secret_value() for name, v in values.items() if v is not None}
+        password = urlsplit(self.redis_url).password if self.redis_url else None
+        if password:
+            secrets["REDIS_URL password"] = password
         return secrets
 
     @property

@@ -34,6 +34,12 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.ops_requests = Counter(
+            "bot_ops_requests",
+            "Requests to /healthz and /metrics (kept out of the access log)",
+            ["path"],
+            registry=self.registry,
+        )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
 
     def render(self) -> bytes:
