@@ -74,16 +74,24 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
+    # The bot's token from @BotFather.
     bot_token: SecretStr = Field(min_length=1, examples=["123456789:AAE-token-from-BotFather"])
+    # The Yandex Cloud folder of the models (and of the quota).
     yandex_folder_id: str = Field(min_length=1, examples=["b1g-your-folder-id"])
+    # A service account's API key (`Api-Key` auth; never expires). Wins over the two below.
     yandex_api_key: SecretStr | None = Field(default=None, examples=["AQVN-your-api-key"])
+    # A fixed IAM token (`Bearer` auth); it expires within 12 h: for a quick try only.
     yandex_iam_token: SecretStr | None = None
     # A service account's authorized key (JSON): IAM tokens are made from it and kept fresh.
     yandex_sa_key_file: FilePath | None = None
+    # Where IAM tokens are made from `YANDEX_SA_KEY_FILE`.
     yandex_iam_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_IAM_URL)
 
+    # Bot API base URL (a self-hosted `telegram-bot-api`, or a fake in tests).
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
+    # Base URL for generation and operations.
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
+    # Unset: jobs in memory; `redis://…`: jobs in Redis (docs/operations.md, "Memory or Redis").
     redis_url: str | None = Field(
         default=None, pattern=r"^(rediss?|unix)://", examples=["redis://localhost:6379/0"]
     )
@@ -106,39 +114,57 @@ class Settings(BaseSettings):
 
     # Access and fair use. Lists are comma-separated ids; empty allowlists admit everyone.
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # Comma-separated chat ids where everyone may use the bot.
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # Comma-separated admin user ids: `/stats`, no limits.
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    # A user's generations in progress at once.
     max_concurrent_per_user: int = Field(default=2, ge=1)
+    # A user's generations per UTC day.
     daily_quota_per_user: int = Field(default=50, ge=1)
 
     # The Yandex API budget, for the whole bot (all instances when Redis is on).
     submit_rate_per_minute: float = Field(default=500.0, gt=0)
+    # YandexGPT requests per minute, whole bot.
     completion_rate_per_minute: float = Field(default=100.0, gt=0)
     # Shown in /stats next to today's submits (the default Yandex quota per cloud).
     yandex_daily_quota: int = Field(default=5000, ge=1)
 
     # Telegram flood limits the bot keeps to (messages).
     group_messages_per_minute: float = Field(default=20.0, gt=0)
+    # Messages the bot sends to one private chat per second.
     chat_messages_per_second: float = Field(default=1.0, gt=0)
+    # Messages the bot sends overall per second.
     messages_per_second: float = Field(default=30.0, gt=0)
 
+    # Unset: long polling; set: webhook mode, the public URL Telegram posts to.
     webhook_url: HttpUrl | None = Field(default=None, examples=["https://bot.example.org/hook"])
+    # Required with `WEBHOOK_URL`; 1–256 of `A-Z a-z 0-9 _ -`.
     webhook_secret: SecretStr | None = Field(default=None, examples=["a-long-random-string"])
+    # Address the webhook (and ops) server listens on.
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the webhook server must be reachable
+    # Port of the webhook server.
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Polling mode: serve `/healthz` and `/metrics` on this port.
     health_port: int | None = Field(default=None, ge=1, le=65535)
     # /healthz and /metrics on a port of their own, off the public webhook listener.
     ops_port: int | None = Field(default=None, ge=1, le=65535)
+    # `DEBUG`, `INFO`, `WARNING`, `ERROR`.
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
+    # Model URI template; `{folder}` is `YANDEX_FOLDER_ID`.
     art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
+    # YandexGPT model for `--enhance`.
     gpt_model_uri: str = Field(default="gpt://{folder}/yandexgpt/latest", min_length=1)
 
     # Adaptive poll schedule: first poll after `poll_first_delay`, then each gap grows by
     # `poll_growth` up to `poll_max_interval`; all in seconds.
     poll_first_delay: float = Field(default=5.0, gt=0)
+    # Each gap between polls is this many times the previous one.
     poll_growth: float = Field(default=1.5, ge=1)
+    # Longest gap between polls, seconds.
     poll_max_interval: float = Field(default=30.0, gt=0)
+    # Operation polls per second for the whole bot (Yandex quota).
     poll_rate_limit: float = Field(default=50.0, gt=0, description="Operation polls per second")
     # "hazard": spend the poll quota on the jobs most likely to have finished since their last
     # poll, each polled at most every `poll_min_gap` seconds; before durations are known,
@@ -147,39 +173,55 @@ class Settings(BaseSettings):
     # `poll_target_lag` seconds there, letting at most `poll_late_share` of them arrive later
     # where that saves the most polls; "growing": the schedule above, always.
     poll_schedule: Literal["hazard", "learned", "growing"] = "hazard"
+    # With `hazard`: no operation is polled more often than this, seconds.
     poll_min_gap: float = Field(default=1.0, gt=0)
+    # With `hazard`: median generation time assumed before any are known, seconds.
     poll_prior_median: float = Field(default=10.0, gt=0)
+    # With `learned`: the gap between polls where finishes are likely, seconds.
     poll_target_lag: float = Field(default=1.4, gt=0)
+    # With `learned`: share of pictures that may arrive later than `POLL_TARGET_LAG`, spent where it
+    # saves the most polls.
     poll_late_share: float = Field(default=0.04, ge=0, lt=0.5)
+    # Seconds after which the bot stops waiting and tells the user.
     generation_deadline: float = Field(default=1800.0, gt=0, description="Seconds")
     # How long to keep retrying a submit that Yandex refuses with 429/5xx before telling the user.
     submit_patience: float = Field(default=300.0, gt=0)
 
+    # Characters of prompt text, all parts together.
     prompt_max_length: int = Field(default=500, gt=0)
     # In private chats any text that is not a command is a prompt, read like /art's.
     private_text_prompts: bool = True
     # A TOML file of style presets that add to or override the built-in ones.
     styles_file: Path | None = None
+    # Largest side of a ratio.
     ratio_max_side: int = Field(default=32, ge=1)
+    # Largest long-side / short-side.
     ratio_max_elongation: float = Field(default=4.0, ge=1)
     # Most variants one request may ask for (--n), sent as one album (Telegram: 2-10).
     max_variants: int = Field(default=4, ge=1, le=10)
 
+    # Seconds for one call to Yandex.
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds for one Yandex call")
+    # Fast retries of a submit on 429/5xx/network errors.
     http_retries: int = Field(default=4, ge=0)
 
     # Voice prompts: voice messages recognised by SpeechKit (synchronous recognition, v1).
     voice_prompts: bool = True
+    # Base URL of SpeechKit recognition.
     stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
+    # The model of a request that names none and of users who chose none; one of `MODELS`.
     default_model: str = "yandexart"
     # The Images API (model `aliceai`): synchronous, one call per picture.
     images_api_url: HttpUrl = HttpUrl(DEFAULT_IMAGES_API_URL)
+    # Images API model URI template; `{folder}` is `YANDEX_FOLDER_ID`.
     images_model_uri: str = Field(default="art://{folder}/aliceai-image-art-3.0", min_length=1)
+    # Images API calls per minute, whole bot.
     images_rate_per_minute: float = Field(default=60.0, gt=0)
+    # Seconds one Images API call (one picture) may take, never past the request's deadline.
     images_http_timeout: float = Field(default=120.0, gt=0, description="Seconds per call")
 
     @field_validator("bot_token")
