@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -162,3 +163,26 @@ def test_causes_are_found_inside_the_wrappers(inner: BaseException, cause: str) 
 def test_where_shows_neither_password_nor_path() -> None:
     assert where("redis://:pa55word@redis:6379/0") == "redis:6379"
     assert where("https://api.telegram.org/bot1:SECRET/{method}") == "api.telegram.org"
+
+
+async def test_an_http_error_answer_names_its_status(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async def unavailable(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "description": "Service Unavailable"}, status=503)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unavailable)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        settings = make_settings(telegram_api_url=url, yandex_api_url=url)
+        lines = {line.name: line.render() for line in await run_checks(settings)}
+    finally:
+        await runner.cleanup()
+    host = f"127.0.0.1:{port}"
+    assert lines["Telegram"] == f"✗ Telegram: {host} answered a server error (TelegramServerError)"
+    assert lines["YandexART"] == f"✗ YandexART: {host} answered HTTP 503 (ServiceUnavailable)"
