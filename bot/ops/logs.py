@@ -1,4 +1,4 @@
-"""Logging that cannot leak secrets, and an access log without the probes' noise.
+"""Logging that cannot leak secrets.
 
 Every formatted line is scrubbed of known secret values: HTTP client errors quote URLs,
 and the Bot API URL contains the bot token, so redacting at the formatter catches
@@ -13,15 +13,10 @@ import logging
 import re
 from collections.abc import Mapping
 
-from aiohttp.web import BaseRequest, StreamResponse
-from aiohttp.web_log import AccessLogger
-
 from bot.ops.settings import StartupError
 
 REDACTED = "[redacted]"
 MIN_SECRET_LENGTH = 8
-# Paths polled by health checks and Prometheus: counted in /metrics, not logged.
-QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 # Characters that continue a token: a secret next to one is part of a longer word.
 _WORD_CHAR = r"[\w-]"
 
@@ -55,14 +50,6 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         return self._pattern.sub(REDACTED, text) if self._pattern else text
-
-
-class QuietAccessLogger(AccessLogger):
-    """aiohttp's access log, less the health checks and scrapes (one every few seconds)."""
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        if request.path not in QUIET_PATHS:
-            super().log(request, response, time)
 
 
 def setup_logging(level: str, secrets: Mapping[str, str]) -> None:

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
-from bot.ops.logs import QuietAccessLogger
 from bot.ops.settings import Settings
 from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
 
@@ -139,6 +139,18 @@ def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> w
     if settings.ops_port is None:
         ops_for(bot, dispatcher).register(app)
     return app
+
+
+# Paths polled by health checks and Prometheus: counted in /metrics, not logged.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class QuietAccessLogger(AccessLogger):
+    """aiohttp's access log, less the health checks and scrapes (one every few seconds)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path not in QUIET_PATHS:
+            super().log(request, response, time)
 
 
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
