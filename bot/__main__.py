@@ -26,6 +26,11 @@ settings:
   (a variable set in the environment wins). Required: BOT_TOKEN, YANDEX_FOLDER_ID and one
   of YANDEX_API_KEY, YANDEX_SA_KEY_FILE, YANDEX_IAM_TOKEN. Every setting, with its
   default: .env.example and docs/settings.md."""
+FIRST_RUN = (
+    ("cp .env.example .env", "then fill in the required settings"),
+    ("{prog} check", "one ✓/✗ line each: settings, Telegram, Yandex, Redis"),
+    ("{prog}", "serve (the same as `{prog} run`)"),
+)
 
 
 @dataclass(frozen=True)
@@ -115,10 +120,14 @@ def _prog() -> str:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    prog = prog or _prog()
+    steps = [(step.format(prog=prog), why.format(prog=prog)) for step, why in FIRST_RUN]
+    width = max(len(step) for step, _ in steps) + 3
+    first_run = "first run:\n" + "\n".join(f"  {step:<{width}}{why}" for step, why in steps)
     parser = argparse.ArgumentParser(
-        prog=prog or _prog(),
+        prog=prog,
         description="Telegram bot that draws pictures with YandexART.",
-        epilog=SETTINGS_HELP,
+        epilog=f"{first_run}\n\n{SETTINGS_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")

@@ -37,6 +37,8 @@ def test_help_goes_to_stdout_and_exits_0(tmp_path: Path, argv: list[str]) -> Non
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("usage: python -m bot")
     assert "a .env file in the current directory" in done.stdout
+    if argv in (["--help"], ["-h"]):
+        assert "  python -m bot check    one ✓/✗ line each" in done.stdout
     if len(argv) == 1:
         for command in ("run", "check", "health"):
             assert f"\n    {command} " in done.stdout, command
