@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.core.errors import StoreUnavailable
+from bot.core.netcause import network_cause
 from bot.services.metrics import Metrics
 from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
@@ -63,6 +64,6 @@ class Ops:
         try:
             await self._bot.get_me(request_timeout=int(CHECK_TIMEOUT))
         except TelegramAPIError as exc:
-            log.warning("health: Telegram unreachable (%s)", type(exc).__name__)
+            log.warning("health: Telegram unreachable (%s)", network_cause(exc))
             return False
         return True

@@ -146,9 +146,10 @@ class IamTokenSource:
                 attempt += 1
                 delay = retry_delay(attempt, self._rng)
                 self._renew_at = self._clock() + delay
+                # An unreachable host is named with the cause; the text holds no secret.
                 log.warning(
                     "IAM token renewal failed (%s), attempt %d; next try in %.1f s",
-                    type(exc).__name__,
+                    exc.message if isinstance(exc, Unreachable) else type(exc).__name__,
                     attempt,
                     delay,
                 )
