@@ -129,7 +129,9 @@ async def test_check_command_exit_codes(
     assert code == 0, lines
     assert len(lines) == 5
     assert all(line.startswith("✓ ") for line in lines), lines
-    code, lines = await _command("check", _env(telegram, yandex, YANDEX_API_KEY="bad"), tmp_path)
+    code, lines = await _command(
+        "check", _env(telegram, yandex, YANDEX_API_KEY="bad-api-key"), tmp_path
+    )
     assert code == 1
     assert "✗ YandexART: YANDEX_API_KEY refused (401 Unauthenticated)" in lines
     code, lines = await _command("check", _env(telegram, yandex, POLL_GROWTH="0.5"), tmp_path)
