@@ -26,13 +26,15 @@ $(VENV)/.dev: pyproject.toml $(DEV_LOCK) $(VENV)/.venv
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.base
 
-# After changing a dependency in pyproject.toml: pin the newest versions within its ranges.
+# After changing a dependency in pyproject.toml: re-pin (kept pins stay unless out of range;
+# `make lock LOCK_FLAGS=--upgrade` moves everything to the newest releases within the ranges).
+LOCK_FLAGS ?=
 lock: $(VENV)/.venv
 	$(PY) -m pip install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes \
-		--no-emit-index-url --no-emit-find-links --upgrade -o $(LOCK) pyproject.toml
+		--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) -o $(LOCK) pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --generate-hashes \
-		--no-emit-index-url --no-emit-find-links --upgrade --extra dev -c $(LOCK) \
+		--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) --extra dev -c $(LOCK) \
 		-o $(DEV_LOCK) pyproject.toml
 
 # The gettext catalogs (locales/*/LC_MESSAGES/messages.po) are compiled in memory at start-up:
