@@ -63,6 +63,8 @@ def _value(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, dict):
+        return ",".join(f"{key}={item}" for key, item in value.items()) or "empty"
     if isinstance(value, tuple | frozenset | list):
         return ",".join(str(item) for item in value) or "empty"
     if isinstance(value, Enum):
@@ -73,6 +75,8 @@ def _value(value: Any) -> str:
 def default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
+    if field.default_factory is not None:
+        return _value(field.default_factory())  # type: ignore[call-arg]
     if field.default is None:
         return "unset"
     text = _value(field.default)
