@@ -138,7 +138,7 @@ async def test_check_command_exit_codes(
     assert code == 1
     assert lines == [
         f"✗ settings: 1 setting to fix (read from the environment; no .env file in {tmp_path}):",
-        "  POLL_GROWTH: Input should be greater than or equal to 1; e.g. POLL_GROWTH=1.5",
+        "  POLL_GROWTH: must be at least 1; e.g. POLL_GROWTH=1.5",
     ]
     for secret in (BOT_TOKEN, API_KEY):
         assert all(secret not in line for line in lines)

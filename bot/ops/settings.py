@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
@@ -419,17 +419,42 @@ def _example(name: str) -> str | None:
     return f"{name}={value}"
 
 
+# Pydantic's error types in an operator's words; the others keep pydantic's message.
+_PLAIN = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "int_parsing": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "url_parsing": "must be a URL such as https://host",
+    "url_scheme": "must start with http:// or https://",
+    "string_pattern_mismatch": "is not in the expected form",
+    "string_too_short": "must not be empty",
+}
+
+
+def _plain(error: ErrorDetails) -> str:
+    if error["type"] == "missing" and error["msg"] == "Field required":
+        return "missing"
+    template = _PLAIN.get(error["type"])
+    if template is None:
+        return str(error["msg"]).removeprefix("Value error, ")
+    bounds = {key: _number(value) for key, value in error.get("ctx", {}).items()}
+    return template.format(**bounds)
+
+
+def _number(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def describe_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """(SETTING, reason) for each error; pydantic's own text would echo the values."""
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         name = "_".join(str(p) for p in error["loc"]).upper()
-        reason = (
-            "missing"
-            if error["type"] == "missing" and error["msg"] == "Field required"
-            else str(error["msg"])
-        )
-        problems.append((name, reason.removeprefix("Value error, ")))
+        problems.append((name, _plain(error)))
     return problems
 
 
