@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     inline_storage_chat_id: int | None = None
 
     # Access and fair use. Lists are comma-separated ids; empty allowlists admit everyone.
+    # Users allowed to use the bot anywhere.
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     # Comma-separated chat ids where everyone may use the bot.
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -129,6 +130,7 @@ class Settings(BaseSettings):
     daily_quota_per_user: int = Field(default=50, ge=1)
 
     # The Yandex API budget, for the whole bot (all instances when Redis is on).
+    # Generation requests to Yandex per minute.
     submit_rate_per_minute: float = Field(default=500.0, gt=0)
     # YandexGPT requests per minute, whole bot.
     completion_rate_per_minute: float = Field(default=100.0, gt=0)
@@ -136,6 +138,7 @@ class Settings(BaseSettings):
     yandex_daily_quota: int = Field(default=5000, ge=1)
 
     # Telegram flood limits the bot keeps to (messages).
+    # Messages the bot sends to one group per minute.
     group_messages_per_minute: float = Field(default=20.0, gt=0)
     # Messages the bot sends to one private chat per second.
     chat_messages_per_second: float = Field(default=1.0, gt=0)
@@ -235,6 +238,7 @@ class Settings(BaseSettings):
     # The model of a request that names none and of users who chose none; one of `MODELS`.
     default_model: str = "yandexart"
     # The Images API (model `aliceai`): synchronous, one call per picture.
+    # Base URL of the Images API.
     images_api_url: HttpUrl = HttpUrl(DEFAULT_IMAGES_API_URL)
     # Images API model URI template; `{folder}` is `YANDEX_FOLDER_ID`.
     images_model_uri: str = Field(default="art://{folder}/aliceai-image-art-3.0", min_length=1)
