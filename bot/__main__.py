@@ -1,8 +1,9 @@
 """The operator's command line: `yandexart-bot` (the console script) or `python -m bot`.
 
 `run` (the default) serves until SIGINT/SIGTERM, `check` tries every dependency once,
-`health` asks a running bot's /healthz. Each command imports only what it needs: `health`
-runs every 30 s in the container.
+`health` asks a running bot's /healthz, `demo` runs the bot with no keys against local
+emulators and a chat page. Each command imports only what it needs: `health` runs every
+30 s in the container.
 """
 
 from __future__ import annotations
@@ -84,6 +85,26 @@ def health(_args: argparse.Namespace) -> int:
     return probe(settings)
 
 
+def demo(_args: argparse.Namespace) -> int:
+    """No settings at all: the bot against local emulators, and a chat page (bot/demo)."""
+    import os
+
+    from bot.demo.options import options_from_env
+
+    try:
+        options = options_from_env(os.environ)
+        setup_logging("INFO", {})
+        from bot.demo.runner import run_demo
+
+        asyncio.run(run_demo(options))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the bot took the signal over: whatever had started is stopped
+    return 0
+
+
 COMMANDS = {
     "run": Command(
         "serve Telegram until SIGINT or SIGTERM (the default command)",
@@ -104,6 +125,15 @@ COMMANDS = {
         "GET /healthz of the bot running on this machine (HEALTH_PORT, or WEBHOOK_PORT in "
         "webhook mode). Exits 0 when it answers 200, 1 otherwise.",
         health,
+    ),
+    "demo": Command(
+        "try the bot with no keys: local emulators and a chat page in the browser",
+        "Start the bot against local emulators of Telegram and Yandex (pictures drawn "
+        "locally, nothing sent anywhere) and serve a chat page, http://127.0.0.1:8008 by "
+        "default (the address is printed). "
+        "Needs no settings; DEMO_PORT (0: any free port) and DEMO_TIME_SCALE (generation "
+        "times scaled, default 0.2) from the environment. See docs/demo.md.",
+        demo,
     ),
 }
 
