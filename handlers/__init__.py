@@ -6,12 +6,24 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, history, info, inline, settings, stats, styles, voice
+from handlers import (
+    art,
+    buttons,
+    history,
+    info,
+    inline,
+    payments,
+    settings,
+    stats,
+    styles,
+    voice,
+)
 
 
 def routers() -> list[Router]:
     return [
         info.create_router(),
+        payments.create_router(),
         art.create_router(),
         buttons.create_router(),
         inline.create_router(),

@@ -78,6 +78,8 @@ class Job:
     # A cache hit: send this Telegram file instead of asking Yandex.
     cached_file_id: str | None = None
     cancel_requested: bool = False
+    # Credits held for this job (the pictures beyond the free quota), settled when it ends.
+    credits: int = 0
     # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
     enhanced_prompt: str | None = None
     enhance_failed: bool = False

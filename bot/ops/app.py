@@ -45,8 +45,10 @@ from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
 from bot.services.voice import VoiceService
+from bot.services.wallet import Wallet
 from bot.storage.base import JobStore
 from bot.storage.budget import MemoryBudget, MemoryLine
+from bot.storage.credits import CreditStore, MemoryCreditStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
@@ -56,6 +58,7 @@ from bot.telegram.delivery import Delivery
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.stars import Stars
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
 from bot.telegram.voice_files import VoiceFiles
@@ -73,6 +76,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
+# Shown only with payments on (CREDIT_PACKS).
+PAYMENT_COMMANDS = ("buy", "balance", "paysupport")
 REDIS_TIMEOUT = 5.0
 
 
@@ -206,6 +211,14 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     )
 
 
+def create_credit_store(redis: Redis | None) -> CreditStore:
+    if redis is None:
+        return MemoryCreditStore()
+    from bot.storage.redis_credits import RedisCreditStore
+
+    return RedisCreditStore(redis)
+
+
 class Lifecycle:
     """Starts the background loops after the bot is up and stops them without losing jobs."""
 
@@ -315,6 +328,7 @@ class Services:
     stats: StatsService
     backends: Backends
     actions: ChatActions
+    wallet: Wallet
 
 
 def create_services(
@@ -378,7 +392,17 @@ def create_services(
         slot_ttl=settings.generation_deadline * 2,
         clock=clock,
     )
+    wallet = Wallet(
+        create_credit_store(redis),
+        settings.credit_packs,
+        quotas=quotas,
+        rules=rules,
+        metrics=metrics,
+        stars=Stars(bot),
+        clock=clock,
+    )
     tracker = Tracker(
+        wallet=wallet,
         store=store,
         backends=backends,
         delivery=delivery,
@@ -410,6 +434,7 @@ def create_services(
         upload_chat=delivery.upload_chat,
         clock=clock,
         styles=styles,
+        wallet=wallet,
     )
     stats = StatsService(store, clock=clock)
     return Services(
@@ -428,6 +453,7 @@ def create_services(
         stats=stats,
         backends=backends,
         actions=actions,
+        wallet=wallet,
     )
 
 
@@ -488,6 +514,8 @@ def create_dispatcher(
         styles=services.styles,
         history=services.history,
         tracker=services.tracker,
+        wallet=services.wallet,
+        paysupport_text=settings.paysupport_text,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -506,7 +534,10 @@ def create_dispatcher(
         backends=services.backends,
         store=services.store,
         profile=BotProfile(
-            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+            services.store,
+            services.texts,
+            commands=COMMANDS + (PAYMENT_COMMANDS if services.wallet.enabled else ()),
+            default_locale=DEFAULT_LOCALE,
         ),
     )
     dispatcher.startup.register(lifecycle.startup)

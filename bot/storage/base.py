@@ -129,6 +129,10 @@ class JobStore(ABC):
         when the quota is spent."""
 
     @abstractmethod
+    async def day_count(self, user_id: int, *, day: int) -> int:
+        """The generations counted for the user on `day` (/balance: the free ones left)."""
+
+    @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         """Count an event of the day (shared by all instances), with a delivery lag."""
 

@@ -221,6 +221,9 @@ class MemoryJobStore(JobStore):
         counts[user_id] += 1
         return True
 
+    async def day_count(self, user_id: int, *, day: int) -> int:
+        return self._daily.get(day, Counter())[user_id]
+
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         self._new_day(day)
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))

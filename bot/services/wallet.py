@@ -1,0 +1,219 @@
+"""Credits bought with Telegram Stars: what the handlers, admission and the tracker ask.
+
+Pictures beyond the free daily quota cost a credit each. Admission reserves them for the
+job (held by the job's id, so a restart can neither lose nor double-spend them), the
+tracker settles them when the job ends: spent for delivered pictures, given back for the
+rest. Payments are credited once per `telegram_payment_charge_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.errors import StoreUnavailable
+from bot.core.jobs import TELL_GRACE, Job
+from bot.core.ledger import Pack, pack_of, split_cost
+from bot.core.limits import BUSY, CREDITS, DAILY, PICTURES, AccessRules, Refusal
+from bot.services.metrics import Metrics
+from bot.services.quotas import Quotas
+from bot.storage.credits import Balance, CreditStore, Payment
+from bot.telegram.stars import Stars, StarTransaction
+
+log = logging.getLogger(__name__)
+
+# A reservation outlives its job's last chance to end (deadline plus the time to tell
+# the user) by this much; only then is it given back without the job settling it.
+HOLD_MARGIN = 600.0
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    outcome: str  # "ok", "unknown", "refunded", "spent", "failed"
+    credits: int = 0
+    available: int = 0
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A payment one side knows and the other does not (or knows as refunded)."""
+
+    charge_id: str
+    user_id: int | None
+    stars: int
+    ledger: str  # "paid", "refunded" or "missing"
+    telegram: str  # likewise
+
+
+class Wallet:
+    def __init__(
+        self,
+        store: CreditStore,
+        packs: tuple[Pack, ...],
+        *,
+        quotas: Quotas,
+        rules: AccessRules,
+        metrics: Metrics,
+        stars: Stars,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.packs = packs
+        self._rules = rules
+        self._quotas = quotas
+        self._metrics = metrics
+        self._stars = stars
+        self._clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.packs)
+
+    def pack(self, payload: str) -> Pack | None:
+        return pack_of(payload, self.packs)
+
+    def may_buy(self, user_id: int) -> bool:
+        """A pre-checkout is refused to users the access rules keep out."""
+        return self._rules.allows(user_id, None)
+
+    async def cover(self, job: Job, refusal: Refusal) -> Refusal | None:
+        """A request refused for the daily quota goes on with credits when the user has
+        enough: what the free quota leaves costs one credit a picture, reserved for the
+        job now. Otherwise the refusal says what it would cost."""
+        if refusal.reason not in (DAILY, PICTURES):
+            return refusal
+        pictures = job.request.variants
+        free, paid = split_cost(pictures, refusal.remaining if refusal.reason == PICTURES else 0)
+        now = self._clock()
+        until = job.deadline_at + TELL_GRACE + HOLD_MARGIN
+        try:
+            verdict = await self._store.reserve(job.user_id, job.id, paid, pictures, now, until)
+        except StoreUnavailable:
+            return refusal
+        if verdict == "exists":
+            return Refusal(BUSY)
+        if verdict.startswith("short:"):
+            available = int(verdict.split(":")[1])
+            return Refusal(CREDITS, paid, refusal.resets_in, available)
+        self._metrics.credits.labels(event="reserved").inc(paid)
+        chat_id = None if job.inline_message_id is not None else job.chat_id
+        again = await self._quotas.admit(job.user_id, job.slot, chat_id=chat_id, pictures=free)
+        if again is not None:
+            await self.settle(job, 0)
+        return again
+
+    async def cost(self, job: Job) -> int:
+        """The credits the job holds (0: it is free)."""
+        if not self.enabled:
+            return 0
+        try:
+            return await self._store.held(job.user_id, job.id)
+        except StoreUnavailable:
+            return 0
+
+    async def settle(self, job: Job, delivered: int) -> None:
+        """The job ended with `delivered` pictures: spend their credits, give back the rest.
+        Safe to call twice (the second finds nothing held)."""
+        result = await self._store.settle(job.user_id, job.id, delivered, self._clock())
+        if result is None:
+            return
+        spent, back = result
+        log.info("job %s: credits spent %d, given back %d", job.id, spent, back)
+        self._metrics.credits.labels(event="spent").inc(spent)
+        self._metrics.credits.labels(event="given_back").inc(back)
+
+    async def pay(self, user_id: int, charge_id: str, payload: str) -> int | None:
+        """Credit a successful payment once: the new balance, None when it was credited
+        already. A payload naming no pack sold now still credits what was paid for."""
+        pack = pack_of(payload, [_named(payload)]) or Pack(0, 0)
+        balance = await self._store.pay(user_id, charge_id, pack, self._clock())
+        if balance is not None:
+            self._metrics.stars.inc(pack.stars)
+            self._metrics.credits.labels(event="sold").inc(pack.credits)
+            log.info("payment credited: %d credits for %d Stars", pack.credits, pack.stars)
+        return balance
+
+    async def grant(self, user_id: int, credits: int) -> int:
+        self._metrics.credits.labels(event="granted").inc(credits)
+        return await self._store.grant(user_id, credits, self._clock())
+
+    async def balance(self, user_id: int) -> Balance:
+        return await self._store.balance(user_id, self._clock())
+
+    async def free_left(self, user_id: int) -> int | None:
+        """Free pictures left today (None: no limit)."""
+        return await self._quotas.free_left(user_id)
+
+    async def payments(self, user_id: int) -> list[Payment]:
+        return await self._store.payments(user_id)
+
+    async def refund(self, user_id: int, charge_id: str) -> RefundResult:
+        """Refund through Telegram and remove the payment's credits, if they are unspent;
+        the ledger first, so the credits cannot be spent meanwhile, and back if Telegram
+        refuses."""
+        verdict = await self._store.refund(user_id, charge_id, self._clock())
+        outcome, _, rest = verdict.partition(":")
+        if outcome != "ok":
+            return RefundResult(outcome, available=int(rest or 0))
+        credits = int(rest.split(":")[0])
+        failed = await self._stars.refund(user_id, charge_id)
+        if failed == "failed":
+            await self._store.undo_refund(user_id, charge_id, self._clock())
+            return RefundResult("failed", credits)
+        self._metrics.credits.labels(event="refunded").inc(credits)
+        return RefundResult("ok", credits)
+
+    async def owner_of(self, charge_id: str) -> int | None:
+        """Whose payment a charge id is (an admin's /refund names only the charge)."""
+        for user_id, payments in (await self._store.all_payments()).items():
+            if any(p.charge_id == charge_id for p in payments):
+                return user_id
+        return None
+
+    async def day_figures(self, day: int) -> dict[str, int]:
+        return await self._store.day_figures(day)
+
+    async def reconcile(self, since: float) -> list[Difference]:
+        """Payments since `since` that the ledger and Telegram's list disagree about."""
+        told = await self._stars.transactions(since)
+        return differences(await self._store.all_payments(), told, since)
+
+
+def _named(payload: str) -> Pack:
+    parts = payload.split(":")
+    try:
+        return Pack(int(parts[1]), int(parts[2]))
+    except (IndexError, ValueError):
+        return Pack(0, 0)
+
+
+def differences(
+    ledger: dict[int, list[Payment]], told: list[StarTransaction], since: float
+) -> list[Difference]:
+    """Compare the ledger's payments with Telegram's transactions since `since`."""
+    ours: dict[str, tuple[int, Payment]] = {
+        p.charge_id: (user, p) for user, ps in ledger.items() for p in ps if p.at >= since
+    }
+    paid = {t.id: t for t in told if t.incoming}
+    refunded = {t.id for t in told if not t.incoming}
+    found: list[Difference] = []
+    for charge_id in sorted(ours.keys() | paid.keys()):
+        user, payment = ours.get(charge_id, (None, None))
+        theirs = paid.get(charge_id)
+        ledger_state = "missing" if payment is None else "refunded" if payment.refunded else "paid"
+        state = "missing" if theirs is None else "refunded" if charge_id in refunded else "paid"
+        stars_ours = 0 if payment is None else payment.stars
+        stars_theirs = 0 if theirs is None else theirs.amount
+        if ledger_state != state or stars_ours != stars_theirs:
+            found.append(
+                Difference(
+                    charge_id,
+                    user if theirs is None else theirs.user_id,
+                    stars_theirs or stars_ours,
+                    ledger_state,
+                    state,
+                )
+            )
+    return found
