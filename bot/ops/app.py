@@ -21,11 +21,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 
 import handlers
 from bot.core.backend import ImageBackend
 from bot.core.budget import Budget, WaitingLine
+from bot.core.errors import StoreUnavailable
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
@@ -79,6 +81,8 @@ COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget",
 # Shown only with payments on (CREDIT_PACKS).
 PAYMENT_COMMANDS = ("buy", "balance", "paysupport")
 REDIS_TIMEOUT = 5.0
+# Checking the ledger against Telegram's list of Stars payments at start-up.
+RECOVER_TIMEOUT = 120.0
 
 
 def create_i18n() -> I18n:
@@ -231,7 +235,10 @@ class Lifecycle:
         backends: Backends,
         store: JobStore,
         profile: BotProfile,
+        wallet: Wallet,
     ) -> None:
+        self._wallet = wallet
+        self._recover_task: asyncio.Task[None] | None = None
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -244,9 +251,26 @@ class Lifecycle:
         await self._profile.apply(bot)
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
+        if self._wallet.enabled:
+            self._recover_task = asyncio.create_task(self._recover(), name="recover-payments")
         log.info("bot started")
 
+    async def _recover(self) -> None:
+        """Payments a killed instance took but never credited (bounded; retried at the
+        next start if Telegram or the store is down now)."""
+        try:
+            async with asyncio.timeout(RECOVER_TIMEOUT):
+                credited = await self._wallet.recover()
+        except (TelegramAPIError, StoreUnavailable, TimeoutError) as exc:
+            log.warning("payments not checked against Telegram's list (%s)", type(exc).__name__)
+            return
+        log.info("payments checked against Telegram's list: %d credited now", credited)
+
     async def shutdown(self) -> None:
+        if self._recover_task is not None:
+            self._recover_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._recover_task
         await self._voice.close()  # recognitions in flight may still start jobs
         await self._tracker.stop()
         if self._actions_task is not None:
@@ -539,6 +563,7 @@ def create_dispatcher(
             commands=COMMANDS + (PAYMENT_COMMANDS if services.wallet.enabled else ()),
             default_locale=DEFAULT_LOCALE,
         ),
+        wallet=services.wallet,
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)

@@ -26,6 +26,7 @@ class StarTransaction:
     amount: int
     date: float
     incoming: bool  # a payment; False for a refund (to the user)
+    payload: str = ""  # the invoice payload of a user's payment
 
 
 class Stars:
@@ -62,6 +63,7 @@ class Stars:
                 incoming = item.source is not None
                 partner = item.source if incoming else item.receiver
                 user = getattr(partner, "user", None)
+                payload = getattr(partner, "invoice_payload", None) if incoming else None
                 found.append(
                     StarTransaction(
                         id=item.id,
@@ -69,6 +71,7 @@ class Stars:
                         amount=item.amount,
                         date=item.date.timestamp(),
                         incoming=incoming,
+                        payload=payload or "",
                     )
                 )
             offset += len(page.transactions)

@@ -1,0 +1,316 @@
+"""Credits for Telegram Stars, end to end on the strict fake Bot API: buying, paying once,
+spending only for delivered pictures, refunds, and a crash between payment and reply."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.emulators.telegram import Call, FakeTelegram
+from bot.emulators.yandexart import FakeYandex
+from tests.bot_process import BotProcess, fast_settings
+
+USER = 7001
+ADMIN = 9001
+PAYMENTS: dict[str, Any] = {
+    "credit_packs": "2:10,5:20",
+    "paysupport_text": "Write to @operator",
+    "daily_quota_per_user": 1,
+    "admin_ids": str(ADMIN),
+}
+
+
+def buttons(call: Call) -> dict[str, str]:
+    keyboard = call.json("reply_markup")["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in keyboard for b in row}
+
+
+def texts_to(telegram: FakeTelegram, chat_id: int = USER) -> list[str]:
+    return [c.params["text"] for c in telegram.sent("sendMessage", chat_id, ok=True)]
+
+
+def edits_to(telegram: FakeTelegram, chat_id: int = USER) -> list[str]:
+    return [c.params["text"] for c in telegram.sent("editMessageText", chat_id, ok=True)]
+
+
+async def told(telegram: FakeTelegram, pattern: str, chat_id: int = USER) -> str:
+    """The first message to the chat matching `pattern` (a regex), waiting for it."""
+    for _ in range(200):
+        seen = texts_to(telegram, chat_id) + edits_to(telegram, chat_id)
+        found = [t for t in seen if re.search(pattern, t)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no message like {pattern!r}; sent: {texts_to(telegram, chat_id)}")
+
+
+async def invoice_for(telegram: FakeTelegram, button: str) -> Call:
+    """/buy, then the pack's button: the invoice Telegram accepted."""
+    telegram.push_message("/buy")
+    await told(telegram, "Choose a pack")
+    menus = [c for c in telegram.sent("sendMessage", USER, ok=True) if "pack" in c.params["text"]]
+    menu = menus[-1]
+    telegram.push_callback(buttons(menu)[button], message=menu.result)
+    return (await telegram.wait_for("sendInvoice", ok=True))[-1]
+
+
+async def buy(telegram: FakeTelegram, button: str = "2 credits for 10 ⭐") -> str:
+    invoice = await invoice_for(telegram, button)
+    charge_id = await telegram.pay(invoice)
+    assert charge_id is not None
+    return charge_id
+
+
+async def balance(telegram: FakeTelegram, chat_id: int = USER, timeout: float = 10) -> str:
+    before = len(texts_to(telegram, chat_id))
+    telegram.push_message("/balance", chat_id=chat_id)
+    await telegram.wait_for("sendMessage", before + 1, chat_id=chat_id, ok=True, timeout=timeout)
+    return texts_to(telegram, chat_id)[before]
+
+
+async def settled_balance(telegram: FakeTelegram) -> str:
+    """/balance once no request holds credits (a job settles just after telling its end)."""
+    for _ in range(20):
+        text = await balance(telegram, timeout=30)
+        if "Held" not in text:
+            return text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"credits still held: {text}")
+
+
+async def test_buy_pre_checkout_payment_balance(start_bot: Any, telegram: FakeTelegram) -> None:
+    await start_bot(**PAYMENTS)
+    invoice = await invoice_for(telegram, "5 credits for 20 ⭐")
+    assert invoice.params["currency"] == "XTR"
+    assert "provider_token" not in invoice.params
+    assert len(invoice.json("prices")) == 1
+    assert invoice.json("prices")[0]["amount"] == 20
+    assert await telegram.pay(invoice) is not None
+    assert "Your credits: 5" in await told(telegram, "Thank you")
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 5."
+    commands = telegram.sent("setMyCommands")[0].json("commands")
+    assert {"buy", "balance", "paysupport"} <= {c["command"] for c in commands}
+
+
+async def test_nothing_of_payments_shows_while_off(running: Any, telegram: FakeTelegram) -> None:
+    commands = telegram.sent("setMyCommands")[0].json("commands")
+    assert "buy" not in {c["command"] for c in commands}
+    telegram.push_message("/buy")
+    telegram.push_message("/help")
+    await telegram.wait_for("sendMessage", ok=True)
+    await asyncio.sleep(0.3)
+    assert len(telegram.sent("sendMessage")) == 1  # /help's answer only
+    assert not telegram.sent("sendInvoice")
+
+
+async def test_a_pre_checkout_for_a_repriced_pack_or_a_stranger_is_refused(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS, allowed_user_ids=f"{USER},{ADMIN}")
+    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+    stranger = await telegram.pay(invoice, user_id=4242)
+    assert stranger is None
+    repriced = Call(
+        "sendInvoice",
+        {**invoice.params, "prices": '[{"label": "Credits", "amount": 9}]'},
+        {},
+    )
+    assert await telegram.pay(repriced) is None
+    answers = list(telegram.pre_checkout_answers.values())
+    assert [a["ok"] for a in answers] == ["false", "false"]
+    assert "not open to you" in answers[0]["error_message"]
+    assert "no longer sold" in answers[1]["error_message"]
+    assert not telegram.star_transactions
+
+
+async def test_the_same_payment_update_twice_credits_once(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS)
+    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+    telegram.push_pre_checkout(invoice)
+    update = telegram.new_payment(invoice)
+    telegram.push(update)
+    telegram.push(update)
+    await told(telegram, "Thank you")
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 2."
+    assert len([t for t in texts_to(telegram) if "Thank you" in t]) == 1
+
+
+async def test_the_same_payment_at_two_instances_on_one_redis_credits_once(
+    start_bot: Any, telegram: FakeTelegram, redis_url: str
+) -> None:
+    await start_bot(**PAYMENTS, redis_url=redis_url)
+    await start_bot(**PAYMENTS, redis_url=redis_url)
+    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+    update = telegram.new_payment(invoice)
+    for _ in range(4):  # each instance polls: copies reach one and the other
+        telegram.push(update)
+    await told(telegram, "Thank you")
+    await asyncio.sleep(0.5)
+    assert len([t for t in texts_to(telegram) if "Thank you" in t]) == 1
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 2."
+
+
+async def draw_free_picture(telegram: FakeTelegram) -> None:
+    telegram.push_message("/art a free fox")
+    await telegram.wait_for("sendPhoto", ok=True)
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_a_paid_picture_costs_a_credit_and_a_failed_one_gives_it_back(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, store: str
+) -> None:
+    await start_bot(**PAYMENTS, **({"redis_url": redis_url} if store == "redis" else {}))
+    await draw_free_picture(telegram)
+    await buy(telegram)
+    await told(telegram, "Thank you")
+    telegram.push_message("/art a paid fox")
+    await telegram.wait_for("sendPhoto", 2, ok=True)
+    assert any("Costs 1 credits" in t for t in texts_to(telegram))
+    assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
+
+    yandex.operation_error = {"code": 13, "message": "internal error", "details": []}
+    telegram.push_message("/art a fox that fails")
+    await told(telegram, "could not generate")
+    assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
+
+
+async def test_an_album_of_three_with_two_credits_is_refused_before_any_submit(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(**PAYMENTS)
+    await draw_free_picture(telegram)
+    await buy(telegram)
+    await told(telegram, "Thank you")
+    submits = len(yandex.submits)
+    telegram.push_message("/art three foxes --n 3")
+    refusal = await told(telegram, "costs 3 credits")
+    assert "you have 2" in refusal
+    assert "/buy" in refusal
+    await asyncio.sleep(0.3)
+    assert len(yandex.submits) == submits
+    assert await balance(telegram) == "Free pictures left today: 0. Credits: 2."
+
+
+async def test_with_no_free_pictures_and_no_credits_the_refusal_offers_buy(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS)
+    await draw_free_picture(telegram)
+    telegram.push_message("/art one more")
+    assert "/buy" in await told(telegram, "used up")
+
+
+async def test_refund_of_unspent_credits_once(start_bot: Any, telegram: FakeTelegram) -> None:
+    await start_bot(**PAYMENTS)
+    charge_id = await buy(telegram)
+    await told(telegram, "Thank you")
+    telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
+    assert "2 credits are removed" in await told(telegram, "Refunded", ADMIN)
+    assert telegram.refunded_charges == {charge_id}
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 0."
+    telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
+    await told(telegram, "refunded already", ADMIN)
+    assert len(telegram.sent("refundStarPayment")) == 1
+    telegram.push_message("/paysupport")
+    support = await told(telegram, "Write to @operator")
+    assert charge_id in support
+    assert "(refunded)" in support
+
+
+async def test_refund_refused_when_credits_are_spent(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS)
+    await draw_free_picture(telegram)
+    charge_id = await buy(telegram)
+    await told(telegram, "Thank you")
+    telegram.push_message("/art a paid fox")
+    await telegram.wait_for("sendPhoto", 2, ok=True)
+    await settled_balance(telegram)
+    telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
+    assert "1 credits left" in await told(telegram, "Not refunded", ADMIN)
+    assert not telegram.sent("refundStarPayment")
+    telegram.push_message(f"/grant {USER} 3", chat_id=ADMIN)
+    await told(telegram, "Granted 3", ADMIN)
+    assert await balance(telegram) == "Free pictures left today: 0. Credits: 4."
+
+
+async def test_killed_between_payment_and_credit_the_credit_is_there_after_restart(
+    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    """kill -9 after the bot took the payment's update (polling confirms updates as it
+    takes them) and before the credit was written: the update never comes again, and the
+    restarted bot finds the payment in Telegram's list (getStarTransactions)."""
+    env = fast_settings(
+        telegram.url,
+        yandex.url,
+        redis_url,
+        CREDIT_PACKS="2:10",
+        PAYSUPPORT_TEXT="Write to @operator",
+    )
+    first = BotProcess(env, tmp_path, "first")
+    await first.start()
+    await telegram.wait_for("setMyCommands", 2, timeout=30)
+    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+    telegram.push_pre_checkout(invoice)
+    await telegram.wait_for("answerPreCheckoutQuery", ok=True, timeout=10)
+    first.kill()
+    await first.wait()
+    telegram.new_payment(invoice)  # paid; its update was taken by the killed instance
+
+    second = BotProcess(env, tmp_path, "second")
+    await second.start()
+    await telegram.wait_for("getStarTransactions", ok=True, timeout=30)
+    assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
+    assert await second.stop() == 0
+    third = BotProcess(env, tmp_path, "third")  # and a start after that credits nothing
+    await third.start()
+    await telegram.wait_for("getStarTransactions", 2, ok=True, timeout=30)
+    assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
+    assert await third.stop() == 0
+    assert "Traceback" not in second.log + third.log
+
+
+async def test_killed_after_the_credit_the_redelivered_payment_credits_nothing(
+    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    """kill -9 as the bot thanks the user: the credit is written; a payment update that
+    comes again (a webhook retry, an unconfirmed poll) does not credit it twice."""
+    env = fast_settings(
+        telegram.url,
+        yandex.url,
+        redis_url,
+        CREDIT_PACKS="2:10",
+        PAYSUPPORT_TEXT="Write to @operator",
+    )
+    first = BotProcess(env, tmp_path, "first")
+    await first.start()
+    await telegram.wait_for("setMyCommands", 2, timeout=30)
+    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+    killed = asyncio.Event()
+
+    async def kill_at_thanks(stage: str, call: Call) -> bool:
+        if stage == "before" and "Thank you" in call.params.get("text", ""):
+            first.kill()
+            killed.set()
+            return True
+        return False
+
+    telegram.on_call = kill_at_thanks
+    telegram.push_pre_checkout(invoice)
+    payment = telegram.push(telegram.new_payment(invoice))
+    await asyncio.wait_for(killed.wait(), 30)
+    await first.wait()
+    telegram.on_call = None
+    telegram.push(payment)
+    second = BotProcess(env, tmp_path, "second")
+    await second.start()
+    assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
+    assert await second.stop() == 0
+    assert "Traceback" not in second.log
