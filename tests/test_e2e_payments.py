@@ -226,7 +226,7 @@ async def test_refund_of_unspent_credits_once(start_bot: Any, telegram: FakeTele
 async def test_refund_refused_when_credits_are_spent(
     start_bot: Any, telegram: FakeTelegram
 ) -> None:
-    await start_bot(**PAYMENTS)
+    running = await start_bot(**PAYMENTS)
     await draw_free_picture(telegram)
     charge_id = await buy(telegram)
     await told(telegram, "Thank you")
@@ -239,6 +239,13 @@ async def test_refund_refused_when_credits_are_spent(
     telegram.push_message(f"/grant {USER} 3", chat_id=ADMIN)
     await told(telegram, "Granted 3", ADMIN)
     assert await balance(telegram) == "Free pictures left today: 0. Credits: 4."
+    telegram.push_message("/stats", chat_id=ADMIN)
+    stats = await told(telegram, "Today: ", ADMIN)
+    assert "10 ⭐ received; credits sold 2, spent 1, refunded 0, granted 3" in stats
+    metrics = running.dispatcher["metrics"].render().decode()
+    assert "art_stars_total 10.0" in metrics
+    assert 'art_credits_total{event="spent"} 1.0' in metrics
+    assert 'art_credits_total{event="sold"} 2.0' in metrics
 
 
 async def test_killed_between_payment_and_credit_the_credit_is_there_after_restart(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import TELL_GRACE, Job
 from bot.core.ledger import Pack, pack_of, split_cost
-from bot.core.limits import BUSY, CREDITS, DAILY, PICTURES, AccessRules, Refusal
+from bot.core.limits import BUSY, CREDITS, DAILY, PICTURES, AccessRules, Refusal, day_of
 from bot.services.metrics import Metrics
 from bot.services.quotas import Quotas
 from bot.storage.credits import Balance, CreditStore, Payment
@@ -190,8 +190,9 @@ class Wallet:
                 return user_id
         return None
 
-    async def day_figures(self, day: int) -> dict[str, int]:
-        return await self._store.day_figures(day)
+    async def today(self) -> dict[str, int]:
+        """Today's Stars received and credits sold, spent, refunded and granted (/stats)."""
+        return await self._store.day_figures(day_of(self._clock()))
 
     async def reconcile(self, since: float) -> list[Difference]:
         """Payments since `since` that the ledger and Telegram's list disagree about."""
