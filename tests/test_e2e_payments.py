@@ -321,3 +321,23 @@ async def test_killed_after_the_credit_the_redelivered_payment_credits_nothing(
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await second.stop() == 0
     assert "Traceback" not in second.log
+
+
+async def test_forget_keeps_payment_records_and_privacy_says_so(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS)
+    charge_id = await buy(telegram)
+    await told(telegram, "Thank you")
+    telegram.push_message("/forget")
+    await told(telegram, "Delete everything I keep about you")
+    confirm = next(
+        c for c in telegram.sent("sendMessage", USER, ok=True) if "Delete" in c.params["text"]
+    )
+    telegram.push_callback(buttons(confirm)["🗑 Yes, delete it all"], message=confirm.result)
+    await told(telegram, "^Done: I no longer keep")
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 2."
+    telegram.push_message("/paysupport")
+    assert charge_id in await told(telegram, "Write to @operator")
+    telegram.push_message("/privacy")
+    assert "does not delete your payment records" in await told(telegram, "Payments: /forget")
