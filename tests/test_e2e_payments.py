@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import Call, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
-from tests.bot_process import BotProcess, fast_settings
+from tests.bot_process import API_KEY, BotProcess, fast_settings
+from tests.test_e2e_voice import OGG
 
 USER = 7001
 ADMIN = 9001
@@ -341,3 +343,28 @@ async def test_forget_keeps_payment_records_and_privacy_says_so(
     assert charge_id in await told(telegram, "Write to @operator")
     telegram.push_message("/privacy")
     assert "does not delete your payment records" in await told(telegram, "Payments: /forget")
+
+
+async def test_a_voice_prompt_beyond_the_free_quota_is_paid_too(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """The voice path admits before anything is heard: its hold is the job's, spent when
+    the picture is delivered; a voice that yields no picture gives the credit back."""
+    speechkit = FakeSpeechKit(api_key=API_KEY)
+    await speechkit.start()
+    try:
+        await start_bot(**PAYMENTS, stt_api_url=speechkit.url)
+        await draw_free_picture(telegram)
+        await buy(telegram)
+        await told(telegram, "Thank you")
+        speechkit.text = "a fox at dawn"
+        telegram.push_voice(OGG, size=len(OGG))
+        await telegram.wait_for("sendPhoto", 2, ok=True)
+        assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
+        speechkit.text = ""  # nothing heard: no picture, no cost
+        telegram.push_voice(OGG, size=len(OGG))
+        await told(telegram, "couldn't make out a prompt")
+        assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
+        assert len(yandex.submits) == 2
+    finally:
+        await speechkit.stop()

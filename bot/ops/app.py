@@ -47,7 +47,7 @@ from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
 from bot.services.voice import VoiceService
-from bot.services.wallet import Wallet
+from bot.services.wallet import Wallet, hold_seconds
 from bot.storage.base import JobStore
 from bot.storage.budget import MemoryBudget, MemoryLine
 from bot.storage.credits import CreditStore, MemoryCreditStore
@@ -423,6 +423,7 @@ def create_services(
         rules=rules,
         metrics=metrics,
         stars=Stars(bot),
+        hold_seconds=hold_seconds(settings.generation_deadline),
         clock=clock,
     )
     tracker = Tracker(
@@ -470,7 +471,7 @@ def create_services(
         styles=styles,
         history=history,
         voice=create_voice(
-            settings, bot, redis, http.credentials, art_service, quotas, store, texts
+            settings, bot, redis, http.credentials, art_service, quotas, store, texts, wallet
         ),
         prefs=prefs,
         rules=rules,
@@ -490,6 +491,7 @@ def create_voice(
     quotas: Quotas,
     store: JobStore,
     texts: Texts,
+    wallet: Wallet | None = None,
 ) -> VoiceService:
     """Voice prompts: SpeechKit on its own host and session, within its own budget."""
     http = YandexHttp(
@@ -508,6 +510,7 @@ def create_voice(
         edits=StatusEdits(bot),
         texts=texts,
         enabled=settings.voice_prompts,
+        wallet=wallet,
     )
 
 

@@ -117,7 +117,14 @@ class ArtService:
             charge=job.operation_id is None,
         )
         if refusal is not None and self._wallet is not None and self._wallet.enabled:
-            refusal = await self._wallet.cover(job, refusal)
+            refusal = await self._wallet.cover(
+                refusal,
+                user_id=job.user_id,
+                job_id=job.id,
+                slot=job.slot,
+                chat_id=chat_id,
+                pictures=job.request.variants,
+            )
         if refusal is not None and refusal.reason == BUSY and job.source_id is None:
             return Refusal(DUPLICATE)  # the same update, handled at this very moment
         return refusal
@@ -127,7 +134,7 @@ class ArtService:
         try:
             await self._store.release_slot(job.user_id, job.slot)
             if self._wallet is not None and self._wallet.enabled:
-                await self._wallet.settle(job, 0)
+                await self._wallet.settle(job.user_id, job.id, 0)
         except StoreUnavailable:
             log.warning("job %s: store unavailable, its slot expires by itself", job.id)
 

@@ -527,7 +527,7 @@ class Tracker:
         by itself after its time (the user is never charged for an unsettled job)."""
         assert self._wallet is not None
         try:
-            await self._wallet.settle(job, delivered)
+            await self._wallet.settle(job.user_id, job.id, delivered)
         except StoreUnavailable:
             log.warning("job %s: store unavailable, its credits come back by themselves", job.id)
 

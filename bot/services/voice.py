@@ -22,6 +22,7 @@ from bot.core.prompt import Limits, PromptError
 from bot.core.voice import VoiceIssue, recognised_prompt, stt_language
 from bot.services.art import ArtService
 from bot.services.quotas import Quotas
+from bot.services.wallet import Wallet
 from bot.storage.base import JobStore
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.status_edits import StatusEdits
@@ -77,7 +78,9 @@ class VoiceService:
         texts: Texts,
         enabled: bool,
         shutdown_grace: float = SHUTDOWN_GRACE,
+        wallet: Wallet | None = None,
     ) -> None:
+        self._wallet = wallet
         self._art = art
         self._quotas = quotas
         self._store = store
@@ -114,16 +117,27 @@ class VoiceService:
                 verdict = await self._quotas.admit(
                     user_id, job_id, chat_id=chat_id, pictures=pictures
                 )
+                if verdict is not None and self._wallet is not None and self._wallet.enabled:
+                    verdict = await self._wallet.cover(
+                        verdict,
+                        user_id=user_id,
+                        job_id=job_id,
+                        slot=job_id,
+                        chat_id=chat_id,
+                        pictures=pictures,
+                    )
         finally:
             if verdict is not None:
                 self._claimed.discard(job_id)
         return verdict
 
     async def release(self, user_id: int, job_id: str) -> None:
-        """Give back the slot of a request that will not become a job."""
+        """Give back the slot (and credits) of a request that will not become a job."""
         self._claimed.discard(job_id)
         with suppress(StoreUnavailable):
             await self._store.release_slot(user_id, job_id)
+            if self._wallet is not None and self._wallet.enabled:
+                await self._wallet.settle(user_id, job_id, 0)
 
     def hear(self, prompt: VoicePrompt) -> None:
         """Recognise and draw in the background; the task is kept until it ends."""

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 HOLD_MARGIN = 600.0
 
 
+def hold_seconds(deadline: float) -> float:
+    """How long credits stay held for a job that never settles them: past its deadline
+    (twice: a voice prompt is heard before its job starts), the time to tell its user
+    (`TELL_GRACE`) and a margin."""
+    return 2 * deadline + TELL_GRACE + HOLD_MARGIN
+
+
 @dataclass(frozen=True)
 class RefundResult:
     outcome: str  # "ok", "unknown", "refunded", "spent", "failed"
@@ -57,8 +64,10 @@ class Wallet:
         rules: AccessRules,
         metrics: Metrics,
         stars: Stars,
+        hold_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._hold_seconds = hold_seconds
         self._store = store
         self.packs = packs
         self._rules = rules
@@ -78,18 +87,28 @@ class Wallet:
         """A pre-checkout is refused to users the access rules keep out."""
         return self._rules.allows(user_id, None)
 
-    async def cover(self, job: Job, refusal: Refusal) -> Refusal | None:
+    async def cover(
+        self,
+        refusal: Refusal,
+        *,
+        user_id: int,
+        job_id: str,
+        slot: str,
+        chat_id: int | None,
+        pictures: int,
+    ) -> Refusal | None:
         """A request refused for the daily quota goes on with credits when the user has
-        enough: what the free quota leaves costs one credit a picture, reserved for the
-        job now. Otherwise the refusal says what it would cost."""
+        enough: what the free quota leaves costs one credit a picture, held for the job
+        `job_id` now (with its slot taken as `Quotas.admit` does). Otherwise the refusal
+        says what the request would cost."""
         if refusal.reason not in (DAILY, PICTURES):
             return refusal
-        pictures = job.request.variants
         free, paid = split_cost(pictures, refusal.remaining if refusal.reason == PICTURES else 0)
         now = self._clock()
-        until = job.deadline_at + TELL_GRACE + HOLD_MARGIN
         try:
-            verdict = await self._store.reserve(job.user_id, job.id, paid, pictures, now, until)
+            verdict = await self._store.reserve(
+                user_id, job_id, paid, pictures, now, now + self._hold_seconds
+            )
         except StoreUnavailable:
             return refusal
         if verdict == "exists":
@@ -98,10 +117,9 @@ class Wallet:
             available = int(verdict.split(":")[1])
             return Refusal(CREDITS, paid, refusal.resets_in, available)
         self._metrics.credits.labels(event="reserved").inc(paid)
-        chat_id = None if job.inline_message_id is not None else job.chat_id
-        again = await self._quotas.admit(job.user_id, job.slot, chat_id=chat_id, pictures=free)
+        again = await self._quotas.admit(user_id, slot, chat_id=chat_id, pictures=free)
         if again is not None:
-            await self.settle(job, 0)
+            await self.settle(user_id, job_id, 0)
         return again
 
     async def cost(self, job: Job) -> int:
@@ -113,14 +131,14 @@ class Wallet:
         except StoreUnavailable:
             return 0
 
-    async def settle(self, job: Job, delivered: int) -> None:
-        """The job ended with `delivered` pictures: spend their credits, give back the rest.
-        Safe to call twice (the second finds nothing held)."""
-        result = await self._store.settle(job.user_id, job.id, delivered, self._clock())
+    async def settle(self, user_id: int, job_id: str, delivered: int) -> None:
+        """The job ended with `delivered` pictures (or never started: 0): spend their
+        credits, give back the rest. Safe to call twice (the second finds nothing held)."""
+        result = await self._store.settle(user_id, job_id, delivered, self._clock())
         if result is None:
             return
         spent, back = result
-        log.info("job %s: credits spent %d, given back %d", job.id, spent, back)
+        log.info("job %s: credits spent %d, given back %d", job_id, spent, back)
         self._metrics.credits.labels(event="spent").inc(spent)
         self._metrics.credits.labels(event="given_back").inc(back)
 
