@@ -13,7 +13,9 @@ import pytest
 from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import Call, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
+from bot.storage.redis_credits import _PAY
 from tests.bot_process import API_KEY, BotProcess, fast_settings
+from tests.redis_proxy import RedisProxy, script_sha
 from tests.test_e2e_voice import OGG
 
 USER = 7001
@@ -253,37 +255,77 @@ async def test_refund_refused_when_credits_are_spent(
 async def test_killed_between_payment_and_credit_the_credit_is_there_after_restart(
     tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
 ) -> None:
-    """kill -9 after the bot took the payment's update (polling confirms updates as it
-    takes them) and before the credit was written: the update never comes again, and the
+    """kill -9 as the bot sends the payment's credit to Redis (the script never runs):
+    polling had confirmed the update when it took it, so it never comes again, and the
     restarted bot finds the payment in Telegram's list (getStarTransactions)."""
-    env = fast_settings(
-        telegram.url,
-        yandex.url,
-        redis_url,
-        CREDIT_PACKS="2:10",
-        PAYSUPPORT_TEXT="Write to @operator",
-    )
-    first = BotProcess(env, tmp_path, "first")
-    await first.start()
-    await telegram.wait_for("setMyCommands", 2, timeout=30)
-    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
-    telegram.push_pre_checkout(invoice)
-    await telegram.wait_for("answerPreCheckoutQuery", ok=True, timeout=10)
-    first.kill()
-    await first.wait()
-    telegram.new_payment(invoice)  # paid; its update was taken by the killed instance
+    first: BotProcess | None = None
 
-    second = BotProcess(env, tmp_path, "second")
+    async def kill_at_credit(stage: str) -> bool:
+        if stage == "before" and first is not None:
+            first.kill()
+            return True
+        return False
+
+    proxy = RedisProxy(redis_url, script_sha(_PAY), kill_at_credit)
+    await proxy.start()
+    try:
+        env = fast_settings(
+            telegram.url,
+            yandex.url,
+            proxy.url,
+            CREDIT_PACKS="2:10",
+            PAYSUPPORT_TEXT="Write to @operator",
+        )
+        first = BotProcess(env, tmp_path, "first")
+        await first.start()
+        await telegram.wait_for("setMyCommands", 2, timeout=30)
+        invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
+        assert await telegram.pay(invoice) is not None
+        assert await first.wait() != 0  # killed at the credit
+        assert proxy.seen == 0  # the script never reached Redis
+    finally:
+        await proxy.stop()
+
+    second = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "second")
     await second.start()
     await telegram.wait_for("getStarTransactions", ok=True, timeout=30)
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await second.stop() == 0
-    third = BotProcess(env, tmp_path, "third")  # and a start after that credits nothing
-    await third.start()
+    third = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "third")
+    await third.start()  # and a start after that credits nothing more
     await telegram.wait_for("getStarTransactions", 2, ok=True, timeout=30)
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await third.stop() == 0
     assert "Traceback" not in second.log + third.log
+
+
+async def test_a_store_outage_at_the_credit_is_ridden_out(
+    start_bot: Any, telegram: FakeTelegram, redis_url: str
+) -> None:
+    """Redis unreachable when the payment comes: the bot keeps trying for a while rather
+    than lose the credit (its update will not come again)."""
+    cuts: list[str] = []
+
+    async def cut(stage: str) -> bool:
+        if stage == "before" and len(cuts) < CUTS:
+            cuts.append(stage)
+            return True  # the connection drops before the script reaches Redis
+        return False
+
+    proxy = RedisProxy(redis_url, script_sha(_PAY), cut)
+    await proxy.start()
+    try:
+        await start_bot(**PAYMENTS, redis_url=proxy.url)
+        await buy(telegram)
+        assert "Your credits: 2" in await told(telegram, "Thank you")
+        assert len(cuts) == CUTS
+        assert await balance(telegram) == "Free pictures left today: 1. Credits: 2."
+    finally:
+        await proxy.stop()
+
+
+# Connections dropped in a row as the credit goes to Redis (each an outage to the bot).
+CUTS = 3
 
 
 async def test_killed_after_the_credit_the_redelivered_payment_credits_nothing(
@@ -360,6 +402,7 @@ async def test_a_voice_prompt_beyond_the_free_quota_is_paid_too(
         speechkit.text = "a fox at dawn"
         telegram.push_voice(OGG, size=len(OGG))
         await telegram.wait_for("sendPhoto", 2, ok=True)
+        assert any("Costs 1 credits" in t for t in edits_to(telegram))
         assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
         speechkit.text = ""  # nothing heard: no picture, no cost
         telegram.push_voice(OGG, size=len(OGG))

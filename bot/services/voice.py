@@ -231,6 +231,8 @@ class VoiceService:
             reply_to_message_id=prompt.request_message_id,
             job_id=prompt.job_id,
         )
+        if self._wallet is not None:  # the status says what a paid request costs
+            job = job.but(credits=await self._wallet.cost(job))
         # The status says what was heard before the job can change it, so any later
         # word from the tracker (queue, failure, the picture) comes after this one.
         status_id = await self._edits.show(

@@ -8,6 +8,7 @@ rest. Payments are credited once per `telegram_payment_charge_id`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # A reservation outlives its job's last chance to end (deadline plus the time to tell
 # the user) by this much; only then is it given back without the job settling it.
 HOLD_MARGIN = 600.0
+# Tries to write a payment while the store is down (backing off from 0.2 s: ~25 s in all).
+PAY_ATTEMPTS = 8
 
 
 def hold_seconds(deadline: float) -> float:
@@ -146,12 +149,25 @@ class Wallet:
         """Credit a successful payment once: the new balance, None when it was credited
         already. A payload naming no pack sold now still credits what was paid for."""
         pack = pack_of(payload, [_named(payload)]) or Pack(0, 0)
-        balance = await self._store.pay(user_id, charge_id, pack, self._clock())
+        balance = await self._paid(user_id, charge_id, pack)
         if balance is not None:
             self._metrics.stars.inc(pack.stars)
             self._metrics.credits.labels(event="sold").inc(pack.credits)
             log.info("payment credited: %d credits for %d Stars", pack.credits, pack.stars)
         return balance
+
+    async def _paid(self, user_id: int, charge_id: str, pack: Pack) -> int | None:
+        """The payment written, riding out a short store outage: its update will not come
+        again (if this fails, the next start finds it in Telegram's list)."""
+        delay = 0.2
+        for _ in range(PAY_ATTEMPTS - 1):
+            try:
+                return await self._store.pay(user_id, charge_id, pack, self._clock())
+            except StoreUnavailable:
+                log.warning("store unavailable while crediting a payment, retrying")
+                await asyncio.sleep(delay)
+                delay *= 2
+        return await self._store.pay(user_id, charge_id, pack, self._clock())
 
     async def grant(self, user_id: int, credits: int) -> int:
         self._metrics.credits.labels(event="granted").inc(credits)
