@@ -328,45 +328,6 @@ async def test_a_store_outage_at_the_credit_is_ridden_out(
 CUTS = 3
 
 
-async def test_killed_after_the_credit_the_redelivered_payment_credits_nothing(
-    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
-) -> None:
-    """kill -9 as the bot thanks the user: the credit is written; a payment update that
-    comes again (a webhook retry, an unconfirmed poll) does not credit it twice."""
-    env = fast_settings(
-        telegram.url,
-        yandex.url,
-        redis_url,
-        CREDIT_PACKS="2:10",
-        PAYSUPPORT_TEXT="Write to @operator",
-    )
-    first = BotProcess(env, tmp_path, "first")
-    await first.start()
-    await telegram.wait_for("setMyCommands", 2, timeout=30)
-    invoice = await invoice_for(telegram, "2 credits for 10 ⭐")
-    killed = asyncio.Event()
-
-    async def kill_at_thanks(stage: str, call: Call) -> bool:
-        if stage == "before" and "Thank you" in call.params.get("text", ""):
-            first.kill()
-            killed.set()
-            return True
-        return False
-
-    telegram.on_call = kill_at_thanks
-    telegram.push_pre_checkout(invoice)
-    payment = telegram.push(telegram.new_payment(invoice))
-    await asyncio.wait_for(killed.wait(), 30)
-    await first.wait()
-    telegram.on_call = None
-    telegram.push(payment)
-    second = BotProcess(env, tmp_path, "second")
-    await second.start()
-    assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
-    assert await second.stop() == 0
-    assert "Traceback" not in second.log
-
-
 async def test_forget_keeps_payment_records_and_privacy_says_so(
     start_bot: Any, telegram: FakeTelegram
 ) -> None:
