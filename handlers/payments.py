@@ -101,7 +101,11 @@ async def paid(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) -> No
 
 
 async def balance(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) -> None:
+    """In a private chat only: a user's credits are nobody else's business."""
     locale = i18n.current_locale
+    if message.chat.type != ChatType.PRIVATE:
+        await message.reply(texts.get(locale, "pay.private_balance"))
+        return
     if message.from_user is None:
         return
     user_id = message.from_user.id
@@ -117,9 +121,12 @@ async def balance(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) ->
 async def paysupport(
     message: Message, wallet: Wallet, texts: Texts, i18n: I18n, paysupport_text: str
 ) -> None:
+    """The operator's contact; in a private chat also the user's payments (charge ids are
+    what support asks for, and nobody else's business)."""
     locale = i18n.current_locale
     lines = [html.escape(paysupport_text)]
-    payments = await wallet.payments(message.from_user.id) if message.from_user else []
+    private = message.chat.type == ChatType.PRIVATE and message.from_user is not None
+    payments = await wallet.payments(message.from_user.id) if private and message.from_user else []
     if payments:
         lines.append("\n" + texts.get(locale, "pay.recent"))
     for p in payments[:RECENT_PAYMENTS]:

@@ -20,6 +20,7 @@ from tests.test_e2e_voice import OGG
 
 USER = 7001
 ADMIN = 9001
+GROUP = -100777
 PAYMENTS: dict[str, Any] = {
     "credit_packs": "2:10,5:20",
     "paysupport_text": "Write to @operator",
@@ -372,3 +373,19 @@ async def test_a_voice_prompt_beyond_the_free_quota_is_paid_too(
         assert len(yandex.submits) == 2
     finally:
         await speechkit.stop()
+
+
+async def test_in_a_group_nothing_personal_is_shown(start_bot: Any, telegram: FakeTelegram) -> None:
+    await start_bot(**PAYMENTS)
+    charge_id = await buy(telegram)
+    await told(telegram, "Thank you")
+    for command in ("/buy", "/balance", "/paysupport"):
+        telegram.push_message(command, chat_id=GROUP, user_id=USER)
+    await telegram.wait_for("sendMessage", 3, chat_id=GROUP, ok=True)
+    shown = "\n".join(texts_to(telegram, GROUP))
+    assert "Send /buy to me in a private chat." in shown
+    assert "Send /balance to me in a private chat." in shown
+    assert "Write to @operator" in shown
+    assert charge_id not in shown
+    assert "Credits" not in shown
+    assert not telegram.sent("sendInvoice", GROUP)
