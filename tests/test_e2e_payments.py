@@ -290,6 +290,7 @@ async def test_killed_between_payment_and_credit_the_credit_is_there_after_resta
     second = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "second")
     await second.start()
     await telegram.wait_for("getStarTransactions", ok=True, timeout=30)
+    assert "Your credits: 2" in await told(telegram, "Thank you")  # told late
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await second.stop() == 0
     third = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "third")

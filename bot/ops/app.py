@@ -236,8 +236,12 @@ class Lifecycle:
         store: JobStore,
         profile: BotProfile,
         wallet: Wallet,
+        texts: Texts,
+        prefs: PrefsService,
     ) -> None:
         self._wallet = wallet
+        self._texts = texts
+        self._prefs = prefs
         self._recover_task: asyncio.Task[None] | None = None
         self._tracker = tracker
         self._voice = voice
@@ -252,19 +256,24 @@ class Lifecycle:
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
         if self._wallet.enabled:
-            self._recover_task = asyncio.create_task(self._recover(), name="recover-payments")
+            self._recover_task = asyncio.create_task(self._recover(bot), name="recover-payments")
         log.info("bot started")
 
-    async def _recover(self) -> None:
+    async def _recover(self, bot: Bot) -> None:
         """Payments a killed instance took but never credited (bounded; retried at the
-        next start if Telegram or the store is down now)."""
+        next start if Telegram or the store is down now); their users are thanked late."""
         try:
             async with asyncio.timeout(RECOVER_TIMEOUT):
                 credited = await self._wallet.recover()
+                for user_id, balance in credited:
+                    locale = (await self._prefs.get(user_id)).language or DEFAULT_LOCALE
+                    text = self._texts.get(locale, "pay.thanks", balance=balance)
+                    with suppress(TelegramAPIError):
+                        await bot.send_message(user_id, text)
         except (TelegramAPIError, StoreUnavailable, TimeoutError) as exc:
             log.warning("payments not checked against Telegram's list (%s)", type(exc).__name__)
             return
-        log.info("payments checked against Telegram's list: %d credited now", credited)
+        log.info("payments checked against Telegram's list: %d credited now", len(credited))
 
     async def shutdown(self) -> None:
         if self._recover_task is not None:
@@ -567,6 +576,8 @@ def create_dispatcher(
             default_locale=DEFAULT_LOCALE,
         ),
         wallet=services.wallet,
+        texts=services.texts,
+        prefs=services.prefs,
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)

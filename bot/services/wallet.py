@@ -199,22 +199,24 @@ class Wallet:
         self._metrics.credits.labels(event="refunded").inc(credits)
         return RefundResult("ok", credits)
 
-    async def recover(self) -> int:
+    async def recover(self) -> list[tuple[int, int]]:
         """Credit the payments Telegram lists that the ledger lacks: an instance killed
         after taking the payment's update (polling confirms updates as it takes them) and
-        before writing the credit. Once per charge id, as always; returns how many."""
+        before writing the credit. Once per charge id, as always; returns each credited
+        user with their new balance, to be told."""
         told = await self._stars.transactions(0.0)
         ledger = await self._store.all_payments()
         known = {p.charge_id for payments in ledger.values() for p in payments}
         refunded = {t.id for t in told if not t.incoming}
-        credited = 0
+        credited: list[tuple[int, int]] = []
         for t in told:
             missing = t.incoming and t.id not in known and t.id not in refunded
             if not missing or t.user_id is None or not _named(t.payload).credits:
                 continue
-            if await self.pay(t.user_id, t.id, t.payload) is not None:
+            balance = await self.pay(t.user_id, t.id, t.payload)
+            if balance is not None:
                 log.warning("payment recovered from Telegram's list: credited now")
-                credited += 1
+                credited.append((t.user_id, balance))
         return credited
 
     async def owner_of(self, charge_id: str) -> int | None:
