@@ -20,8 +20,10 @@ from bot.core.ledger import (
     settle,
     split_cost,
 )
-from bot.storage.credits import CreditStore, MemoryCreditStore
+from bot.services.wallet import differences
+from bot.storage.credits import CreditStore, MemoryCreditStore, Payment
 from bot.storage.redis_credits import RedisCreditStore
+from bot.telegram.stars import StarTransaction
 
 PACK = Pack(10, 50)
 USER = 7001
@@ -131,3 +133,27 @@ async def test_grants_and_users_apart(credits: CreditStore) -> None:
     assert await consistent(credits, USER + 1) == 4
     await credits.pay(USER + 1, "ch9", PACK, 10.0)
     assert set(await credits.all_payments()) >= {USER + 1}
+
+
+def test_differences_between_the_ledger_and_telegram() -> None:
+    ledger = {
+        1: [Payment("same", 2, 10, 100.0), Payment("ours_refunded", 2, 10, 100.0, True)],
+        2: [Payment("only_ours", 5, 20, 100.0), Payment("before", 5, 20, 1.0)],
+    }
+    told = [
+        StarTransaction("same", 1, 10, 100.0, True),
+        StarTransaction("ours_refunded", 1, 10, 100.0, True),
+        StarTransaction("only_theirs", 3, 20, 100.0, True),
+        StarTransaction("theirs_refunded", 1, 10, 100.0, True),
+        StarTransaction("theirs_refunded", 1, 10, 101.0, False),
+    ]
+    found = {
+        d.charge_id: (d.user_id, d.stars, d.ledger, d.telegram)
+        for d in differences(ledger, told, since=50.0)
+    }
+    assert found == {
+        "ours_refunded": (1, 10, "refunded", "paid"),
+        "only_ours": (2, 20, "paid", "missing"),
+        "only_theirs": (3, 20, "missing", "paid"),
+        "theirs_refunded": (1, 10, "missing", "refunded"),
+    }
