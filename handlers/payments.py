@@ -1,6 +1,6 @@
 """Credits for Telegram Stars: /buy, the invoice's pre-checkout and payment, /balance,
-/paysupport, and for admins /refund and /grant. Nothing here answers while payments are
-off (no CREDIT_PACKS): the commands are then unknown, as before."""
+/paysupport, and for admins /refund and /grant. While payments are off (no CREDIT_PACKS)
+the commands are unknown, as before."""
 
 import html
 import time
@@ -200,15 +200,14 @@ async def grant(
 
 def create_router() -> Router:
     router = Router(name="payments")
-    router.message.filter(payments_on)
-    router.callback_query.filter(payments_on)
-    router.pre_checkout_query.filter(payments_on)
-    router.message.register(buy, Command("buy"))
-    router.callback_query.register(buy_pack, BuyPack.filter())
+    # Even with payments off, an invoice sent before is refused at its pre-checkout (no
+    # pack is sold), and a payment made just before they were turned off is credited.
     router.pre_checkout_query.register(pre_checkout)
     router.message.register(paid, F.successful_payment)
-    router.message.register(balance, Command("balance"))
-    router.message.register(paysupport, Command("paysupport"))
-    router.message.register(refund, Command("refund"))
-    router.message.register(grant, Command("grant"))
+    router.callback_query.register(buy_pack, BuyPack.filter(), payments_on)
+    router.message.register(buy, Command("buy"), payments_on)
+    router.message.register(balance, Command("balance"), payments_on)
+    router.message.register(paysupport, Command("paysupport"), payments_on)
+    router.message.register(refund, Command("refund"), payments_on)
+    router.message.register(grant, Command("grant"), payments_on)
     return router

@@ -390,3 +390,16 @@ async def test_in_a_group_nothing_personal_is_shown(start_bot: Any, telegram: Fa
     assert charge_id not in shown
     assert "Credits" not in shown
     assert not telegram.sent("sendInvoice", GROUP)
+
+
+async def test_with_payments_turned_off_an_old_invoice_is_refused(
+    running: Any, telegram: FakeTelegram
+) -> None:
+    old = Call(
+        "sendInvoice",
+        {"currency": "XTR", "payload": "pack:2:10:abc", "prices": '[{"label": "C", "amount": 10}]'},
+        {},
+    )
+    assert await telegram.pay(old) is None
+    [answer] = telegram.pre_checkout_answers.values()
+    assert "no longer sold" in answer["error_message"]
