@@ -115,6 +115,12 @@ class Job:
     voice_from_reply: bool = False
 
     @property
+    def free_pictures(self) -> int:
+        """The pictures admission counted against the day's free quota; the rest (its
+        `credits`) are paid. What a voice that names no picture gives back to the day."""
+        return max(0, self.request.variants - self.credits)
+
+    @property
     def slot(self) -> str:
         """The job's place among its user's generations in progress. An Original holds one
         per picture (an album's variants differ by seed), so pressing it again while the

@@ -595,7 +595,7 @@ class Tracker:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
         if job.state is JobState.HEARING:  # nothing was drawn: the pictures are given back
-            await self._quotas.give_back(job.user_id, job.request.variants)
+            await self._quotas.give_back(job.user_id, job.free_pictures)
         self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
         await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))

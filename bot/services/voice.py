@@ -140,11 +140,12 @@ class VoiceService:
         """Give back the slot, the day's `pictures` and the credits held of a request that
         will not become a job: a picture is paid for only when drawn."""
         self._claimed.discard(job_id)
+        paid = 0
         with suppress(StoreUnavailable):
             await self._store.release_slot(user_id, job_id)
             if self._wallet is not None and self._wallet.enabled:
-                await self._wallet.settle(user_id, job_id, 0)
-        await self._quotas.give_back(user_id, pictures)
+                paid = await self._wallet.settle(user_id, job_id, 0)
+        await self._quotas.give_back(user_id, pictures - paid)
 
     async def listen(
         self, prompt: VoicePrompt, flags: ArtRequest, *, status_grace: float
@@ -198,14 +199,14 @@ class VoiceService:
         if text is not None:
             heard = await self._request(job, text)
         if heard is None:
-            await self._quotas.give_back(job.user_id, job.request.variants)
+            await self._quotas.give_back(job.user_id, job.free_pictures)
         return heard
 
     async def interrupted(self, job: Job) -> None:
         """The bot stops while hearing: say so rather than listen forever."""
         log.warning("voice %s: stopped by shutdown", job.id)
         await self._tell(job, self._texts.voice_issue(job.locale, VoiceIssue.INTERRUPTED))
-        await self._quotas.give_back(job.user_id, job.request.variants)
+        await self._quotas.give_back(job.user_id, job.free_pictures)
 
     async def _recognise(self, job: Job) -> str | None:
         """What was said; None when the user has been told why there is nothing."""

@@ -134,16 +134,18 @@ class Wallet:
         except StoreUnavailable:
             return 0
 
-    async def settle(self, user_id: int, job_id: str, delivered: int) -> None:
+    async def settle(self, user_id: int, job_id: str, delivered: int) -> int:
         """The job ended with `delivered` pictures (or never started: 0): spend their
-        credits, give back the rest. Safe to call twice (the second finds nothing held)."""
+        credits, give back the rest; how many were held. Safe to call twice (the second
+        finds nothing held)."""
         result = await self._store.settle(user_id, job_id, delivered, self._clock())
         if result is None:
-            return
+            return 0
         spent, back = result
         log.info("job %s: credits spent %d, given back %d", job_id, spent, back)
         self._metrics.credits.labels(event="spent").inc(spent)
         self._metrics.credits.labels(event="given_back").inc(back)
+        return spent + back
 
     async def pay(self, user_id: int, charge_id: str, payload: str) -> int | None:
         """Credit a successful payment once: the new balance, None when it was credited
