@@ -5,6 +5,7 @@ entries, payments count once per charge id, holds settle once."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -20,10 +21,14 @@ from bot.core.ledger import (
     settle,
     split_cost,
 )
-from bot.services.wallet import differences
-from bot.storage.credits import CreditStore, MemoryCreditStore, Payment
+from bot.core.limits import AccessRules
+from bot.services.metrics import Metrics
+from bot.services.quotas import Quotas
+from bot.services.wallet import Wallet, differences
+from bot.storage.credits import Balance, CreditStore, MemoryCreditStore, Payment
+from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_credits import RedisCreditStore
-from bot.telegram.stars import StarTransaction
+from bot.telegram.stars import Stars, StarTransaction
 
 PACK = Pack(10, 50)
 USER = 7001
@@ -157,3 +162,33 @@ def test_differences_between_the_ledger_and_telegram() -> None:
         "only_theirs": (3, 20, "missing", "paid"),
         "theirs_refunded": (1, 10, "missing", "refunded"),
     }
+
+
+async def test_a_request_admitted_twice_at_once_holds_credits_once() -> None:
+    """Two copies of one update (two instances) past the free quota: one hold, and the
+    second copy is a silent duplicate."""
+    jobs = MemoryJobStore()
+    credits = MemoryCreditStore()
+    quotas = Quotas(jobs, AccessRules(), max_concurrent=5, daily_quota=1, slot_ttl=60.0)
+    wallet = Wallet(
+        credits,
+        (PACK,),
+        quotas=quotas,
+        rules=AccessRules(),
+        metrics=Metrics(),
+        stars=cast(Stars, None),
+        hold_seconds=100.0,
+        clock=lambda: 10.0,
+    )
+    await credits.pay(USER, "ch1", PACK, 1.0)
+    assert await quotas.admit(USER, "first", chat_id=None) is None  # the free picture
+    daily = await quotas.admit(USER, "job", chat_id=None)
+    assert daily is not None
+    kwargs: dict[str, Any] = {"user_id": USER, "job_id": "job", "slot": "job", "chat_id": None}
+    assert await wallet.cover(daily, pictures=1, **kwargs) is None
+    again = await wallet.cover(daily, pictures=1, **kwargs)
+    assert again is not None
+    assert again.silent
+    assert (await credits.balance(USER, 10.0)) == Balance(9, 1)
+    assert await wallet.settle(USER, "job", 0) == 1
+    assert await consistent(credits, at=10.0) == 10

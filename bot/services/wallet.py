@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import TELL_GRACE, Job
 from bot.core.ledger import Pack, pack_of, split_cost
-from bot.core.limits import BUSY, CREDITS, DAILY, PICTURES, AccessRules, Refusal, day_of
+from bot.core.limits import CREDITS, DAILY, DUPLICATE, PICTURES, AccessRules, Refusal, day_of
 from bot.services.metrics import Metrics
 from bot.services.quotas import Quotas
 from bot.storage.credits import Balance, CreditStore, Payment
@@ -114,8 +114,8 @@ class Wallet:
             )
         except StoreUnavailable:
             return refusal
-        if verdict == "exists":
-            return Refusal(BUSY)
+        if verdict == "exists":  # the same request, admitted at this very moment elsewhere
+            return Refusal(DUPLICATE)
         if verdict.startswith("short:"):
             available = int(verdict.split(":")[1])
             return Refusal(CREDITS, paid, refusal.resets_in, available)
