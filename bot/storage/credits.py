@@ -17,6 +17,7 @@ from bot.core.ledger import Entry, EntryKind, Pack, refund_refusal, settle
 
 # Figures of the day for /stats (Stars received, credits sold, spent, refunded, granted).
 DAY_FIGURES = ("stars", "sold", "spent", "refunded", "granted")
+DAYS_KEPT = 3
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,10 @@ class MemoryCreditStore(CreditStore):
         return account
 
     def _count(self, at: float, **figures: int) -> None:
-        self._days.setdefault(int(at // 86400), Counter()).update(figures)
+        """Today's figures; older days go after three, as the Redis store's keys expire."""
+        day = int(at // 86400)
+        self._days = {d: c for d, c in self._days.items() if d > day - DAYS_KEPT}
+        self._days.setdefault(day, Counter()).update(figures)
 
     async def pay(self, user_id: int, charge_id: str, pack: Pack, at: float) -> int | None:
         account = self._account(user_id, at)

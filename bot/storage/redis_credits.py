@@ -14,14 +14,14 @@ import json
 from typing import TYPE_CHECKING
 
 from bot.core.ledger import Entry, EntryKind, Pack
-from bot.storage.credits import DAY_FIGURES, Balance, CreditStore, Payment
+from bot.storage.credits import DAY_FIGURES, DAYS_KEPT, Balance, CreditStore, Payment
 from bot.storage.redis_store import _available
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 PREFIX = "art:credits:"
-DAY_TTL = 3 * 86400
+DAY_TTL = DAYS_KEPT * 86400
 
 # KEYS: account, log, holds, charges. ARGV[1]: now. Defines add() and gives back old holds.
 _COMMON = """
