@@ -403,3 +403,19 @@ async def test_with_payments_turned_off_an_old_invoice_is_refused(
     assert await telegram.pay(old) is None
     [answer] = telegram.pre_checkout_answers.values()
     assert "no longer sold" in answer["error_message"]
+
+
+async def test_a_refund_telegram_refuses_keeps_the_credits(
+    start_bot: Any, telegram: FakeTelegram
+) -> None:
+    await start_bot(**PAYMENTS)
+    charge_id = await buy(telegram)
+    await told(telegram, "Thank you")
+    telegram.fail("refundStarPayment", 400, "Bad Request: BALANCE_TOO_LOW")
+    telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
+    await told(telegram, "did not refund", ADMIN)
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 2."
+    telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)  # tried again later
+    await told(telegram, "Refunded", ADMIN)
+    assert telegram.refunded_charges == {charge_id}
+    assert await balance(telegram) == "Free pictures left today: 1. Credits: 0."
