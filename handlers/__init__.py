@@ -9,10 +9,12 @@ from aiogram import Router
 from handlers import (
     art,
     buttons,
+    guest,
     history,
     info,
     inline,
     payments,
+    progress,
     settings,
     stats,
     styles,
@@ -32,4 +34,6 @@ def routers() -> list[Router]:
         styles.create_router(),
         history.create_router(),
         voice.create_router(),
+        progress.create_router(),
+        guest.create_router(),
     ]

@@ -176,7 +176,7 @@ async def test_a_paid_picture_costs_a_credit_and_a_failed_one_gives_it_back(
     await told(telegram, "Thank you")
     telegram.push_message("/art a paid fox")
     await telegram.wait_for("sendPhoto", 2, ok=True)
-    assert any("Costs 1 credits" in t for t in texts_to(telegram))
+    assert any("Cost in credits: 1" in t for t in texts_to(telegram))
     assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
 
     yandex.operation_error = {"code": 13, "message": "internal error", "details": []}
@@ -194,8 +194,8 @@ async def test_an_album_of_three_with_two_credits_is_refused_before_any_submit(
     await told(telegram, "Thank you")
     submits = len(yandex.submits)
     telegram.push_message("/art three foxes --n 3")
-    refusal = await told(telegram, "costs 3 credits")
-    assert "you have 2" in refusal
+    refusal = await told(telegram, "Credits this request needs: 3")
+    assert "you have: 2" in refusal
     assert "/buy" in refusal
     await asyncio.sleep(0.3)
     assert len(yandex.submits) == submits
@@ -216,7 +216,7 @@ async def test_refund_of_unspent_credits_once(start_bot: Any, telegram: FakeTele
     charge_id = await buy(telegram)
     await told(telegram, "Thank you")
     telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
-    assert "2 credits are removed" in await told(telegram, "Refunded", ADMIN)
+    assert "Credits removed: 2" in await told(telegram, "Refunded", ADMIN)
     assert telegram.refunded_charges == {charge_id}
     assert await balance(telegram) == "Free pictures left today: 1. Credits: 0."
     telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
@@ -239,14 +239,14 @@ async def test_refund_refused_when_credits_are_spent(
     await telegram.wait_for("sendPhoto", 2, ok=True)
     await settled_balance(telegram)
     telegram.push_message(f"/refund {charge_id}", chat_id=ADMIN)
-    assert "1 credits left" in await told(telegram, "Not refunded", ADMIN)
+    assert "Credits the user has left: 1" in await told(telegram, "Not refunded", ADMIN)
     assert not telegram.sent("refundStarPayment")
     telegram.push_message(f"/grant {USER} 3", chat_id=ADMIN)
-    await told(telegram, "Granted 3", ADMIN)
+    await told(telegram, "Granted to 7001: 3", ADMIN)
     assert await balance(telegram) == "Free pictures left today: 0. Credits: 4."
     telegram.push_message("/stats", chat_id=ADMIN)
     stats = await told(telegram, "Today: ", ADMIN)
-    assert "10 ⭐ received; credits sold 2, spent 1, refunded 0, granted 3" in stats
+    assert "Stars received: 10; credits sold: 2, spent: 1, refunded: 0, granted: 3" in stats
     metrics = running.dispatcher["metrics"].render().decode()
     assert "art_stars_total 10.0" in metrics
     assert 'art_credits_total{event="spent"} 1.0' in metrics
@@ -365,7 +365,7 @@ async def test_a_voice_prompt_beyond_the_free_quota_is_paid_too(
         speechkit.text = "a fox at dawn"
         telegram.push_voice(OGG, size=len(OGG))
         await telegram.wait_for("sendPhoto", 2, ok=True)
-        assert any("Costs 1 credits" in t for t in edits_to(telegram))
+        assert any("Cost in credits: 1" in t for t in edits_to(telegram))
         assert await settled_balance(telegram) == "Free pictures left today: 0. Credits: 1."
         speechkit.text = ""  # nothing heard: no picture, no cost
         telegram.push_voice(OGG, size=len(OGG))

@@ -43,6 +43,7 @@ from bot.services.metrics import Metrics
 from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
 from bot.services.profile import BotProfile
+from bot.services.progress import job_active, typical_duration
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -57,8 +58,11 @@ from bot.telegram.access import AccessMiddleware
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
+from bot.telegram.drafts import Drafts
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
+from bot.telegram.notices import Notices
+from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.stars import Stars
 from bot.telegram.status_edits import StatusEdits
@@ -80,6 +84,8 @@ DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
 # Shown only with payments on (CREDIT_PACKS).
 PAYMENT_COMMANDS = ("buy", "balance", "paysupport")
+# Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
+EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
 # Checking the ledger against Telegram's list of Stars payments at start-up.
 RECOVER_TIMEOUT = 120.0
@@ -238,10 +244,16 @@ class Lifecycle:
         backends: Backends,
         store: JobStore,
         profile: BotProfile,
+        notices: Notices,
+        drafts: Drafts | None,
+        pressed: PressedButtons,
         wallet: Wallet,
         texts: Texts,
         prefs: PrefsService,
     ) -> None:
+        self._pressed = pressed
+        self._notices = notices
+        self._drafts = drafts
         self._wallet = wallet
         self._texts = texts
         self._prefs = prefs
@@ -285,6 +297,10 @@ class Lifecycle:
                 await self._recover_task
         await self._tracker.stop()  # voices being heard are its steps
         await self._voice.close()
+        await self._notices.close()
+        await self._pressed.close()
+        if self._drafts is not None:
+            await self._drafts.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -365,6 +381,9 @@ class Services:
     backends: Backends
     actions: ChatActions
     wallet: Wallet
+    notices: Notices
+    drafts: Drafts | None  # None: LIVE_PROGRESS is off
+    pressed: PressedButtons
 
 
 def create_services(
@@ -396,6 +415,7 @@ def create_services(
         history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
+        button_icons=settings.button_emoji,
     )
     enhancer = PromptEnhancer(
         http,
@@ -416,12 +436,21 @@ def create_services(
         allowed_chats=settings.allowed_chat_ids,
         admins=settings.admin_ids,
     )
+    planner = create_planner(settings, store)
+    drafts = Drafts(
+        bot,
+        texts,
+        interval=settings.draft_interval,
+        active=job_active(store),
+        estimate=typical_duration(store, planner),
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
         rules=rules,
+        drafts=drafts,
     )
     quotas = Quotas(
         store,
@@ -447,7 +476,7 @@ def create_services(
         backends=backends,
         delivery=delivery,
         actions=actions,
-        planner=create_planner(settings, store),
+        planner=planner,
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
@@ -496,6 +525,9 @@ def create_services(
         backends=backends,
         actions=actions,
         wallet=wallet,
+        notices=Notices(bot, settings.notice_ttl),
+        drafts=drafts if settings.live_progress else None,
+        pressed=PressedButtons(bot, active=job_active(store)),
     )
 
 
@@ -561,6 +593,9 @@ def create_dispatcher(
         tracker=services.tracker,
         wallet=services.wallet,
         paysupport_text=settings.paysupport_text,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -570,6 +605,7 @@ def create_dispatcher(
         dispatcher.callback_query,
         dispatcher.inline_query,
         dispatcher.chosen_inline_result,
+        dispatcher.guest_message,
     ):
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
@@ -578,11 +614,15 @@ def create_dispatcher(
         actions=services.actions,
         backends=services.backends,
         store=services.store,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
         profile=BotProfile(
             services.store,
             services.texts,
             commands=COMMANDS + (PAYMENT_COMMANDS if services.wallet.enabled else ()),
             default_locale=DEFAULT_LOCALE,
+            ephemeral=EPHEMERAL_COMMANDS,
         ),
         wallet=services.wallet,
         texts=services.texts,
