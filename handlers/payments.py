@@ -22,6 +22,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.ledger import STARS, new_payload
 from bot.core.limits import AccessRules
 from bot.services.wallet import Wallet
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 RECENT_PAYMENTS = 10
@@ -35,10 +36,10 @@ def payments_on(_: object, wallet: Wallet) -> bool:
     return wallet.enabled
 
 
-async def buy(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) -> None:
+async def buy(message: Message, wallet: Wallet, texts: Texts, i18n: I18n, notices: Notices) -> None:
     locale = i18n.current_locale
     if message.chat.type != ChatType.PRIVATE:
-        await message.reply(texts.get(locale, "pay.private_only"))
+        await notices.reply(message, texts.get(locale, "pay.private_only"))
         return
     buttons = [
         [
@@ -100,11 +101,13 @@ async def paid(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) -> No
         await message.answer(texts.get(i18n.current_locale, "pay.thanks", balance=balance))
 
 
-async def balance(message: Message, wallet: Wallet, texts: Texts, i18n: I18n) -> None:
+async def balance(
+    message: Message, wallet: Wallet, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
     """In a private chat only: a user's credits are nobody else's business."""
     locale = i18n.current_locale
     if message.chat.type != ChatType.PRIVATE:
-        await message.reply(texts.get(locale, "pay.private_balance"))
+        await notices.reply(message, texts.get(locale, "pay.private_balance"))
         return
     if message.from_user is None:
         return
