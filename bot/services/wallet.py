@@ -232,11 +232,6 @@ class Wallet:
         """Today's Stars received and credits sold, spent, refunded and granted (/stats)."""
         return await self._store.day_figures(day_of(self._clock()))
 
-    async def reconcile(self, since: float) -> list[Difference]:
-        """Payments since `since` that the ledger and Telegram's list disagree about."""
-        told = await self._stars.transactions(since)
-        return differences(await self._store.all_payments(), told, since)
-
 
 def _named(payload: str) -> Pack:
     parts = payload.split(":")
