@@ -99,6 +99,8 @@ async def test_buy_pre_checkout_payment_balance(start_bot: Any, telegram: FakeTe
     assert await balance(telegram) == "Free pictures left today: 1. Credits: 5."
     commands = telegram.sent("setMyCommands")[0].json("commands")
     assert {"buy", "balance", "paysupport"} <= {c["command"] for c in commands}
+    # A memory ledger starts empty: it must not credit Telegram's past payments again.
+    assert not telegram.sent("getStarTransactions")
 
 
 async def test_nothing_of_payments_shows_while_off(running: Any, telegram: FakeTelegram) -> None:
@@ -289,13 +291,15 @@ async def test_killed_between_payment_and_credit_the_credit_is_there_after_resta
 
     second = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "second")
     await second.start()
-    await telegram.wait_for("getStarTransactions", ok=True, timeout=30)
+    # Each start reads Telegram's list once: the first one's found nothing yet.
+    await telegram.wait_for("getStarTransactions", 2, ok=True, timeout=30)
     assert "Your credits: 2" in await told(telegram, "Thank you")  # told late
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await second.stop() == 0
     third = BotProcess({**env, "REDIS_URL": redis_url}, tmp_path, "third")
     await third.start()  # and a start after that credits nothing more
-    await telegram.wait_for("getStarTransactions", 2, ok=True, timeout=30)
+    calls = await telegram.wait_for("getStarTransactions", 3, ok=True, timeout=30)
+    assert [c.params.get("offset") for c in calls] == ["0", "0", "1"]  # from where it ended
     assert await settled_balance(telegram) == "Free pictures left today: 50. Credits: 2."
     assert await third.stop() == 0
     assert "Traceback" not in second.log + third.log

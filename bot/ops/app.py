@@ -247,7 +247,7 @@ class Lifecycle:
         notices: Notices,
         drafts: Drafts | None,
         pressed: PressedButtons,
-        wallet: Wallet,
+        wallet: Wallet | None,
         texts: Texts,
         prefs: PrefsService,
     ) -> None:
@@ -270,13 +270,14 @@ class Lifecycle:
         await self._profile.apply(bot)
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
-        if self._wallet.enabled:
+        if self._wallet is not None and self._wallet.enabled:
             self._recover_task = asyncio.create_task(self._recover(bot), name="recover-payments")
         log.info("bot started")
 
     async def _recover(self, bot: Bot) -> None:
         """Payments a killed instance took but never credited (bounded; retried at the
         next start if Telegram or the store is down now); their users are thanked late."""
+        assert self._wallet is not None
         try:
             async with asyncio.timeout(RECOVER_TIMEOUT):
                 credited = await self._wallet.recover()
@@ -460,6 +461,8 @@ def create_services(
         slot_ttl=settings.generation_deadline * 2,
         clock=clock,
     )
+    if settings.credit_packs and redis is None:
+        log.warning("payments without REDIS_URL: the credit ledger is lost on restart")
     wallet = Wallet(
         create_credit_store(redis),
         settings.credit_packs,
@@ -624,7 +627,9 @@ def create_dispatcher(
             default_locale=DEFAULT_LOCALE,
             ephemeral=EPHEMERAL_COMMANDS,
         ),
-        wallet=services.wallet,
+        # Only a shared ledger (Redis) can tell what Telegram's list adds: one in memory
+        # starts empty and would credit every past payment again.
+        wallet=services.wallet if redis is not None else None,
         texts=services.texts,
         prefs=services.prefs,
     )

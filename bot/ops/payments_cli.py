@@ -62,7 +62,7 @@ async def reconcile(settings: Settings, since: float) -> list[Difference]:
     bot = create_bot(settings)
     try:
         async with asyncio.timeout(TIMEOUT):
-            told = await Stars(bot).transactions(since)
+            told, _ = await Stars(bot).transactions(since)
             ledger = await RedisCreditStore(redis).all_payments()
     finally:
         await bot.session.close()

@@ -205,8 +205,9 @@ class Wallet:
         """Credit the payments Telegram lists that the ledger lacks: an instance killed
         after taking the payment's update (polling confirms updates as it takes them) and
         before writing the credit. Once per charge id, as always; returns each credited
-        user with their new balance, to be told."""
-        told = await self._stars.transactions(0.0)
+        user with their new balance, to be told. Telegram's list only grows: each start
+        reads it from where the last one finished."""
+        told, end = await self._stars.transactions(offset=await self._store.checked_up_to())
         ledger = await self._store.all_payments()
         known = {p.charge_id for payments in ledger.values() for p in payments}
         refunded = {t.id for t in told if not t.incoming}
@@ -219,6 +220,7 @@ class Wallet:
             if balance is not None:
                 log.warning("payment recovered from Telegram's list: credited now")
                 credited.append((t.user_id, balance))
+        await self._store.check_up_to(end)
         return credited
 
     async def owner_of(self, charge_id: str) -> int | None:

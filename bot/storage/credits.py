@@ -96,6 +96,13 @@ class CreditStore(ABC):
     @abstractmethod
     async def day_figures(self, day: int) -> dict[str, int]: ...
 
+    @abstractmethod
+    async def checked_up_to(self) -> int:
+        """How many of Telegram's Stars transactions were checked against the ledger."""
+
+    @abstractmethod
+    async def check_up_to(self, offset: int) -> None: ...
+
 
 @dataclass
 class _Account:
@@ -121,6 +128,7 @@ class MemoryCreditStore(CreditStore):
     def __init__(self) -> None:
         self._accounts: dict[int, _Account] = {}
         self._days: dict[int, Counter[str]] = {}
+        self._checked = 0
 
     def _account(self, user_id: int, at: float) -> _Account:
         account = self._accounts.setdefault(user_id, _Account())
@@ -220,3 +228,9 @@ class MemoryCreditStore(CreditStore):
     async def day_figures(self, day: int) -> dict[str, int]:
         counts = self._days.get(day, Counter())
         return {name: counts[name] for name in DAY_FIGURES}
+
+    async def checked_up_to(self) -> int:
+        return self._checked
+
+    async def check_up_to(self, offset: int) -> None:
+        self._checked = max(self._checked, offset)

@@ -238,6 +238,19 @@ class RedisCreditStore(CreditStore):
         counts = {_text(k): int(v) for k, v in raw.items()}
         return {name: counts.get(name, 0) for name in DAY_FIGURES}
 
+    async def checked_up_to(self) -> int:
+        async with _available():
+            checked = await self._redis.get(f"{self._prefix}checked")
+        return int(checked or 0)
+
+    async def check_up_to(self, offset: int) -> None:
+        """Forward only (two instances racing may leave it a little behind: those are
+        checked again, and credited once per charge id anyway)."""
+        async with _available():
+            checked = await self.checked_up_to()
+            if offset > checked:
+                await self._redis.set(f"{self._prefix}checked", offset)
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

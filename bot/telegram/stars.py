@@ -52,10 +52,12 @@ class Stars:
             return "failed"
         return None
 
-    async def transactions(self, since: float) -> list[StarTransaction]:
-        """Every transaction since `since` (Telegram lists them all, in pages of 100)."""
+    async def transactions(
+        self, since: float = 0.0, offset: int = 0
+    ) -> tuple[list[StarTransaction], int]:
+        """The transactions since `since` from the `offset`-th on (Telegram lists them all
+        in chronological order, in pages of 100), and the offset after the last one."""
         found: list[StarTransaction] = []
-        offset = 0
         while True:
             async with asyncio.timeout(self._timeout):
                 page = await self._bot.get_star_transactions(offset=offset, limit=PAGE)
@@ -76,4 +78,4 @@ class Stars:
                 )
             offset += len(page.transactions)
             if len(page.transactions) < PAGE:
-                return [t for t in found if t.date >= since]
+                return [t for t in found if t.date >= since], offset
