@@ -2,8 +2,8 @@
 
 `run` (the default) serves until SIGINT/SIGTERM, `check` tries every dependency once,
 `health` asks a running bot's /healthz, `demo` runs the bot with no keys against local
-emulators and a chat page. Each command imports only what it needs: `health` runs every
-30 s in the container.
+emulators and a chat page, `payments` reconciles the credit ledger with Telegram. Each
+command imports only what it needs: `health` runs every 30 s in the container.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Command:
     help: str
     description: str
     run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
 
 
 def run(_args: argparse.Namespace) -> int:
@@ -105,6 +106,18 @@ def demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def payments(args: argparse.Namespace) -> int:
+    from bot.ops.payments_cli import main as reconcile
+
+    return reconcile(["--since", args.since])
+
+
+def _payments_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since", required=True, metavar="YYYY-MM-DD", help="compare payments from this UTC day on"
+    )
+
+
 COMMANDS = {
     "run": Command(
         "serve Telegram until SIGINT or SIGTERM (the default command)",
@@ -135,6 +148,15 @@ COMMANDS = {
         "times scaled, default 0.2) from the environment. See docs/demo.md.",
         demo,
     ),
+    "payments": Command(
+        "reconcile the credit ledger with Telegram's Stars transactions",
+        "Compare the credit ledger in Redis with Telegram's list of Stars transactions "
+        "(getStarTransactions) since a day, and print every difference. Needs REDIS_URL. "
+        "Exits 0 when both agree, 1 when they differ, 2 when the check cannot run. See "
+        "docs/payments.md.",
+        payments,
+        _payments_arguments,
+    ),
 }
 
 
@@ -163,18 +185,23 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     for name, command in COMMANDS.items():
-        commands.add_parser(
+        sub = commands.add_parser(
             name,
             help=command.help,
             description=textwrap.fill(command.description, 79),
             epilog=SETTINGS_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        if command.arguments is not None:
+            command.arguments(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     return COMMANDS[args.command or "run"].run(args)
 
 

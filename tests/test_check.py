@@ -144,7 +144,10 @@ async def test_check_command_exit_codes(
         assert all(secret not in line for line in lines)
     code, lines = await _command("chek", _env(telegram, yandex), tmp_path)
     assert code == 2
-    assert "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo')" in lines[-1]
+    assert (
+        "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo', 'payments')"
+        in lines[-1]
+    )
 
 
 async def test_health_command_asks_the_running_bot(

@@ -40,7 +40,7 @@ def test_help_goes_to_stdout_and_exits_0(tmp_path: Path, argv: list[str]) -> Non
     if argv in (["--help"], ["-h"]):
         assert "  python -m bot check    one ✓/✗ line each" in done.stdout
     if len(argv) == 1:
-        for command in ("run", "check", "health", "demo"):
+        for command in ("run", "check", "health", "demo", "payments"):
             assert f"\n    {command} " in done.stdout, command
 
 
@@ -57,7 +57,10 @@ def test_the_console_script_has_the_same_commands(tmp_path: Path) -> None:
     assert done.stdout.startswith("usage: yandexart-bot [-h] [--version] COMMAND ...")
     done = _run(str(SCRIPT), "chek", cwd=tmp_path)
     assert done.returncode == 2
-    assert "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo')" in done.stderr
+    assert (
+        "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo', 'payments')"
+        in done.stderr
+    )
 
 
 def test_every_missing_setting_is_named_at_once(tmp_path: Path) -> None:
