@@ -80,7 +80,7 @@ def default(field: FieldInfo) -> str:
     if field.default is None:
         return "unset"
     text = _value(field.default)
-    return "empty" if text == "empty" else f"`{text}`"
+    return "empty" if text in ("", "empty") else f"`{text}`"
 
 
 def allowed(field: FieldInfo) -> str:

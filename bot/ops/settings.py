@@ -253,6 +253,7 @@ class Settings(BaseSettings):
     # "credits:stars" pairs; empty turns payments off. How users reach the operator about
     # a payment (/paysupport), required when packs are sold.
     credit_packs: Annotated[tuple[Pack, ...], NoDecode] = ()
+    # How users reach the operator about a payment (/paysupport); required with CREDIT_PACKS.
     paysupport_text: str = Field(default="", max_length=1000)
 
     @field_validator("bot_token")
