@@ -17,6 +17,7 @@ from bot.yandex.errors import (
     BadRequest,
     PermissionDenied,
     TransientError,
+    Unreachable,
     YandexArtError,
     as_model_refusal,
 )
@@ -39,15 +40,19 @@ class Probe:
     detail: str
 
 
-def _refusal(exc: YandexArtError) -> Probe | None:
+def _refusal(exc: YandexArtError, host: str) -> Probe | None:
     if isinstance(exc, IamRefused):
         return Probe(False, exc.message)
     if isinstance(exc, AuthError):
         return Probe(False, "401 Unauthenticated")
     if isinstance(exc, PermissionDenied):
         return Probe(False, "403 Permission denied")
+    if isinstance(exc, Unreachable):
+        return Probe(None, exc.message)
     if isinstance(exc, TransientError):
-        return Probe(None, f"unreachable ({type(exc).__name__})")
+        if exc.http_status is None:
+            return Probe(None, f"unavailable ({type(exc).__name__})")
+        return Probe(None, f"{host} answered HTTP {exc.http_status} ({type(exc).__name__})")
     return None
 
 
@@ -57,7 +62,7 @@ async def probe_art(http: YandexHttp) -> Probe:
         await http.call("GET", OPERATION_PATH.format(id=PROBE_OPERATION_ID))
     except YandexArtError as exc:
         # Any other refusal (404 as expected, or 400) came after the credentials passed.
-        return _refusal(exc) or Probe(True, "credentials accepted")
+        return _refusal(exc, http.host) or Probe(True, "credentials accepted")
     return Probe(True, "credentials accepted")
 
 
@@ -66,7 +71,7 @@ async def probe_gpt(http: YandexHttp, model_uri: str) -> Probe:
     try:
         await http.call("POST", TOKENIZE_PATH, json={"modelUri": model_uri, "text": "ping"})
     except YandexArtError as exc:
-        return _refusal(exc) or Probe(False, f"model refused ({type(exc).__name__})")
+        return _refusal(exc, http.host) or Probe(False, f"model refused ({type(exc).__name__})")
     return Probe(True, "model answers")
 
 
@@ -85,7 +90,7 @@ async def probe_images(http: YandexHttp, model_uri: str) -> Probe:
             return Probe(True, "credentials accepted (an empty prompt, nothing drawn)")
         if isinstance(exc, BadRequest):
             return Probe(None, f"not proven (Yandex said: {exc.message[:200]})")
-        return _refusal(exc) or Probe(None, f"not proven ({type(exc).__name__})")
+        return _refusal(exc, http.host) or Probe(None, f"not proven ({type(exc).__name__})")
     return Probe(None, "not proven (an empty prompt was not refused)")
 
 
@@ -100,5 +105,5 @@ async def probe_stt(http: YandexHttp, folder_id: str | None) -> Probe:
     except YandexArtError as exc:
         if isinstance(exc, BadRequest):
             return Probe(True, "credentials accepted (empty audio, nothing recognised)")
-        return _refusal(exc) or Probe(None, f"not proven ({type(exc).__name__})")
+        return _refusal(exc, http.host) or Probe(None, f"not proven ({type(exc).__name__})")
     return Probe(True, "credentials accepted")
