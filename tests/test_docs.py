@@ -12,6 +12,8 @@ from scripts.settings_doc import render
 from tests.bot_process import ROOT
 
 README = (ROOT / "README.md").read_text()
+
+
 # Written by other branches at the same time; linked ahead.
 def test_settings_page_is_current() -> None:
     """If this fails after adding a setting: `make docs`."""
