@@ -17,13 +17,17 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    """`cluster=True`: a one-node Redis Cluster holding every slot. A script marked `#!lua`
+    is then refused when it touches keys of two slots, and so is a transaction."""
+
+    def __init__(self, directory: Path, port: int | None = None, *, cluster: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server not found: run `make test` (it installs it)")
         self.binary = binary
         self.directory = directory
         self.port = port or free_port()
+        self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +51,7 @@ class RedisServer:
                 "always",
                 "--save",
                 "",
+                *self._cluster_args(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -56,13 +61,31 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(64).startswith(b"+PONG"):
+                    if conn.recv(64).startswith(b"+PONG") and self._cluster_ready(conn):
                         return
             except OSError:
                 pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _cluster_args(self) -> list[str]:
+        if not self.cluster:
+            return []
+        nodes = self.directory / "nodes.conf"
+        nodes.unlink(missing_ok=True)
+        # The bus port is the client port + 10000 unless named: that fails above 55535.
+        bus = ["--cluster-port", str(free_port())]
+        return ["--cluster-enabled", "yes", "--cluster-config-file", str(nodes), *bus]
+
+    def _cluster_ready(self, conn: socket.socket) -> bool:
+        """Every slot on this node, and the cluster answering."""
+        if not self.cluster:
+            return True
+        conn.sendall(b"CLUSTER ADDSLOTSRANGE 0 16383\r\n")
+        conn.recv(256)  # OK, or "already busy" when asked again
+        conn.sendall(b"CLUSTER INFO\r\n")
+        return b"cluster_state:ok" in conn.recv(4096)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

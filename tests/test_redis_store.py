@@ -76,7 +76,7 @@ async def test_finished_jobs_are_kept_for_the_retention_only(
     await store.save(job.moved_to(JobState.DONE))
     assert (await store.get("a")) == job.moved_to(JobState.DONE)
     redis = Redis.from_url(redis_url)
-    ttl = await redis.pttl("art:job:a")
+    ttl = await redis.pttl("art:{jobs}:job:a")
     await redis.aclose()
     assert 0 < ttl <= 30_000
 
