@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from bot.core.backend import ImageBackend
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
-from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
 from tests.redis_server import RedisServer
@@ -124,7 +124,7 @@ async def start_bot(
         **overrides: Any,
     ) -> RunningBot:
         settings = make_settings(**overrides)
-        redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+        redis = await open_redis(settings)
         bot = create_bot(settings)
         dispatcher = create_dispatcher(settings, bot, redis=redis, backend=backend, clock=clock)
         task = asyncio.create_task(
@@ -151,8 +151,8 @@ class ClusterCheckedRedis(Redis):
     cluster node Redis then refuses a script touching keys of two slots (it lets an
     unmarked one through, for old scripts' sake)."""
 
-    def register_script(self, script: str | bytes) -> Any:
-        text = script.decode() if isinstance(script, bytes) else script
+    def register_script(self, script: str | bytes | memoryview) -> Any:
+        text = script if isinstance(script, str) else bytes(script).decode()
         return super().register_script("#!lua\n" + text)
 
 

@@ -22,8 +22,10 @@ def scripts() -> dict[str, str]:
         if "emulators" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            text = node.value if isinstance(node, ast.Constant) else None
-            if isinstance(text, str) and ("redis.call(" in text or "redis.pcall(" in text):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            text = node.value
+            if "redis.call(" in text or "redis.pcall(" in text:
                 found[f"{path.relative_to(ROOT)}:{node.lineno}"] = text
     return found
 

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     telegram_api_url: HttpUrl = HttpUrl(DEFAULT_TELEGRAM_API_URL)
     yandex_api_url: HttpUrl = HttpUrl(DEFAULT_YANDEX_API_URL)
     redis_url: str | None = Field(default=None, pattern=r"^(rediss?|unix)://")
+    # Redis behind Sentinel: the sentinels (host:port,...) and the name of the master they
+    # watch; the client follows a failover. REDIS_URL then gives only a password and a
+    # database (redis://:password@/0), or is unset.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str | None = Field(default=None, min_length=1)
     # A claim on a job lasts this long unless renewed; after a crash, others wait this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
@@ -202,6 +207,13 @@ class Settings(BaseSettings):
             ServiceAccountKey.from_file(value)
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_sentinels(value)
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -223,7 +235,27 @@ class Settings(BaseSettings):
             raise ValueError(f"DEFAULT_MODEL must be one of MODELS ({', '.join(self.models)})")
         if self.webhook_url is not None and self.ops_port == self.webhook_port:
             raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
+        self._sentinels_consistent()
         return self
+
+    def _sentinels_consistent(self) -> None:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+        if self.redis_sentinels and self.redis_url:
+            parts = urlsplit(self.redis_url)
+            if parts.scheme != "redis" or parts.hostname or parts.port:
+                raise ValueError(
+                    "REDIS_URL: with REDIS_SENTINELS it names no host (the sentinels name the "
+                    "master), only a password and a database: redis://:password@/0"
+                )
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return parse_sentinels(self.redis_sentinels) if self.redis_sentinels else []
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs."""
@@ -271,6 +303,17 @@ class Settings(BaseSettings):
             return None
         assert self.yandex_iam_token is not None
         return f"Bearer {self.yandex_iam_token.get_secret_value()}"
+
+
+def parse_sentinels(value: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` as pairs; ValueError names what is wrong."""
+    addresses = []
+    for item in value.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port,host:port,... (at least one)")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
 
 
 def describe_error(exc: ValidationError) -> str:

@@ -254,10 +254,7 @@ _OLD_LAYOUT = (
     (re.compile(r"daily:(-?\d+):(\d+)"), "{{u{0}}}:daily:{1}"),
     (re.compile(r"(stats|lags):(\d+)"), "{0}:{{{1}}}"),
 )
-_OLD_PATTERNS = tuple(
-    f"{kind}:*"
-    for kind in ("job", "quarantine", "userjobs", "usercache", "slots", "daily", "stats", "lags")
-)
+LAYOUT = "2"  # hash-tagged keys
 
 
 def migrated_name(key: str, prefix: str) -> str | None:
@@ -273,23 +270,26 @@ def migrated_name(key: str, prefix: str) -> str | None:
 
 
 async def migrate_layout(redis: Redis, prefix: str = "art:") -> int:
-    """Rename the keys of the layout before hash tags (a Redis that never ran it has none);
-    the number renamed. Run before this instance serves: instances of the old version must
-    be stopped first (they would keep writing the old names)."""
+    """Rename the keys of the layout before hash tags, once (a marker key remembers it); the
+    number renamed. Run before this instance serves: instances of the old version must be
+    stopped first (they would keep writing the old names)."""
+    marker = prefix + "layout"
     renamed = 0
     async with _available():
-        for pattern in _OLD_PATTERNS:
-            async for raw in redis.scan_iter(match=prefix + pattern, count=500):
-                key = _text(raw) or ""
-                new = migrated_name(key, prefix)
-                if new is not None and await redis.renamenx(key, new):
-                    renamed += 1
+        if await redis.get(marker) == LAYOUT.encode():
+            return 0
+        async for raw in redis.scan_iter(match=prefix + "*", count=1000):
+            key = _text(raw) or ""
+            new = migrated_name(key, prefix)
+            if new is not None and await redis.renamenx(key, new):
+                renamed += 1
         old_due, new_due = prefix + "due", Keys(prefix).due
         if await redis.exists(old_due):
             # Merged, not renamed: a newer instance may already have scheduled jobs.
             await redis.zunionstore(new_due, [new_due, old_due], aggregate="MIN")
             await redis.delete(old_due)
             renamed += 1
+        await redis.set(marker, LAYOUT)
     if renamed:
         log.info("Redis: %d keys renamed to the hash-tagged layout", renamed)
     return renamed
