@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
+from bot.ops.preflight import check_redis
 from tests.redis_server import RedisServer, SentinelServer
 
 BEFORE, DURING = 3, 2
@@ -25,12 +26,17 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) ->
 
 
 async def _master_port(sentinel: Redis, name: str) -> int | None:
-    address = await sentinel.execute_command("SENTINEL", "get-master-addr-by-name", name)
+    command = ("SENTINEL", "get-master-addr-by-name", name)
+    address = await sentinel.execute_command(*command)  # type: ignore[no-untyped-call]
     return int(address[1]) if address else None
 
 
 async def test_a_master_killed_under_load_fails_over_and_every_request_ends_once(
-    tmp_path: Path, start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+    tmp_path: Path,
+    start_bot: Any,
+    make_settings: Any,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
 ) -> None:
     master = RedisServer(tmp_path / "master")
     master.start()
@@ -48,23 +54,26 @@ async def test_a_master_killed_under_load_fails_over_and_every_request_ends_once
             if (await copy.info("replication")).get("master_link_status") != "up":
                 return False
             try:
-                found = await watcher.execute_command("SENTINEL", "replicas", sentinel.name)
+                command = ("SENTINEL", "replicas", sentinel.name)
+                found = await watcher.execute_command(*command)  # type: ignore[no-untyped-call]
             except OSError:
                 return False
             return bool(found)
 
         await _until(replica_ready)
         yandex.hold = True
-        await start_bot(
-            redis_sentinels=f"127.0.0.1:{sentinel.port}", redis_sentinel_master=sentinel.name
-        )
+        via_sentinel = {
+            "redis_sentinels": f"127.0.0.1:{sentinel.port}",
+            "redis_sentinel_master": sentinel.name,
+        }
+        await start_bot(**via_sentinel)
         for n in range(BEFORE):
             telegram.push_message(f"/art before the failover {n} --seed {n}", chat_id=100 + n)
         await telegram.wait_for("sendMessage", BEFORE, ok=True)  # "Generating…" each
         await _until(lambda: _true(len(yandex.operations) == BEFORE))
         # Replication is asynchronous: what the master acknowledged reaches the replica
         # first (a write lost with the master is Sentinel's limit, see docs/redis.md).
-        assert await primary.execute_command("WAIT", 1, 2000) == 1
+        assert await primary.wait(1, 2000) == 1
 
         assert master.kill() == -9
         for n in range(DURING):
@@ -81,6 +90,10 @@ async def test_a_master_killed_under_load_fails_over_and_every_request_ends_once
         await asyncio.sleep(0.5)
         assert len(telegram.sent("sendPhoto")) == BEFORE + DURING
         assert yandex.generations == BEFORE + DURING  # none drawn twice
+        # `python -m bot check` finds the new master too.
+        line = await check_redis(None, make_settings(**via_sentinel))
+        assert line.ok, line
+        assert line.detail.startswith("master 'art' via Sentinel"), line
     finally:
         await primary.aclose()
         await copy.aclose()

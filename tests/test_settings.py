@@ -23,7 +23,8 @@ def example_values() -> dict[str, str]:
 
 
 def test_every_setting_is_in_env_example_and_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
+    """Documented in the README or a docs file of a feature (which the README links)."""
+    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
     names = {name.upper() for name in Settings.model_fields}
     assert names == set(example_values())
     for name in names:
@@ -74,6 +75,18 @@ def test_iam_token_is_a_bearer() -> None:
             {"webhook_url": "https://example.org/hook", "webhook_secret": "s", "ops_port": 8080},
             "OPS_PORT must differ from WEBHOOK_PORT",
         ),
+        ({"redis_sentinels": "127.0.0.1:26379"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
+        ({"redis_sentinel_master": "art"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
+        ({"redis_sentinels": "sentinel", "redis_sentinel_master": "art"}, "REDIS_SENTINELS: "),
+        ({"redis_sentinels": "a:1,b:0", "redis_sentinel_master": "art"}, "REDIS_SENTINELS: "),
+        (
+            {
+                "redis_sentinels": "a:26379",
+                "redis_sentinel_master": "art",
+                "redis_url": "redis://redis:6379/0",
+            },
+            "REDIS_URL: with REDIS_SENTINELS it names no host",
+        ),
     ],
 )
 def test_invalid_combinations_name_the_setting(overrides: dict[str, str], message: str) -> None:
@@ -96,4 +109,19 @@ def test_redis_password_counts_as_a_secret() -> None:
         yandex_api_key="k",
         redis_url="redis://:pa55word@redis:6379/0",
     )
+    assert "pa55word" in settings.secrets()
+
+
+def test_sentinels_with_a_password_and_database_only() -> None:
+    settings = load_settings(
+        _env_file=None,
+        bot_token="1:a",
+        yandex_folder_id="f",
+        yandex_api_key="k",
+        redis_sentinels="s1:26379, [::1]:26380",
+        redis_sentinel_master="art",
+        redis_url="redis://:pa55word@/2",
+    )
+    assert settings.sentinel_addresses == [("s1", 26379), ("::1", 26380)]
+    assert settings.uses_redis
     assert "pa55word" in settings.secrets()

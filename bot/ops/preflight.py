@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiogram import Bot
@@ -15,10 +16,13 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 
-from bot.ops.app import REDIS_TIMEOUT, create_bot, create_yandex_http
-from bot.ops.settings import Settings
+from bot.ops.app import REDIS_TIMEOUT, connect_sentinel, create_bot, create_yandex_http
+from bot.ops.settings import Settings, StartupError
 from bot.ops.startup import TELEGRAM_TIMEOUT, YANDEX_PROBE_TIMEOUT
 from bot.yandex.probe import Probe, probe_art, probe_gpt
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # A webhook delivery error younger than this fails the check (older ones are history).
 RECENT_ERROR = 3600.0
@@ -52,7 +56,7 @@ async def run_checks(settings: Settings) -> list[Line]:
         await http.close()
     lines.append(_probe_line("YandexART", art, settings.yandex_credential))
     lines.append(_probe_line("YandexGPT", gpt, f"{settings.yandex_credential} or GPT_MODEL_URI"))
-    lines.append(await check_redis(settings.redis_url))
+    lines.append(await check_redis(settings.redis_url, settings))
     return lines
 
 
@@ -98,20 +102,30 @@ def _probe_line(name: str, probe: Probe, setting: str) -> Line:
     return Line(bool(probe.accepted), name, probe.detail)
 
 
-async def check_redis(url: str | None) -> Line:
-    if not url:
+async def check_redis(url: str | None, settings: Settings | None = None) -> Line:
+    """REDIS_URL's server, or with `settings` naming sentinels the master they name."""
+    if settings is not None and settings.redis_sentinels:
+        try:
+            redis = await connect_sentinel(settings)
+        except StartupError as exc:
+            return Line(False, "Redis", str(exc))
+        where = f"master {settings.redis_sentinel_master!r} via Sentinel"
+    elif not url:
         return Line(True, "Redis", "not used (REDIS_URL unset): jobs live in memory")
-    from redis.asyncio import Redis
+    else:
+        where = urlsplit(url).hostname or url.split("://", 1)[0]
+        redis = _redis_client(url)
     from redis.exceptions import RedisError
 
-    where = urlsplit(url).hostname or url.split("://", 1)[0]
-    redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
     try:
         await redis.ping()
         server = await redis.info("server")
         persistence = await redis.info("persistence")
     except (RedisError, OSError) as exc:
-        return Line(False, "Redis", f"REDIS_URL: cannot reach {where} ({type(exc).__name__})")
+        setting = (
+            "REDIS_SENTINELS" if settings is not None and settings.redis_sentinels else "REDIS_URL"
+        )
+        return Line(False, "Redis", f"{setting}: cannot reach {where} ({type(exc).__name__})")
     finally:
         await redis.aclose()
     if persistence.get("aof_enabled") == 1:
@@ -119,6 +133,12 @@ async def check_redis(url: str | None) -> Line:
     else:
         saved = "append-only file off: pending jobs are lost if Redis restarts"
     return Line(True, "Redis", f"{where}, version {server.get('redis_version')}, {saved}")
+
+
+def _redis_client(url: str) -> Redis:
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
 
 
 async def check(settings: Settings) -> int:
