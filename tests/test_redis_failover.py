@@ -9,12 +9,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
+from bot.ops.app import open_redis
 from bot.ops.preflight import check_redis
-from tests.redis_server import RedisServer, SentinelServer
+from bot.ops.settings import StartupError
+from tests.redis_server import RedisServer, SentinelServer, free_port
 
 BEFORE, DURING = 3, 2
 
@@ -109,3 +112,16 @@ async def _true(value: bool) -> bool:
 
 async def _moved(watcher: Redis, name: str, port: int) -> bool:
     return await _master_port(watcher, name) == port
+
+
+async def test_sentinels_that_cannot_name_the_master_stop_start_up_in_one_line(
+    make_settings: Any,
+) -> None:
+    settings = make_settings(
+        redis_sentinels=f"127.0.0.1:{free_port()}", redis_sentinel_master="art"
+    )
+    with pytest.raises(StartupError) as caught:
+        await open_redis(settings)
+    assert str(caught.value) == (
+        "REDIS_SENTINELS: cannot reach the master 'art' (MasterNotFoundError)"
+    )

@@ -214,25 +214,25 @@ async def open_redis(settings: Settings) -> Redis | None:
 async def connect_sentinel(settings: Settings) -> Redis:
     """A client of the master REDIS_SENTINEL_MASTER names: each new connection asks a
     sentinel where the master is, and one to a demoted master is dropped (READONLY)."""
-    from redis.asyncio.sentinel import Sentinel
     from redis.exceptions import RedisError
 
+    from bot.storage.redis_sentinel import master_client
+
     parts = urlsplit(settings.redis_url or "redis:///0")
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    assert settings.redis_sentinel_master is not None
+    redis = master_client(
         settings.sentinel_addresses,
+        settings.redis_sentinel_master,
         socket_timeout=REDIS_TIMEOUT,
         socket_connect_timeout=REDIS_TIMEOUT,
         username=parts.username or None,
         password=parts.password or None,
         db=int(parts.path.strip("/") or 0),
     )
-    assert settings.redis_sentinel_master is not None
-    redis: Redis = sentinel.master_for(settings.redis_sentinel_master)
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
         await redis.aclose()
-        await sentinel.aclose()
         raise StartupError(
             f"REDIS_SENTINELS: cannot reach the master {settings.redis_sentinel_master!r} "
             f"({type(exc).__name__})"

@@ -276,7 +276,7 @@ async def migrate_layout(redis: Redis, prefix: str = "art:") -> int:
     marker = prefix + "layout"
     renamed = 0
     async with _available():
-        if await redis.get(marker) == LAYOUT.encode():
+        if _text(await redis.get(marker)) == LAYOUT:
             return 0
         async for raw in redis.scan_iter(match=prefix + "*", count=1000):
             key = _text(raw) or ""
