@@ -11,6 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Commands that take no key.
 KEYLESS = {"TIME"}
+# Where the keys are, for commands whose key is not just the first argument.
+EVERY_ARGUMENT = {"DEL", "UNLINK", "EXISTS", "TOUCH", "MGET", "WATCH", "PFCOUNT", "PFMERGE"}
+EVERY_ARGUMENT |= {"SUNION", "SINTER", "SDIFF", "SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"}
+FIRST_TWO = {"RENAME", "RENAMENX", "RPOPLPUSH", "LMOVE", "BLMOVE", "SMOVE", "COPY"}
+FIRST_TWO |= {"ZRANGESTORE", "GEOSEARCHSTORE"}
+DESTINATION_AND_NUMKEYS = {"ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"}
 _CALL = re.compile(r"redis\.p?call\(\s*'(\w+)'\s*(,|\))")
 _BOUND = re.compile(r"for\s+\w+\s*,\s*(\w+)\s+in\s+ipairs\(KEYS\)|local\s+(\w+)\s*=\s*KEYS\[")
 
@@ -30,21 +36,32 @@ def scripts() -> dict[str, str]:
     return found
 
 
-def first_argument(script: str, start: int) -> str:
-    """The text of a call's argument from `start` to the next top-level comma or paren."""
-    depth, end = 0, start
-    while end < len(script):
+def arguments(script: str, start: int) -> list[str]:
+    """The texts of a call's arguments from `start` to its closing paren."""
+    found, depth, begin = [], 0, start
+    for end in range(start, len(script)):
         char = script[end]
         if char in "([{":
             depth += 1
-        elif char in ")]}":
-            if depth == 0:
-                break
+        elif char in ")]}" and depth:
             depth -= 1
-        elif char == "," and depth == 0:
-            break
-        end += 1
-    return script[start:end].strip()
+        elif char in ",)" and depth == 0:
+            found.append(script[begin:end].strip())
+            if char == ")":
+                break
+            begin = end + 1
+    return found
+
+
+def key_arguments(command: str, args: list[str]) -> list[str]:
+    if command in EVERY_ARGUMENT:
+        return args
+    if command in FIRST_TWO:
+        return args[:2]
+    if command in DESTINATION_AND_NUMKEYS:
+        count = int(args[1]) if len(args) > 1 and args[1].isdigit() else len(args) - 2
+        return [args[0], *args[2 : 2 + count]] if count >= 0 else args
+    return args[:1]
 
 
 def undeclared_keys(script: str) -> list[str]:
@@ -55,9 +72,10 @@ def undeclared_keys(script: str) -> list[str]:
         command = match.group(1).upper()
         if command in KEYLESS:
             continue
-        key = first_argument(script, match.end()) if match.group(2) == "," else ""
-        if not (re.fullmatch(r"KEYS\[[^\]]+\]", key) or key in bound):
-            bad.append(f"{command} {key or '(no key)'}")
+        args = arguments(script, match.end()) if match.group(2) == "," else []
+        for key in key_arguments(command, args) or [""]:
+            if not (re.fullmatch(r"KEYS\[[^\]]+\]", key) or key in bound):
+                bad.append(f"{command} {key or '(no key)'}")
     return bad
 
 
@@ -73,6 +91,13 @@ def test_the_checker_finds_a_key_built_from_argv() -> None:
     assert undeclared_keys("redis.call('DEL', ARGV[1] .. id)") == ["DEL ARGV[1] .. id"]
     assert undeclared_keys("for _, k in ipairs(KEYS) do redis.call('DEL', k) end") == []
     assert undeclared_keys("return redis.call('TIME')") == []
+    assert undeclared_keys("redis.call('DEL', KEYS[1], 'x' .. ARGV[1])") == ["DEL 'x' .. ARGV[1]"]
+    assert undeclared_keys("redis.call('RENAME', KEYS[1], ARGV[2])") == ["RENAME ARGV[2]"]
+    assert undeclared_keys("redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[2], key)") == [
+        "ZUNIONSTORE key"
+    ]
+    assert undeclared_keys("redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])") == []
+    assert undeclared_keys("redis.call('GET')") == ["GET (no key)"]
 
 
 def test_every_script_declares_its_keys() -> None:
