@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -11,6 +11,7 @@ from bot.core.errors import StoreUnavailable
 from bot.core.jobs import JobState
 from bot.storage.base import LeaseLost
 from bot.storage.redis_store import RedisJobStore, _dump, migrate_layout, migrated_name
+from tests.conftest import ClusterCheckedRedis
 from tests.redis_server import free_port
 from tests.test_store import make_job
 
@@ -145,3 +146,53 @@ async def test_an_upgrade_keeps_the_jobs_in_flight_and_the_counts(redis_url: str
         assert await old.forget_user(200) is False  # job a is still active, and known
     finally:
         await old.close()
+
+
+class RacingForget(RedisJobStore):
+    """Runs `meanwhile` between /forget's steps (after the first deletions), as a request of
+    the same user on another instance could."""
+
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def _delete_each(self, keys: list[str]) -> None:
+        await super()._delete_each(keys)
+        if self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            await step()
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+async def test_forget_spanning_slots_misses_nothing_added_meanwhile(
+    request: pytest.FixtureRequest, redis_url: str, cluster: bool
+) -> None:
+    if cluster:
+        redis: Redis = ClusterCheckedRedis.from_url(
+            request.getfixturevalue("redis_cluster_node").url
+        )
+        await redis.flushall()
+    else:
+        redis = Redis.from_url(redis_url)
+    store = RacingForget(redis, lease_seconds=60.0)
+    try:
+        await store.cache_put("old", "file-1", ttl=60, owner=200)
+
+        async def picture_cached() -> None:
+            await store.cache_put("late", "file-2", ttl=60, owner=200)
+
+        store.meanwhile = picture_cached
+        assert await store.forget_user(200) is True
+        assert store.meanwhile is None  # it ran
+        assert await store.cache_get("old") is None
+        assert await store.cache_get("late") is None
+
+        async def request_added() -> None:
+            await store.add(make_job("new", 10.0))  # user 200
+
+        store.meanwhile = request_added
+        assert await store.forget_user(200) is False  # told: a picture is being made
+        assert store.meanwhile is None
+        assert await store.get("new") is not None
+        assert [job.id for job in await store.claim_due(10.0, 10)] == ["new"]
+        assert await store.forget_user(200) is False  # still known as the user's
+    finally:
+        await store.close()
