@@ -43,7 +43,7 @@ STATS_TTL = 3 * 86400
 
 # Every key a script touches is passed in KEYS, never built from ARGV, and the keys of one
 # script share a hash tag, so each script also runs on a Redis Cluster node (a script may
-# only touch keys of one slot there). See `keys` below for the tags.
+# only touch keys of one slot there). See `Keys` below for the tags.
 
 # KEYS: due, then the job hashes of the ids in ARGV[4..]. ARGV: now, lease expiry,
 # instance. The ids were read with ZRANGEBYSCORE just before: one taken by another instance
@@ -343,6 +343,10 @@ class RedisJobStore(JobStore):
             )
         return bool(added)
 
+    def _user_key(self, kind: str, user_id: int) -> str:
+        """A key of one user used on its own (no hash tag needed), such as `history`."""
+        return f"{self._prefix}{kind}:{user_id}"
+
     async def get(self, job_id: str) -> Job | None:
         async with _available():
             data, cancel, status = await self._redis.hmget(
@@ -450,7 +454,7 @@ class RedisJobStore(JobStore):
     async def history_add(
         self, user_id: int, entry_id: str, value: str, at: float, keep: float
     ) -> None:
-        key = f"{self._prefix}history:{user_id}"
+        key = self._user_key("history", user_id)
         async with _available(), self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {value: at})
             pipe.zremrangebyscore(key, "-inf", f"({at - keep}")
@@ -459,7 +463,7 @@ class RedisJobStore(JobStore):
             await pipe.execute()
 
     async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
-        key = f"{self._prefix}history:{user_id}"
+        key = self._user_key("history", user_id)
         async with _available():
             values = await self._redis.zrevrangebyscore(
                 key, "+inf", f"({since}", start=0, num=limit
@@ -484,8 +488,8 @@ class RedisJobStore(JobStore):
             await self._delete_each(
                 [
                     *(self._prefix + "cache:" + key for key in cache_keys),
-                    f"{self._prefix}history:{user_id}",
-                    f"{self._prefix}user:{user_id}",
+                    self._user_key("history", user_id),
+                    self._user_key("user", user_id),
                 ]
             )
             seen = [f"j:{job_id}" for job_id in job_ids] + [f"c:{key}" for key in cache_keys]
