@@ -6,7 +6,19 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, history, info, inline, settings, stats, styles, voice
+from handlers import (
+    art,
+    buttons,
+    guest,
+    history,
+    info,
+    inline,
+    progress,
+    settings,
+    stats,
+    styles,
+    voice,
+)
 
 
 def routers() -> list[Router]:
@@ -20,4 +32,6 @@ def routers() -> list[Router]:
         styles.create_router(),
         history.create_router(),
         voice.create_router(),
+        progress.create_router(),
+        guest.create_router(),
     ]

@@ -3,7 +3,7 @@
 
 from contextlib import suppress
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -19,14 +19,19 @@ from bot.telegram.keyboards import (
     history_keyboard,
     status_keyboard,
 )
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
-async def show(message: Message, history: HistoryService, texts: Texts, i18n: I18n) -> None:
+async def show(
+    message: Message, history: HistoryService, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
+    """In a group only the asker sees the list (an ephemeral message, see Notices)."""
     user_id = sender_key(message)
     entries = await history.recent(user_id)
     keyboard = history_keyboard([entry.id for entry in entries]) if entries else None
-    await message.answer(texts.history(i18n.current_locale, entries), reply_markup=keyboard)
+    text = texts.history(i18n.current_locale, entries)
+    await notices.reply(message, text, reply_markup=keyboard, quote=False)
 
 
 async def repeat(
@@ -36,6 +41,7 @@ async def repeat(
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
+    bot: Bot,
 ) -> None:
     locale = i18n.current_locale
     entry = await history.entry(query.from_user.id, callback_data.entry_id)
@@ -43,12 +49,14 @@ async def repeat(
     if entry is None or listing is None:
         await query.answer(texts.get(locale, "callback.stale"))
         return
+    ephemeral = listing.ephemeral_message_id is not None
     job = art_service.repeat(
         entry,
         chat_id=listing.chat.id,
         user_id=query.from_user.id,
         locale=locale,
-        reply_to_message_id=listing.message_id,
+        # An ephemeral list (message_id 0) cannot be replied to: the status is a new message.
+        reply_to_message_id=None if ephemeral else listing.message_id,
         job_id=request_job_id("callback", query.id),
     )
     refusal = await art_service.admit(job)
@@ -60,9 +68,13 @@ async def repeat(
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:
         return  # this press came twice
-    status = await listing.reply(
-        texts.status(started), reply_markup=status_keyboard(texts, locale, started.id)
-    )
+    keyboard = status_keyboard(texts, locale, started.id)
+    if ephemeral:
+        status = await bot.send_message(
+            listing.chat.id, texts.status(started), reply_markup=keyboard
+        )
+    else:
+        status = await listing.reply(texts.status(started), reply_markup=keyboard)
     await art_service.attach_status(started, status.message_id)
 
 

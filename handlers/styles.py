@@ -6,11 +6,15 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.core.styles import StyleCatalog
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
-async def styles_(message: Message, styles: StyleCatalog, texts: Texts, i18n: I18n) -> None:
-    await message.answer(texts.styles(i18n.current_locale, styles))
+async def styles_(
+    message: Message, styles: StyleCatalog, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
+    """Usage: in a group only the asker sees it."""
+    await notices.reply(message, texts.styles(i18n.current_locale, styles), quote=False)
 
 
 def create_router() -> Router:

@@ -8,19 +8,27 @@ from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
 
 from bot.core.limits import Refusal
-from bot.core.prompt import variants_asked
+from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
-from bot.services.art import request_job_id
+from bot.services.art import STATUS_GRACE, request_job_id
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
 from bot.telegram.identity import sender_key
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
-async def voice(message: Message, voice_service: VoiceService, texts: Texts, i18n: I18n) -> None:
+async def voice(
+    message: Message, voice_service: VoiceService, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
     if not voice_service.enabled or message.voice is None:
         return
     await start_voice_prompt(
-        message, message.voice, voice_service=voice_service, texts=texts, locale=i18n.current_locale
+        message,
+        message.voice,
+        voice_service=voice_service,
+        texts=texts,
+        notices=notices,
+        locale=i18n.current_locale,
     )
 
 
@@ -30,6 +38,7 @@ async def start_voice_prompt(
     *,
     voice_service: VoiceService,
     texts: Texts,
+    notices: Notices,
     locale: str,
     command_args: str | None = None,
     from_reply: bool = False,
@@ -37,13 +46,18 @@ async def start_voice_prompt(
     """`message` asked for `voice` to be drawn: the voice itself, or `/art` replying to it."""
     issue = check_voice(voice.duration, voice.file_size)
     if issue is not None:
-        await message.reply(texts.voice_issue(locale, issue))
+        await notices.reply(message, texts.voice_issue(locale, issue))
         return
     user_id = sender_key(message)
     job_id = request_job_id("message", message.chat.id, message.message_id)
-    # What `/art --n N` replying to the voice asks for is counted now; what is said is not
-    # known yet (a spoken `--n` is refused once heard).
-    pictures = variants_asked(command_args, voice_service.limits)
+    # What `/art --n N` replying to the voice asks for is checked and counted now; what is
+    # said is not known yet (a spoken `--n` is refused once heard).
+    try:
+        flags = await voice_service.flags(user_id, command_args)
+    except PromptError as error:
+        await message.reply(texts.prompt_error(locale, error))
+        return
+    pictures = flags.variants
     admission = await voice_service.admit(
         user_id, job_id, chat_id=message.chat.id, pictures=pictures
     )
@@ -51,27 +65,23 @@ async def start_voice_prompt(
         return
     if isinstance(admission, Refusal):
         if not admission.silent:
-            await message.reply(texts.refusal(locale, admission))
+            await notices.reply(message, texts.refusal(locale, admission))
         return
-    try:
-        status = await message.reply(texts.get(locale, "voice.listening"))
-    except BaseException:
-        await voice_service.release(user_id, job_id)
-        raise
-    voice_service.hear(
-        VoicePrompt(
-            file_id=voice.file_id,
-            chat_id=message.chat.id,
-            user_id=user_id,
-            locale=locale,
-            job_id=job_id,
-            request_message_id=message.message_id,
-            status_message_id=status.message_id,
-            command_args=command_args,
-            from_reply=from_reply,
-            pictures=pictures,
-        )
+    prompt = VoicePrompt(
+        file_id=voice.file_id,
+        chat_id=message.chat.id,
+        user_id=user_id,
+        locale=locale,
+        job_id=job_id,
+        request_message_id=message.message_id,
+        command_args=command_args,
+        from_reply=from_reply,
     )
+    job = await voice_service.listen(prompt, flags, status_grace=STATUS_GRACE)
+    if job is None:
+        return
+    status = await message.reply(texts.get(locale, "voice.listening"))
+    await voice_service.attach_status(job, status.message_id)
 
 
 def create_router() -> Router:

@@ -41,6 +41,7 @@ from bot.services.metrics import Metrics
 from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
 from bot.services.profile import BotProfile
+from bot.services.progress import job_active, typical_duration
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -53,8 +54,11 @@ from bot.telegram.access import AccessMiddleware
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
+from bot.telegram.drafts import Drafts
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
+from bot.telegram.notices import Notices
+from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
@@ -73,6 +77,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
+# Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
+EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
 
 
@@ -243,7 +249,9 @@ async def connect_sentinel(settings: Settings) -> Redis:
 def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     if redis is None:
         return MemoryJobStore(
-            lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
+            lease_seconds=settings.job_lease_seconds,
+            retention_seconds=settings.job_retention,
+            kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
         )
     from bot.storage.redis_store import RedisJobStore
 
@@ -251,6 +259,7 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
         redis,
         lease_seconds=settings.job_lease_seconds,
         retention_seconds=settings.job_retention,
+        kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
     )
 
 
@@ -266,7 +275,13 @@ class Lifecycle:
         backends: Backends,
         store: JobStore,
         profile: BotProfile,
+        notices: Notices,
+        drafts: Drafts | None,
+        pressed: PressedButtons,
     ) -> None:
+        self._pressed = pressed
+        self._notices = notices
+        self._drafts = drafts
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -282,8 +297,12 @@ class Lifecycle:
         log.info("bot started")
 
     async def shutdown(self) -> None:
-        await self._voice.close()  # recognitions in flight may still start jobs
-        await self._tracker.stop()
+        await self._tracker.stop()  # voices being heard are its steps
+        await self._voice.close()
+        await self._notices.close()
+        await self._pressed.close()
+        if self._drafts is not None:
+            await self._drafts.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -363,6 +382,9 @@ class Services:
     stats: StatsService
     backends: Backends
     actions: ChatActions
+    notices: Notices
+    drafts: Drafts | None  # None: LIVE_PROGRESS is off
+    pressed: PressedButtons
 
 
 def create_services(
@@ -394,6 +416,7 @@ def create_services(
         history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
+        button_icons=settings.button_emoji,
     )
     enhancer = PromptEnhancer(
         http,
@@ -403,7 +426,10 @@ def create_services(
         max_length=limits.max_length,
     )
     metrics = Metrics()
-    actions = ChatActions(bot)
+    # The chats that wait are those of the store's active jobs, whichever instance runs them.
+    actions = ChatActions(
+        bot, interval=settings.chat_action_interval, still_waiting=store.active_among
+    )
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
     rules = AccessRules(
@@ -411,12 +437,21 @@ def create_services(
         allowed_chats=settings.allowed_chat_ids,
         admins=settings.admin_ids,
     )
+    planner = create_planner(settings, store)
+    drafts = Drafts(
+        bot,
+        texts,
+        interval=settings.draft_interval,
+        active=job_active(store),
+        estimate=typical_duration(store, planner),
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
         rules=rules,
+        drafts=drafts,
     )
     quotas = Quotas(
         store,
@@ -431,7 +466,7 @@ def create_services(
         backends=backends,
         delivery=delivery,
         actions=actions,
-        planner=create_planner(settings, store),
+        planner=planner,
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
@@ -460,6 +495,8 @@ def create_services(
         styles=styles,
     )
     stats = StatsService(store, clock=clock)
+    voice = create_voice(settings, bot, redis, http.credentials, art_service, quotas, store, texts)
+    tracker.hearer = voice  # voice requests are jobs; the tracker hears them
     return Services(
         texts=texts,
         store=store,
@@ -468,14 +505,15 @@ def create_services(
         art_service=art_service,
         styles=styles,
         history=history,
-        voice=create_voice(
-            settings, bot, redis, http.credentials, art_service, quotas, store, texts
-        ),
+        voice=voice,
         prefs=prefs,
         rules=rules,
         stats=stats,
         backends=backends,
         actions=actions,
+        notices=Notices(bot, settings.notice_ttl),
+        drafts=drafts if settings.live_progress else None,
+        pressed=PressedButtons(bot, active=job_active(store)),
     )
 
 
@@ -506,6 +544,7 @@ def create_voice(
         edits=StatusEdits(bot),
         texts=texts,
         enabled=settings.voice_prompts,
+        max_in_flight=settings.stt_max_in_flight,
     )
 
 
@@ -536,6 +575,9 @@ def create_dispatcher(
         styles=services.styles,
         history=services.history,
         tracker=services.tracker,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -545,6 +587,7 @@ def create_dispatcher(
         dispatcher.callback_query,
         dispatcher.inline_query,
         dispatcher.chosen_inline_result,
+        dispatcher.guest_message,
     ):
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
@@ -553,8 +596,15 @@ def create_dispatcher(
         actions=services.actions,
         backends=services.backends,
         store=services.store,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
         profile=BotProfile(
-            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+            services.store,
+            services.texts,
+            commands=COMMANDS,
+            default_locale=DEFAULT_LOCALE,
+            ephemeral=EPHEMERAL_COMMANDS,
         ),
     )
     dispatcher.startup.register(lifecycle.startup)

@@ -29,6 +29,8 @@ DEFAULT_IMAGES_API_URL = "https://ai.api.cloud.yandex.net"
 # Model names an operator may offer: `yandexart` is the async YandexART API, `aliceai` the
 # synchronous Images API of Yandex AI Studio (bot/ops/app.py builds each one's backend).
 KNOWN_MODELS = ("yandexart", "aliceai")
+# The buttons BUTTON_EMOJI may give a custom emoji (bot/telegram/keyboards.py Action).
+BUTTON_ACTIONS = ("cancel", "again", "original")
 DEFAULT_YANDEX_IAM_URL = "https://iam.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -75,6 +77,9 @@ class Settings(BaseSettings):
     job_retention: float = Field(default=86400.0, ge=0)
     # A user's requests are listed in /history this long (seconds); 0 keeps no history.
     history_retention: float = Field(default=2592000.0, ge=0)
+    # Drawn pictures whose delivery Telegram put off are kept until delivered, never drawn
+    # again: in memory mode all of them together, with Redis each one, at most this many MB.
+    kept_pictures_max_mb: int = Field(default=256, ge=1)
     # While the store is unreachable, at most this many new jobs wait in memory; beyond it
     # users are told the bot is busy.
     outage_backlog_max: int = Field(default=1000, ge=0)
@@ -102,6 +107,13 @@ class Settings(BaseSettings):
     group_messages_per_minute: float = Field(default=20.0, gt=0)
     chat_messages_per_second: float = Field(default=1.0, gt=0)
     messages_per_second: float = Field(default=30.0, gt=0)
+    # Seconds a notice for one user stays in a group where Telegram refused it as ephemeral.
+    notice_ttl: float = Field(default=60.0, gt=0)
+    # Private chats show a live draft while a picture is drawn, refreshed this often (seconds).
+    live_progress: bool = True
+    draft_interval: float = Field(default=2.0, ge=1.0, le=20.0)
+    # Custom emoji before the Cancel, Again and Original buttons: action=custom emoji id.
+    button_emoji: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None
@@ -154,6 +166,12 @@ class Settings(BaseSettings):
     stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+    # "Sending a photo…" is repeated this often (seconds) while a picture is on its way;
+    # Telegram shows a chat action for at most 5 s.
+    chat_action_interval: float = Field(default=4.5, gt=0, le=5)
+    # Voice messages downloaded and recognised at a time by one instance (the rest wait
+    # before their audio is fetched).
+    stt_max_in_flight: int = Field(default=20, ge=1)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
     default_model: str = "yandexart"
@@ -192,6 +210,22 @@ class Settings(BaseSettings):
             if not value or len(set(value)) != len(value):
                 raise ValueError("must name one or more models, each once")
         return value
+
+    @field_validator("button_emoji", mode="before")
+    @classmethod
+    def _button_emoji(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        icons = {}
+        for item in filter(None, value.replace(" ", "").split(",")):
+            action, _, emoji_id = item.partition("=")
+            if action not in BUTTON_ACTIONS or not emoji_id.isdigit():
+                raise ValueError(
+                    f"must be action=custom emoji id, comma-separated; actions: "
+                    f"{', '.join(BUTTON_ACTIONS)}"
+                )
+            icons[action] = emoji_id
+        return icons
 
     @field_validator("default_model", mode="before")
     @classmethod
