@@ -184,6 +184,8 @@ class FakeTelegram(LocalServer):
         # to the bot's own token only; every download asked for, by path.
         self.files: dict[str, tuple[str, bytes, int | None]] = {}
         self.downloads: list[str] = []
+        # Every photo and document uploaded, by the file_id it got (the demo shows them).
+        self.uploads: dict[str, bytes] = {}
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     # --- what tests do -------------------------------------------------------------------
@@ -603,6 +605,7 @@ class FakeTelegram(LocalServer):
         if photo.startswith("attach://"):
             data = files_of(call, photo)
             file_id = f"photo-{len(data)}-{next(self._message_ids)}"
+            self.uploads[file_id] = data
         elif photo.startswith("photo-"):
             file_id = photo  # sent again by file_id: no upload
         else:
@@ -614,13 +617,13 @@ class FakeTelegram(LocalServer):
         document = self._document(call, call.params["document"])
         return self._new_message(call, {"document": document, **caption})
 
-    @staticmethod
-    def _document(call: Call, reference: str) -> dict[str, Any]:
+    def _document(self, call: Call, reference: str) -> dict[str, Any]:
         if reference.startswith("doc-"):
             return {"file_id": reference, "file_unique_id": reference}  # sent again
         if not reference.startswith("attach://"):
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         data = files_of(call, reference)
+        self.uploads[f"doc-{len(data)}"] = data
         return {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
 
     async def _api_answerCallbackQuery(self, call: Call) -> Any:
