@@ -13,6 +13,7 @@ from handlers import (
     history,
     info,
     inline,
+    payments,
     progress,
     settings,
     stats,
@@ -24,6 +25,7 @@ from handlers import (
 def routers() -> list[Router]:
     return [
         info.create_router(),
+        payments.create_router(),
         art.create_router(),
         buttons.create_router(),
         inline.create_router(),
