@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.netcause import where
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.preflight import run_checks
@@ -40,6 +41,10 @@ def _env(telegram: FakeTelegram, yandex: FakeYandex, **overrides: str) -> dict[s
         "YANDEX_API_KEY": API_KEY,
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
+        # The Yandex hosts these tests have fakes of (tests/test_check_models.py: the rest).
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
+        "VOICE_PROMPTS": "false",
         **overrides,
     }
 
@@ -50,7 +55,7 @@ async def test_all_is_well(
     telegram: FakeTelegram,
     yandex: FakeYandex,
 ) -> None:
-    lines = await run_checks(make_settings(redis_url=redis_url))
+    lines = await run_checks(make_settings(redis_url=redis_url, voice_prompts=False))
     assert [line.render() for line in lines] == [
         "✓ settings: valid",
         "✓ Telegram: @art_test_bot, inline mode on; inline feedback: see @BotFather "
@@ -60,7 +65,7 @@ async def test_all_is_well(
         lines[4].render(),
     ]
     assert lines[4].ok
-    assert lines[4].detail.startswith("127.0.0.1, version ")
+    assert lines[4].detail.startswith(f"{where(redis_url)}, version ")
     assert lines[4].detail.endswith("append-only file on")
     assert len(yandex.probes) == 2
     assert yandex.generations == 0
@@ -73,7 +78,11 @@ async def test_every_failure_is_named(
 ) -> None:
     telegram.token = "1:other"
     telegram.inline_mode = False
-    settings = make_settings(yandex_api_key="wrong", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    settings = make_settings(
+        yandex_api_key="wrong",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        voice_prompts=False,
+    )
     lines = {line.name: line for line in await run_checks(settings)}
     assert not lines["Telegram"].ok
     assert lines["Telegram"].detail == "BOT_TOKEN refused (401 Unauthorized)"
@@ -88,23 +97,29 @@ async def test_unreachable_services_and_inline_mode_off(
     make_settings: Callable[..., Settings], telegram: FakeTelegram
 ) -> None:
     telegram.inline_mode = False
-    lines = {line.name: line for line in await run_checks(make_settings())}
+    lines = {line.name: line for line in await run_checks(make_settings(voice_prompts=False))}
     assert lines["Telegram"].ok
     assert "inline mode off (@BotFather: /setinline)" in lines["Telegram"].detail
     nowhere = f"http://127.0.0.1:{free_port()}"
     lines = {
         line.name: line
         for line in await run_checks(
-            make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere)
+            make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere, voice_prompts=False)
         )
     }
-    assert lines["Telegram"].render() == "✗ Telegram: unreachable (TelegramNetworkError)"
-    assert lines["YandexART"].render() == "✗ YandexART: unreachable (ServiceUnavailable)"
+    refused = f"cannot reach {nowhere[7:]}: connection refused (nothing listens on that port)"
+    assert lines["Telegram"].render() == f"✗ Telegram: {refused}"
+    assert lines["YandexART"].render() == f"✗ YandexART: {refused}"
     assert lines["Redis"].render() == "✓ Redis: not used (REDIS_URL unset): jobs live in memory"
 
 
 async def test_webhook_info(make_settings: Callable[..., Settings], telegram: FakeTelegram) -> None:
-    hook = {"webhook_url": "https://bot.example.org/hook", "webhook_secret": "s3cret"}
+    hook = {
+        "webhook_url": "https://bot.example.org/hook",
+        "webhook_secret": "s3cret",
+        "webhook_port": free_port(),
+        "voice_prompts": False,
+    }
     lines = {line.name: line for line in await run_checks(make_settings(**hook))}
     assert lines["webhook"].render() == (
         "✓ webhook: not set yet (the bot sets WEBHOOK_URL when it starts)"
@@ -127,18 +142,25 @@ async def test_check_command_exit_codes(
     assert code == 0, lines
     assert len(lines) == 5
     assert all(line.startswith("✓ ") for line in lines), lines
-    code, lines = await _command("check", _env(telegram, yandex, YANDEX_API_KEY="bad"), tmp_path)
+    code, lines = await _command(
+        "check", _env(telegram, yandex, YANDEX_API_KEY="bad-api-key"), tmp_path
+    )
     assert code == 1
     assert "✗ YandexART: YANDEX_API_KEY refused (401 Unauthenticated)" in lines
     code, lines = await _command("check", _env(telegram, yandex, POLL_GROWTH="0.5"), tmp_path)
     assert code == 1
     assert lines == [
-        "✗ settings: invalid settings: POLL_GROWTH: Input should be greater than or equal to 1"
+        f"✗ settings: 1 setting to fix (read from the environment; no .env file in {tmp_path}):",
+        "  POLL_GROWTH: must be at least 1; e.g. POLL_GROWTH=1.5",
     ]
     for secret in (BOT_TOKEN, API_KEY):
         assert all(secret not in line for line in lines)
     code, lines = await _command("chek", _env(telegram, yandex), tmp_path)
-    assert (code, lines) == (2, ["usage: python -m bot [run|check|health]"])
+    assert code == 2
+    assert (
+        "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo', 'payments')"
+        in lines[-1]
+    )
 
 
 async def test_health_command_asks_the_running_bot(
@@ -154,6 +176,8 @@ async def test_health_command_asks_the_running_bot(
     finally:
         assert await bot.stop() == 0
     code, lines = await _command("health", env, tmp_path)
-    assert (code, lines) == (1, ["✗ health: no answer (URLError)"])
+    port = env["HEALTH_PORT"]
+    refused = "connection refused (nothing listens on that port)"
+    assert (code, lines) == (1, [f"✗ health: no answer from 127.0.0.1:{port}: {refused}"])
     code, lines = await _command("health", _env(telegram, yandex), tmp_path)
     assert (code, lines) == (1, ["✗ health: HEALTH_PORT is unset, the bot serves no /healthz"])

@@ -30,12 +30,14 @@ from bot.core.budget import Budget, WaitingLine
 from bot.core.errors import StoreUnavailable
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.limits import AccessRules
+from bot.core.netcause import network_cause, where
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
 from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
 from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
+from bot.services.availability import ModelAvailability
 from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
 from bot.services.history import HistoryService
@@ -55,6 +57,7 @@ from bot.storage.credits import CreditStore, MemoryCreditStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
+from bot.telegram.admin_notice import AdminNotice
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
@@ -200,9 +203,9 @@ async def connect_redis(url: str) -> Redis:
         await redis.ping()
     except (RedisError, OSError) as exc:
         await redis.aclose()
-        where = urlsplit(url).hostname or url.split("://", 1)[0]
+        host = where(url) if urlsplit(url).hostname else url.split("://", 1)[0]
         raise StartupError(
-            f"REDIS_URL: cannot connect to Redis at {where} ({type(exc).__name__})"
+            f"REDIS_URL: cannot connect to Redis at {host}: {network_cause(exc)}"
         ) from None
     return redis
 
@@ -478,6 +481,18 @@ def create_services(
     actions = ChatActions(
         bot, interval=settings.chat_action_interval, still_waiting=store.active_among
     )
+    notice = AdminNotice(bot, texts, settings.admin_ids, DEFAULT_LOCALE)
+    availability = ModelAvailability(
+        store,
+        backends,
+        metrics,
+        notice.model_set_aside,
+        retry_after=settings.model_retry_after,
+        stall_floor=settings.model_stall_floor,
+        # The learned finish times are kept by model URI (the planner's keys).
+        duration_keys={"yandexart": settings.model_uri},
+        clock=clock,
+    )
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
     rules = AccessRules(
@@ -535,6 +550,7 @@ def create_services(
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_patience=settings.submit_patience,
         quotas=quotas,
+        availability=availability,
         clock=clock,
         backlog_max=settings.outage_backlog_max,
         stall_after=settings.loop_stall_seconds,
@@ -550,13 +566,14 @@ def create_services(
         history=history,
         limits=limits,
         backends=backends,
+        availability=availability,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         clock=clock,
         styles=styles,
         wallet=wallet,
     )
-    stats = StatsService(store, clock=clock)
+    stats = StatsService(store, models=tuple(backends.capabilities), clock=clock)
     voice = create_voice(
         settings, bot, redis, http.credentials, art_service, quotas, store, texts, wallet
     )

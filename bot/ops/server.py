@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.gc_tuning import tune_gc
@@ -140,8 +141,20 @@ def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> w
     return app
 
 
+# Paths polled by health checks and Prometheus: counted in /metrics, not logged.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class QuietAccessLogger(AccessLogger):
+    """aiohttp's access log, less the health checks and scrapes (one every few seconds)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path not in QUIET_PATHS:
+            super().log(request, response, time)
+
+
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=QuietAccessLogger)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("listening on %s:%s", host, port)

@@ -34,11 +34,24 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.ops_requests = Counter(
+            "bot_ops_requests",
+            "Requests to /healthz and /metrics (kept out of the access log)",
+            ["path"],
+            registry=self.registry,
+        )
         self.stars = Counter("art_stars", "Telegram Stars received", registry=self.registry)
         self.credits = Counter(
             "art_credits",
             "Credits sold, granted, reserved, spent, given back and refunded",
             ["event"],
+            registry=self.registry,
+        )
+        # 0 while Yandex refuses the model (set aside), 1 otherwise.
+        self.model_available = Gauge(
+            "art_model_available",
+            "Whether the model is drawing (0: set aside after Yandex refused it)",
+            ["model"],
             registry=self.registry,
         )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
