@@ -256,7 +256,8 @@ async def test_private_art_again_and_the_protocol_panel(page: Page) -> None:
 
 async def test_a_group_with_two_users(page: Page) -> None:
     await page.post("api/send", {"chat": "group", "user": BORIS, "text": "/art a green owl"})
-    state = await page.until(lambda s: photos(s, "group"))
+    # The status message is deleted just after the picture arrives: wait for both.
+    state = await page.until(lambda s: photos(s, "group") and len(s["chats"]["group"]) == 2)
     boris, picture = state["chats"]["group"]
     assert (boris["from"], boris["user"], boris["bot"]) == ("Boris", BORIS, False)
     assert picture["bot"]
