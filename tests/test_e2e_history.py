@@ -4,6 +4,7 @@ nothing of the user in either store."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -183,11 +184,39 @@ async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
 
 
 async def test_history_keeps_entries_for_the_retention_newest_first(store: JobStore) -> None:
-    await store.history_add(1, "a", '"a"', at=100.0, keep=50.0)
-    await store.history_add(1, "b", '"b"', at=120.0, keep=50.0)
-    await store.history_add(2, "c", '"c"', at=121.0, keep=50.0)
+    t = time.time() - 30  # entries of the last half minute, kept for 50 s
+    await store.history_add(1, "a", '"a"', at=t, keep=50.0)
+    await store.history_add(1, "b", '"b"', at=t + 20, keep=50.0)
+    await store.history_add(2, "c", '"c"', at=t + 21, keep=50.0)
     assert await store.history_get(1, since=0.0, limit=10) == ['"b"', '"a"']
-    assert await store.history_get(1, since=110.0, limit=10) == ['"b"']
-    await store.history_add(1, "d", '"d"', at=160.0, keep=50.0)  # "a" is older than 50 s
+    assert await store.history_get(1, since=t + 10, limit=10) == ['"b"']
+    await store.history_add(1, "d", '"d"', at=t + 60, keep=50.0)  # "a" is older than 50 s
     assert await store.history_get(1, since=0.0, limit=1) == ['"d"']
     assert await store.history_get(1, since=0.0, limit=10) == ['"d"', '"b"']
+
+
+async def stored_text(store: JobStore) -> str:
+    """Everything the store holds, as text (every key of a Redis store's database)."""
+    if isinstance(store, MemoryJobStore):
+        return user_data(store)
+    assert isinstance(store, RedisJobStore)
+    client = store._redis
+    dump = []
+    async for key in client.scan_iter():
+        if await client.type(key) == b"zset":
+            dump.append(repr(await client.zrange(key, 0, -1)))
+    return "".join(dump)
+
+
+async def test_nothing_older_than_the_retention_is_kept(store: JobStore) -> None:
+    """Issue 21 item 11: an entry goes when its retention is over, even if the user adds
+    nothing more (pruning only on the next add kept it up to twice as long)."""
+    start = time.time()
+    await store.history_add(1, "a", '"old prompt"', at=start, keep=0.8)
+    await asyncio.sleep(0.3)
+    await store.history_add(1, "b", '"new prompt"', at=time.time(), keep=0.8)
+    assert "old prompt" in await stored_text(store)
+    await asyncio.sleep(max(0.0, start + 1.0 - time.time()))
+    await store.history_get(2, since=0.0, limit=1)  # anybody's use (the memory store is lazy)
+    assert "old prompt" not in await stored_text(store)
+    assert await store.history_get(1, since=0.0, limit=10) in ([], ['"new prompt"'])
