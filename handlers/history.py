@@ -1,17 +1,20 @@
 """/history (the last requests, each with a button repeating it exactly) and /forget
-(everything the bot keeps about the user, after a confirm button)."""
+(everything the bot keeps about the user, after a confirm button). Both are the sender's
+(`sender_key`); a person's /history is shown in a private chat only, where it posts no
+prompts to a group."""
 
 from contextlib import suppress
 
-from aiogram import Router
+from aiogram import Bot, Router
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.services.art import STATUS_GRACE, ArtService
 from bot.services.history import HistoryService
-from bot.telegram.identity import sender_key
+from bot.telegram.identity import may_act_for, sender_key
 from bot.telegram.keyboards import (
     ForgetAction,
     HistoryAction,
@@ -23,9 +26,14 @@ from bot.telegram.texts import Texts
 
 
 async def show(message: Message, history: HistoryService, texts: Texts, i18n: I18n) -> None:
+    """In a group, only a chat's own list (its anonymous admins', a channel's) is shown:
+    theirs are public requests already; a person's would post their private prompts."""
+    if message.chat.type != ChatType.PRIVATE and message.sender_chat is None:
+        await message.reply(texts.get(i18n.current_locale, "history.private_only"))
+        return
     user_id = sender_key(message)
     entries = await history.recent(user_id)
-    keyboard = history_keyboard([entry.id for entry in entries]) if entries else None
+    keyboard = history_keyboard([entry.id for entry in entries], user_id) if entries else None
     await message.answer(texts.history(i18n.current_locale, entries), reply_markup=keyboard)
 
 
@@ -36,9 +44,14 @@ async def repeat(
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
+    bot: Bot,
 ) -> None:
     locale = i18n.current_locale
-    entry = await history.entry(query.from_user.id, callback_data.entry_id)
+    owner = callback_data.owner
+    if not await may_act_for(bot, query, owner):
+        await _answer(query, texts.get(locale, "callback.someone_elses"), show_alert=True)
+        return
+    entry = await history.entry(owner, callback_data.entry_id)
     listing = query.message if isinstance(query.message, Message) else None
     if entry is None or listing is None:
         await query.answer(texts.get(locale, "callback.stale"))
@@ -46,10 +59,10 @@ async def repeat(
     job = art_service.repeat(
         entry,
         chat_id=listing.chat.id,
-        user_id=query.from_user.id,
+        user_id=owner,
         locale=locale,
         reply_to_message_id=listing.message_id,
-        job_id=request_job_id("callback", query.id),
+        job_id=art_service.job_ids.of("callback", query.id),
     )
     refusal = await art_service.admit(job)
     if refusal is not None:
@@ -87,12 +100,13 @@ async def forget_confirmed(
     history: HistoryService,
     texts: Texts,
     i18n: I18n,
+    bot: Bot,
 ) -> None:
     locale = i18n.current_locale
-    if callback_data.user_id != query.from_user.id:
+    if not await may_act_for(bot, query, callback_data.user_id):
         await query.answer(texts.get(locale, "forget.not_yours"), show_alert=True)
         return
-    if not await history.forget(query.from_user.id):
+    if not await history.forget(callback_data.user_id):
         await query.answer(texts.get(locale, "forget.busy"), show_alert=True)
         return
     await query.answer()

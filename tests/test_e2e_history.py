@@ -78,7 +78,7 @@ async def test_history_buttons_are_their_owners(
     listing = await last_message(telegram, 2)
     telegram.push_callback(buttons(listing)["🔁 1"], message=listing.result, user_id=7002)
     answer = (await telegram.wait_for("answerCallbackQuery"))[0]
-    assert answer.params["text"] == "This button is out of date."
+    assert answer.params["text"] == "These buttons belong to someone else."
     assert yandex.generations == 1
 
 

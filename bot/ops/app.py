@@ -7,6 +7,7 @@ same app pointed at fake servers through the settings alone.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import handlers
 from bot.core.backend import ImageBackend
 from bot.core.budget import Budget, WaitingLine
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
+from bot.core.jobs import JobIds
 from bot.core.limits import AccessRules
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
@@ -408,6 +410,10 @@ def create_services(
         backends=backends,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
+        # Keyed by the token, which every instance of the bot shares and nobody else knows.
+        job_ids=JobIds(
+            hashlib.sha256(b"job ids:" + settings.bot_token.get_secret_value().encode()).digest()
+        ),
         clock=clock,
         styles=styles,
     )

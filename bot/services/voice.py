@@ -87,6 +87,7 @@ class VoiceService:
         self._edits = edits
         self._texts = texts
         self.enabled = enabled
+        self.job_ids = art.job_ids
         self.shutdown_grace = shutdown_grace
         self._tasks: dict[str, asyncio.Task[None]] = {}
         # Requests of this instance from admission to their end: a copy of the update that
