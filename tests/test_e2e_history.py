@@ -108,6 +108,15 @@ async def redis_dump(url: str) -> dict[str, str]:
     return dump
 
 
+def pictures_cached(where: dict[str, str] | JobStore) -> list[str]:
+    """The picture cache's entries (their values name a file_id) in a Redis dump or a
+    memory store."""
+    if isinstance(where, MemoryJobStore):
+        return [value for value, _ in where._cache.values() if '"file_id"' in value]
+    assert isinstance(where, dict)
+    return [k for k, v in where.items() if k.startswith("art:cache:") and "file_id" in v]
+
+
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 async def test_forget_leaves_nothing_of_the_user(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, kind: str
@@ -127,6 +136,7 @@ async def test_forget_leaves_nothing_of_the_user(
     before = await redis_dump(redis_url) if url else {"memory": user_data(store)}
     assert any(SECRET in value for value in before.values())
     assert any(str(USER) in key for key in before) or kind == "memory"
+    assert pictures_cached(before if url else store)  # "--seed 5" is in the cache
 
     telegram.push_message("/forget")
     confirm = await message_with(telegram, "Delete everything I keep about you")
@@ -146,10 +156,20 @@ async def test_forget_leaves_nothing_of_the_user(
         assert SECRET not in user_data(store)
         assert USER not in store._users
         assert USER not in store._history
+    if url:
+        # Cache keys are hashes and their values file_ids: neither names the user.
+        assert not pictures_cached(after), after
+    else:
+        assert not pictures_cached(store)
     telegram.push_message("/history")
     await message_with(telegram, "No requests yet")
     telegram.push_message("/settings")
     await message_with(telegram, "Style: No style")
+    # Nothing remembers the picture either: the same request is drawn anew (issue 21 item 19).
+    drawn = yandex.generations
+    telegram.push_message(f"/art {SECRET} --seed 5")
+    await telegram.wait_for("sendPhoto", 3)
+    assert yandex.generations == drawn + 1
 
 
 async def test_forget_waits_for_pictures_in_progress_and_is_the_senders(
