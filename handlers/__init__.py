@@ -6,7 +6,18 @@ dispatchers, e.g. in tests, can live in one process.
 
 from aiogram import Router
 
-from handlers import art, buttons, history, info, inline, settings, stats, styles, voice
+from handlers import (
+    art,
+    buttons,
+    history,
+    info,
+    inline,
+    outage,
+    settings,
+    stats,
+    styles,
+    voice,
+)
 
 
 def routers() -> list[Router]:
@@ -20,4 +31,5 @@ def routers() -> list[Router]:
         styles.create_router(),
         history.create_router(),
         voice.create_router(),
+        outage.create_router(),
     ]
