@@ -1,6 +1,7 @@
 """/settings: default ratio, prompt enhancement, model (when there is a choice),
 interface language and style, on buttons."""
 
+import html
 from contextlib import suppress
 
 from aiogram import Bot, F, Router
@@ -58,7 +59,7 @@ def render(
     style = styles.get(prefs.style)
     no_style = texts.get(locale, "settings.no_style")
     text += "\n" + texts.get(
-        locale, "settings.style_line", style=style.title(locale) if style else no_style
+        locale, "settings.style_line", style=html.escape(style.title(locale)) if style else no_style
     )
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:

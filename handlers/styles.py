@@ -10,7 +10,8 @@ from bot.telegram.texts import Texts
 
 
 async def styles_(message: Message, styles: StyleCatalog, texts: Texts, i18n: I18n) -> None:
-    await message.answer(texts.styles(i18n.current_locale, styles))
+    for part in texts.styles(i18n.current_locale, styles):
+        await message.answer(part)
 
 
 def create_router() -> Router:

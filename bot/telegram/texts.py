@@ -21,7 +21,7 @@ from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
 from bot.core.prompt import MAX_PARTS, MAX_SEED, ArtRequest, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.styles import StyleCatalog
-from bot.core.text import caption, shorten
+from bot.core.text import caption, shorten, split_lines
 from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
 
 HISTORY_PROMPT_LENGTH = 60
@@ -113,7 +113,8 @@ class Texts:
         kept = "privacy.history" if self._history_days else "privacy.no_history"
         return "\n".join([text, self.get(locale, kept, days=self._history_days)])
 
-    def styles(self, locale: str, styles: StyleCatalog) -> str:
+    def styles(self, locale: str, styles: StyleCatalog) -> list[str]:
+        """/styles, in as many messages as Telegram needs."""
         lines = [
             self.get(
                 locale,
@@ -124,7 +125,7 @@ class Texts:
             )
             for style in styles
         ]
-        return "\n".join([self.get(locale, "styles.header"), *lines])
+        return split_lines([self.get(locale, "styles.header"), *lines])
 
     def history(self, locale: str, entries: list[HistoryEntry]) -> str:
         if not entries:
