@@ -90,7 +90,7 @@ async def forget(message: Message, texts: Texts, i18n: I18n) -> None:
     locale = i18n.current_locale
     user_id = sender_key(message)
     await message.answer(
-        texts.get(locale, "forget.confirm"), reply_markup=forget_keyboard(texts, locale, user_id)
+        texts.forget(locale, "forget.confirm"), reply_markup=forget_keyboard(texts, locale, user_id)
     )
 
 
@@ -111,7 +111,7 @@ async def forget_confirmed(
         return
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(texts.get(locale, "forget.done"))
+        await query.message.edit_text(texts.forget(locale, "forget.done"))
 
 
 def create_router() -> Router:

@@ -240,3 +240,19 @@ async def test_nothing_older_than_the_retention_is_kept(store: JobStore) -> None
     await store.history_get(2, since=0.0, limit=1)  # anybody's use (the memory store is lazy)
     assert "old prompt" not in await stored_text(store)
     assert await store.history_get(1, since=0.0, limit=10) in ([], ['"new prompt"'])
+
+
+@pytest.mark.parametrize("storage_chat", [None, -100500])
+async def test_forget_says_what_stays_in_the_inline_storage_chat(
+    start_bot: Any, telegram: FakeTelegram, storage_chat: int | None
+) -> None:
+    """Issue 21 item 14: with INLINE_STORAGE_CHAT_ID the uploads of inline pictures stay
+    in that chat; /forget must not promise otherwise."""
+    await start_bot(inline_storage_chat_id=storage_chat)
+    telegram.push_message("/forget")
+    confirm = await message_with(telegram, "Delete everything I keep about you")
+    telegram.push_callback(buttons(confirm)["🗑 Yes, delete it all"], message=confirm.result)
+    done = (await telegram.wait_for("editMessageText"))[0].params["text"]
+    note = "Pictures you shared inline stay in the bot's storage chat"
+    assert (note in confirm.params["text"]) == (storage_chat is not None)
+    assert (note in done) == (storage_chat is not None)

@@ -348,6 +348,7 @@ def create_services(
         history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
+        inline_storage=settings.inline_storage_chat_id is not None,
     )
     enhancer = PromptEnhancer(
         http,

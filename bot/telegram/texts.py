@@ -46,8 +46,11 @@ class Texts:
         *,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         offered: tuple[str, ...] = (YANDEXART,),
+        inline_storage: bool = False,
     ) -> None:
-        """`models`: what each known model can do; `offered`: those users may pick."""
+        """`models`: what each known model can do; `offered`: those users may pick;
+        `inline_storage`: inline pictures are uploaded to INLINE_STORAGE_CHAT_ID."""
+        self._inline_storage = inline_storage
         self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
         self._private_text_prompts = private_text_prompts
@@ -126,6 +129,16 @@ class Texts:
             for style in styles
         ]
         return split_lines([self.get(locale, "styles.header"), *lines])
+
+    def forget(self, locale: str, key: str) -> str:
+        """/forget's question or its answer; with a storage chat, what /forget leaves there
+        (the bot does not track those uploads, so it cannot delete them)."""
+        text = self.get(locale, key)
+        return (
+            text + "\n\n" + self.get(locale, "forget.inline_storage")
+            if self._inline_storage
+            else text
+        )
 
     def history(self, locale: str, entries: list[HistoryEntry]) -> str:
         if not entries:
