@@ -98,15 +98,19 @@ async def test_an_anonymous_admins_history_settings_and_forget_are_the_groups(
     assert "Style: Anime" in again.params["text"]
     own = await ask(telegram, "/settings", chat_id=USER)
     assert "Style: No style" in own.params["text"]  # the admin's own settings are theirs
+    telegram.push_callback(buttons(again)["Русский"], message=again.result, user_id=USER)
+    await answers(telegram, 4)
+    in_russian = await ask(telegram, "/settings", **anonymous)  # the group's language now
+    assert "Аниме" in in_russian.params["text"]
 
     confirm = await ask(telegram, "/forget", **anonymous)
-    telegram.push_callback(
-        buttons(confirm)["🗑 Yes, delete it all"], message=confirm.result, user_id=USER
-    )
-    done = (await telegram.wait_for("editMessageText", 2, ok=True))[-1]
+    assert confirm.params["text"].startswith("Удалить")  # in the group's language
+    (delete,) = buttons(confirm).values()
+    telegram.push_callback(delete, message=confirm.result, user_id=USER)
+    done = (await telegram.wait_for("editMessageText", 3, ok=True))[-1]
     assert done.params["text"].startswith("Done: I no longer keep anything about you.")
     emptied = await ask(telegram, "/history", **anonymous)
-    assert emptied.params["text"].startswith("No requests yet")
+    assert emptied.params["text"].startswith("No requests yet")  # English again: forgotten
 
 
 async def test_a_button_acts_only_on_the_picture_it_is_under(
