@@ -8,8 +8,9 @@ from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
 
 from bot.core.limits import Refusal
-from bot.core.prompt import variants_asked
+from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
+from bot.services.art import STATUS_GRACE
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
 from bot.telegram.identity import sender_key
 from bot.telegram.texts import Texts
@@ -40,9 +41,14 @@ async def start_voice_prompt(
         return
     user_id = sender_key(message)
     job_id = voice_service.job_ids.of("message", message.chat.id, message.message_id)
-    # What `/art --n N` replying to the voice asks for is counted now; what is said is not
-    # known yet (a spoken `--n` is refused once heard).
-    pictures = variants_asked(command_args, voice_service.limits)
+    # What `/art --n N` replying to the voice asks for is checked and counted now; what is
+    # said is not known yet (a spoken `--n` is refused once heard).
+    try:
+        flags = await voice_service.flags(user_id, command_args)
+    except PromptError as error:
+        await message.reply(texts.prompt_error(locale, error))
+        return
+    pictures = flags.variants
     admission = await voice_service.admit(
         user_id, job_id, chat_id=message.chat.id, pictures=pictures
     )
@@ -52,25 +58,21 @@ async def start_voice_prompt(
         if not admission.silent:
             await message.reply(texts.refusal(locale, admission))
         return
-    try:
-        status = await message.reply(texts.get(locale, "voice.listening"))
-    except BaseException:
-        await voice_service.release(user_id, job_id)
-        raise
-    voice_service.hear(
-        VoicePrompt(
-            file_id=voice.file_id,
-            chat_id=message.chat.id,
-            user_id=user_id,
-            locale=locale,
-            job_id=job_id,
-            request_message_id=message.message_id,
-            status_message_id=status.message_id,
-            command_args=command_args,
-            from_reply=from_reply,
-            pictures=pictures,
-        )
+    prompt = VoicePrompt(
+        file_id=voice.file_id,
+        chat_id=message.chat.id,
+        user_id=user_id,
+        locale=locale,
+        job_id=job_id,
+        request_message_id=message.message_id,
+        command_args=command_args,
+        from_reply=from_reply,
     )
+    job = await voice_service.listen(prompt, flags, status_grace=STATUS_GRACE)
+    if job is None:
+        return
+    status = await message.reply(texts.get(locale, "voice.listening"))
+    await voice_service.attach_status(job, status.message_id)
 
 
 def create_router() -> Router:

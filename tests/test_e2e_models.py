@@ -397,3 +397,28 @@ async def test_bot_killed_during_an_images_call_draws_once_after_restart(
     assert len(images.calls) == 2  # drawn (and possibly billed) twice, delivered once
     assert await second.stop() == 0
     assert "Traceback" not in second.log
+
+
+@pytest.mark.parametrize("model", ["aliceai", "yandexart"])
+async def test_a_picture_telegram_will_not_take_yet_is_drawn_once_and_delivered_later(
+    both: RunningBot,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    images: FakeImages,
+    model: str,
+) -> None:
+    """Issue 21 item 1: sendPhoto answering 429 retry_after=300 puts the delivery off;
+    the picture is kept and only its delivery is tried again: one billed call."""
+    telegram.fail("sendPhoto", 429, "Too Many Requests: retry after 300", retry_after=300)
+    telegram.fail("sendPhoto", 429, "Too Many Requests: retry after 300", retry_after=300)
+    telegram.push_message(f"/art a patient owl --model {model}")
+    photo = (await telegram.wait_for("sendPhoto", ok=True))[0]
+    assert telegram.faults["sendPhoto"] == []  # both refusals were injected
+    drawn = images.images if model == "aliceai" else [o.image for o in yandex.operations.values()]
+    assert len(images.calls) + len(yandex.submits) == 1
+    assert files_of(photo, photo.params["photo"]) == drawn[0]
+    # A YandexART operation answered "done" once: its picture was not fetched again.
+    assert [op.polls - op.polls_to_finish for op in yandex.operations.values()] in ([], [0])
+    await settle()
+    assert len(images.calls) + len(yandex.submits) == 1
+    assert len(telegram.sent("sendPhoto", ok=True)) == 1

@@ -384,3 +384,23 @@ async def test_fake_refuses_albums_sent_with_another_token(telegram: FakeTelegra
     assert answer["ok"] is False
     assert answer["error_code"] == 401
     assert telegram.messages == {}
+
+
+async def test_an_album_telegram_will_not_take_yet_is_fetched_once_and_delivered_later(
+    running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """Issue 21 item 1, albums: the variants are kept while sendMediaGroup answers 429
+    retry_after=300; the later delivery neither draws nor fetches them again."""
+    for _ in range(2):
+        telegram.fail("sendMediaGroup", 429, "Too Many Requests: retry after 300", retry_after=300)
+    request_id = telegram.push_message("/art a patient heron --n 3")
+    album = (await telegram.wait_for("sendMediaGroup", ok=True))[0]
+    await all_ended(running)
+    assert telegram.faults["sendMediaGroup"] == []  # both refusals were injected
+    assert len(yandex.submits) == 3
+    assert sorted(album_bytes(album)) == sorted(images_by_seed(yandex).values())
+    # Each operation answered "done" once: the picture was never fetched again.
+    assert [op.polls - op.polls_to_finish for op in yandex.operations.values()] == [0, 0, 0]
+    job_id = running.dispatcher["art_service"].job_ids.of("message", CHAT, request_id)
+    store = running.dispatcher["store"]
+    assert [await store.kept_picture(job_id, i) for i in range(3)] == [None] * 3  # dropped

@@ -123,7 +123,7 @@ async def test_a_deleted_status_message_is_sent_anew_and_ends_with_the_picture(
 async def test_a_voice_still_being_heard_at_shutdown_is_told_to_come_again(
     voice_bot: RunningBot, telegram: FakeTelegram, speechkit: FakeSpeechKit
 ) -> None:
-    voice_bot.dispatcher["voice_service"].shutdown_grace = 0.1  # not the 10 s of production
+    voice_bot.dispatcher["tracker"].shutdown_grace = 0.1  # not the 10 s of production
     speechkit.gate.clear()  # SpeechKit never answers before the bot stops
     telegram.push_voice(OGG, size=len(OGG))
     await telegram.wait_for("sendMessage")
@@ -307,3 +307,115 @@ async def test_the_file_server_refuses_another_token(
             assert await good.read() == OGG
         async with session.get(f"{telegram.url}/file/bot1:wrong/{path}") as bad:
             assert bad.status == 404
+
+
+# --- issue 21 ---------------------------------------------------------------------------
+
+
+async def test_flags_of_art_replying_to_a_voice_are_checked_before_anything_is_counted(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    """Item 6: `/art --n 4 --model aliceai` replying to a voice is refused at once: no
+    download, no SpeechKit, nothing of the day's quota taken."""
+    await start_bot(
+        stt_api_url=speechkit.url,
+        models="yandexart,aliceai",
+        images_api_url="http://127.0.0.1:9",  # never called
+        daily_quota_per_user=4,
+    )
+    voice = telegram.new_voice(OGG, size=len(OGG), chat_id=GROUP, user_id=OTHER_USER)
+    telegram.push_message("/art --n 4 --model aliceai", chat_id=GROUP, user_id=CHAT, reply_to=voice)
+    refusal = (await telegram.wait_for("sendMessage", chat_id=GROUP))[0]
+    assert "aliceai" in refusal.params["text"]
+    assert "Listening" not in refusal.params["text"]
+    await settle()
+    assert telegram.sent("getFile") == []
+    assert speechkit.requests == []
+    # The day's four pictures are all still there.
+    telegram.push_message("/art four foxes --n 4", chat_id=GROUP, user_id=CHAT)
+    await telegram.wait_for("sendMediaGroup", chat_id=GROUP)
+
+
+async def test_a_failed_recognition_gives_the_counted_pictures_back(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    """Item 6: `/art --n 4` replying to a voice counts four pictures; SpeechKit fails, so
+    the four are given back."""
+    await start_bot(stt_api_url=speechkit.url, daily_quota_per_user=4)
+    speechkit.faults.append(SttFault(503, "UNAVAILABLE"))
+    voice = telegram.new_voice(OGG, size=len(OGG), chat_id=GROUP, user_id=OTHER_USER)
+    telegram.push_message("/art --n 4", chat_id=GROUP, user_id=CHAT, reply_to=voice)
+    await telegram.wait_for("editMessageText", chat_id=GROUP)
+    assert speechkit.faults == []  # the fault was served
+    assert "unavailable" in texts_shown(telegram, GROUP)[-1]
+    telegram.push_message("/art four owls --n 4", chat_id=GROUP, user_id=CHAT)
+    await telegram.wait_for("sendMediaGroup", chat_id=GROUP)
+
+
+async def test_recognitions_in_flight_are_capped_and_wait_before_downloading(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    """Item 16: with one recognition at a time, a second voice is not downloaded while the
+    first is being heard."""
+    await start_bot(stt_api_url=speechkit.url, stt_max_in_flight=1)
+    speechkit.gate.clear()
+    telegram.push_voice(OGG, size=len(OGG))
+    telegram.push_voice(OGG, size=len(OGG), chat_id=CHAT + 10, user_id=CHAT + 10)
+    await telegram.wait_for("sendMessage", 2)
+    await _until(lambda: len(speechkit.requests) == 1)
+    await settle()
+    assert len(telegram.downloads) == 1
+    assert len(speechkit.requests) == 1
+    speechkit.gate.set()
+    await telegram.wait_for("sendPhoto", 2)
+    assert len(telegram.downloads) == 2
+
+
+async def _until(check: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_voice_refused_for_a_full_backlog_keeps_its_busy_answer(
+    start_bot: Any,
+    telegram: FakeTelegram,
+    yandex: FakeYandex,
+    speechkit: FakeSpeechKit,
+    redis_url: str,
+) -> None:
+    """Item 10: Redis refuses writes and the outage backlog is full: the voice is answered
+    that the bot is busy, and that message stays (it used to be deleted right after)."""
+    from redis.asyncio import Redis
+
+    from tests.test_e2e_resilience import redis_fault
+
+    await start_bot(stt_api_url=speechkit.url, redis_url=redis_url, outage_backlog_max=0)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with redis_fault(redis, "oom"):
+            telegram.push_voice(OGG, size=len(OGG))
+            await telegram.wait_for("sendMessage")
+            await settle()
+            busy = "The bot is busy right now. Please try again in a few minutes."
+            assert texts_shown(telegram) == [busy]  # one clear answer, and it stays
+            assert telegram.sent("deleteMessage") == []
+            assert telegram.downloads == []
+            assert yandex.submits == []
+    finally:
+        await redis.aclose()
+
+
+async def test_a_voice_over_the_speechkit_budget_is_not_downloaded_while_it_waits(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, speechkit: FakeSpeechKit
+) -> None:
+    """Item 16: the budget (a burst of 5, then one a minute) is waited for before the
+    audio is fetched: the sixth voice is not downloaded while it waits."""
+    running = await start_bot(stt_api_url=speechkit.url, stt_rate_per_minute=1.0)
+    running.dispatcher["tracker"].shutdown_grace = 0.1  # the sixth would wait a minute
+    for n in range(6):
+        telegram.push_voice(OGG, size=len(OGG), chat_id=CHAT + n, user_id=CHAT + n)
+    await telegram.wait_for("sendPhoto", 5)
+    await settle()
+    assert len(speechkit.requests) == 5
+    assert len(telegram.downloads) == 5

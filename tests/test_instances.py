@@ -207,3 +207,51 @@ async def test_sigterm_hands_pending_jobs_back_at_once(
     assert photo.params["caption"].startswith("a fox that restarts politely")
     assert len(yandex.submits) == 1
     assert await second.stop() == 0
+
+
+async def test_kill_9_while_a_voice_is_heard_then_restart_hears_and_draws_it_once(
+    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
+) -> None:
+    """Issue 21 item 4: the voice request is a job in Redis from its admission, so the
+    restarted bot hears it again and draws it; nothing stays "Listening…", no slot is held."""
+    from bot.emulators.speechkit import FakeSpeechKit
+
+    speechkit = FakeSpeechKit(api_key=API_KEY)
+    await speechkit.start()
+    try:
+        speechkit.gate.clear()  # the first recognition never answers
+        env = env_for(
+            telegram, yandex, redis_url, STT_API_URL=speechkit.url, MAX_CONCURRENT_PER_USER="1"
+        )
+        first = BotProcess(env, tmp_path, "first")
+        await first.start()
+        await telegram.wait_for("setMyCommands", 2, timeout=30)
+        voice = telegram.push_voice(b"OggS\x00\x02" + bytes(2000), size=2006)
+        listening = (await telegram.wait_for("sendMessage", timeout=30))[0]
+        assert listening.params["text"] == "🎙 Listening…"
+        await eventually(lambda: len(speechkit.requests) == 1)
+        first.kill()
+        await first.wait()
+        speechkit.gate.set()
+
+        second = BotProcess(env, tmp_path, "second")
+        await second.start()
+        photo = (await telegram.wait_for("sendPhoto", timeout=30))[0]
+        assert photo.json("reply_parameters")["message_id"] == voice["message_id"]
+        heard = telegram.sent("editMessageText")[0]
+        assert heard.params["message_id"] == str(listening.result["message_id"])
+        assert heard.params["text"].startswith("🎙 a red fox in the snow\n")
+        # The one concurrent slot was freed with the job: the next request is drawn.
+        await telegram.wait_for("deleteMessage", timeout=10)  # the job has ended
+        await asyncio.sleep(0.5)
+        telegram.push_message("/art an owl after the crash")
+        answer = (await telegram.wait_for("sendMessage", 2, timeout=30))[-1]
+        assert answer.params["text"].startswith("🎨 Generating"), answer.params["text"]
+        await telegram.wait_for("sendPhoto", 2, timeout=30)
+        assert len(speechkit.requests) == 2  # heard again: the first answer never came
+        assert yandex.generations == 2
+        assert await second.stop() == 0
+        assert "Traceback" not in second.log
+    finally:
+        speechkit.gate.set()
+        await speechkit.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.models import FULL, Capabilities
 from bot.core.prefs import parse_prefs
-from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args, variants_asked
+from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args
 from bot.core.stats import ModelFigures, figures_by_model
 from bot.ops.app import create_backends, create_yandex_http
 from bot.ops.settings import SettingsError, load_settings
@@ -134,23 +134,6 @@ def test_a_default_style_is_folded_for_aliceai_and_none_turns_it_off() -> None:
     assert body["prompt"].startswith("an owl. Style: ")
     assert len(body["prompt"]) > 15
     assert build_images_body("u", parse("an owl --style none", styled))["prompt"] == "an owl"
-
-
-@pytest.mark.parametrize(
-    ("args", "pictures"),
-    [
-        (None, 1),
-        ("", 1),
-        ("--ratio 16:9", 1),
-        ("--n 3", 3),
-        ("-n 2 --seed 5", 2),
-        ("--n 9", 1),  # over MAX_VARIANTS: the full parse explains it
-        ("--n x", 1),
-        ("--bogus 1 --n 3", 1),
-    ],
-)
-def test_variants_asked_before_the_prompt_is_known(args: str | None, pictures: int) -> None:
-    assert variants_asked(args, Limits()) == pictures
 
 
 # --- the Images API ----------------------------------------------------------------------

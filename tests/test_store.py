@@ -394,3 +394,61 @@ class TestSharedCounters:
         (claimed,) = await store.claim_due(FAR, 1)
         assert claimed.status_message_id == 7
         assert await store.save(claimed.moved_to(JobState.DONE)) is None
+
+    async def test_a_kept_picture_is_there_until_dropped(self, store: JobStore) -> None:
+        assert await store.keep_picture("job", 0, b"first", 60.0)
+        assert await store.keep_picture("job", 2, b"third", 60.0)
+        assert await store.kept_picture("job", 0) == b"first"
+        assert await store.kept_picture("job", 1) is None
+        assert await store.kept_picture("other", 0) is None
+        await store.drop_pictures("job", range(3))
+        assert [await store.kept_picture("job", i) for i in range(3)] == [None] * 3
+
+    async def test_a_kept_picture_expires(self, store: JobStore) -> None:
+        assert await store.keep_picture("job", 0, b"brief", 0.05)
+        await asyncio.sleep(0.1)
+        assert await store.kept_picture("job", 0) is None
+
+
+async def test_the_memory_store_keeps_pictures_up_to_its_cap() -> None:
+    store = MemoryJobStore(kept_max_bytes=10)
+    assert await store.keep_picture("a", 0, b"123456", 60.0)
+    assert not await store.keep_picture("b", 0, b"12345", 60.0)  # 11 bytes in all
+    assert await store.kept_picture("b", 0) is None
+    await store.drop_pictures("a", [0])
+    assert await store.keep_picture("b", 0, b"12345", 60.0)
+
+
+async def test_the_redis_store_keeps_pictures_up_to_its_cap_under_the_jobs_hash_tag(
+    redis_url: str,
+) -> None:
+    redis = Redis.from_url(redis_url)
+    store = RedisJobStore(redis, kept_max_bytes=5)
+    assert not await store.keep_picture("a", 0, b"123456", 60.0)
+    assert await store.keep_picture("a", 1, b"12345", 60.0)
+    assert await redis.keys("art:picture:*") == [b"art:picture:{a}:1"]
+    await store.close()
+
+
+async def test_pictures_given_back_are_uncounted_down_to_zero(store: JobStore) -> None:
+    async def admit(job_id: str, pictures: int) -> str | None:
+        return await store.admit(
+            1, job_id, day=5, max_concurrent=9, daily_quota=4, slot_ttl=60, pictures=pictures
+        )
+
+    assert await admit("four", 4) is None
+    assert await admit("one", 1) == "daily"
+    await store.uncount_day(1, day=5, pictures=4)
+    await store.uncount_day(1, day=5, pictures=4)  # never below zero
+    await store.uncount_day(1, day=6, pictures=4)  # another day: nothing counted there
+    assert await admit("again", 4) is None
+    assert await admit("more", 1) == "daily"
+
+
+async def test_active_among_names_the_jobs_still_active(store: JobStore) -> None:
+    await store.add(make_job("running", 0.0))
+    await store.add(make_job("ending", 0.0))
+    claimed = {job.id: job for job in await store.claim_due(FAR, 2)}
+    await store.save(claimed["ending"].moved_to(JobState.DONE))
+    assert await store.active_among(["running", "ending", "unknown"]) == {"running"}
+    assert await store.active_among([]) == set()

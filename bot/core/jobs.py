@@ -1,5 +1,6 @@
 """A generation job and its state machine.
 
+hearing (a voice request, admitted, being recognised; other requests start at submitted) →
 submitted (accepted from the user, no Yandex operation yet) → pending (operation running)
 → done | failed | expired | cancelled; a synchronous model goes from submitted to done. A
 pending job whose operation is gone (an "Original" asked for after Yandex dropped the
@@ -24,6 +25,7 @@ from bot.core.prompt import ArtRequest, PromptPart, Ratio
 
 
 class JobState(StrEnum):
+    HEARING = "hearing"
     SUBMITTED = "submitted"
     PENDING = "pending"
     DONE = "done"
@@ -37,13 +39,15 @@ class JobState(StrEnum):
 # this, plus the retention of finished jobs.
 TELL_GRACE = 300.0
 
-ACTIVE_STATES = frozenset({JobState.SUBMITTED, JobState.PENDING})
+ACTIVE_STATES = frozenset({JobState.HEARING, JobState.SUBMITTED, JobState.PENDING})
 # How a variant ended well; otherwise its result is the ErrorKind that ended it.
 VARIANT_OK = "ok"
 _VARIANT_FIELDS = ("variant_ops", "variant_results", "variant_files")
 
 _ENDINGS = frozenset({JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
+    # Heard: the request it names (a cache hit is pending at once).
+    JobState.HEARING: _ENDINGS | {JobState.SUBMITTED, JobState.PENDING},
     JobState.SUBMITTED: _ENDINGS | {JobState.PENDING, JobState.DONE},
     JobState.PENDING: _ENDINGS | {JobState.DONE, JobState.SUBMITTED},
 }
@@ -101,6 +105,15 @@ class Job:
     step_errors: int = 0
     # "Original" button: the job whose picture this one fetches (or draws once more).
     source_id: str | None = None
+    # Drawn, its delivery put off by Telegram: the picture (an album's, by variant) is kept
+    # in the store and only the delivery is tried again; it is never drawn again.
+    kept: bool = False
+    # A voice request while it is heard (state hearing): the voice's Telegram file, and
+    # the arguments of `/art` replying to it (`voice_from_reply`). Its `request` is the
+    # flags' with a placeholder prompt, its `variants` the pictures admission counted.
+    voice_file_id: str | None = None
+    voice_args: str | None = None
+    voice_from_reply: bool = False
 
     @property
     def slot(self) -> str:

@@ -180,17 +180,6 @@ def parse_art_args(
     )
 
 
-def variants_asked(args: str | None, limits: Limits) -> int:
-    """The pictures the flags ask for, read before the prompt is known (a voice request is
-    admitted before it is heard); 1 when the flags ask for none or do not parse, which the
-    full parse explains later."""
-    try:
-        flags, _ = _split_flags(args or "")
-        return _parse_variants(flags["n"], limits) if "n" in flags else 1
-    except PromptError:
-        return 1
-
-
 def _parse_variants(value: str, limits: Limits) -> int:
     if not _INTEGER.match(value) or len(value) > 3 or not 1 <= int(value) <= limits.max_variants:
         raise PromptError("bad_variants", {"value": value[:40], "max": limits.max_variants})

@@ -197,7 +197,9 @@ async def connect_redis(url: str) -> Redis:
 def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     if redis is None:
         return MemoryJobStore(
-            lease_seconds=settings.job_lease_seconds, retention_seconds=settings.job_retention
+            lease_seconds=settings.job_lease_seconds,
+            retention_seconds=settings.job_retention,
+            kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
         )
     from bot.storage.redis_store import RedisJobStore
 
@@ -205,6 +207,7 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
         redis,
         lease_seconds=settings.job_lease_seconds,
         retention_seconds=settings.job_retention,
+        kept_max_bytes=settings.kept_pictures_max_mb * 2**20,
     )
 
 
@@ -236,8 +239,8 @@ class Lifecycle:
         log.info("bot started")
 
     async def shutdown(self) -> None:
-        await self._voice.close()  # recognitions in flight may still start jobs
-        await self._tracker.stop()
+        await self._tracker.stop()  # voices being heard are its steps
+        await self._voice.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -358,7 +361,10 @@ def create_services(
         max_length=limits.max_length,
     )
     metrics = Metrics()
-    actions = ChatActions(bot)
+    # The chats that wait are those of the store's active jobs, whichever instance runs them.
+    actions = ChatActions(
+        bot, interval=settings.chat_action_interval, still_waiting=store.active_among
+    )
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
     rules = AccessRules(
@@ -419,6 +425,8 @@ def create_services(
         styles=styles,
     )
     stats = StatsService(store, clock=clock)
+    voice = create_voice(settings, bot, redis, http.credentials, art_service, quotas, store, texts)
+    tracker.hearer = voice  # voice requests are jobs; the tracker hears them
     return Services(
         texts=texts,
         store=store,
@@ -427,9 +435,7 @@ def create_services(
         art_service=art_service,
         styles=styles,
         history=history,
-        voice=create_voice(
-            settings, bot, redis, http.credentials, art_service, quotas, store, texts
-        ),
+        voice=voice,
         prefs=prefs,
         rules=rules,
         stats=stats,
@@ -465,6 +471,7 @@ def create_voice(
         edits=StatusEdits(bot),
         texts=texts,
         enabled=settings.voice_prompts,
+        max_in_flight=settings.stt_max_in_flight,
     )
 
 

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     job_retention: float = Field(default=86400.0, ge=0)
     # A user's requests are listed in /history this long (seconds); 0 keeps no history.
     history_retention: float = Field(default=2592000.0, ge=0)
+    # Drawn pictures whose delivery Telegram put off are kept until delivered, never drawn
+    # again: in memory mode all of them together, with Redis each one, at most this many MB.
+    kept_pictures_max_mb: int = Field(default=256, ge=1)
     # While the store is unreachable, at most this many new jobs wait in memory; beyond it
     # users are told the bot is busy.
     outage_backlog_max: int = Field(default=1000, ge=0)
@@ -149,6 +152,12 @@ class Settings(BaseSettings):
     stt_api_url: HttpUrl = HttpUrl(DEFAULT_STT_API_URL)
     # SpeechKit's quota for synchronous recognition is 20 requests a second.
     stt_rate_per_minute: float = Field(default=1200.0, gt=0)
+    # "Sending a photo…" is repeated this often (seconds) while a picture is on its way;
+    # Telegram shows a chat action for at most 5 s.
+    chat_action_interval: float = Field(default=4.5, gt=0, le=5)
+    # Voice messages downloaded and recognised at a time by one instance (the rest wait
+    # before their audio is fetched).
+    stt_max_in_flight: int = Field(default=20, ge=1)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
     default_model: str = "yandexart"

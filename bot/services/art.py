@@ -164,20 +164,37 @@ class ArtService:
         before the status message is sent, so neither a crash nor a lost answer from
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
-        if job.is_album and job.request.seed is not None and not job.request.enhance:
-            job = await self._cached_variants(job)
-        elif job.request.seed is not None and not job.request.enhance:
-            cached = await self._cache.lookup(job.request, job.seed)
-            if cached is not None:
-                job = job.moved_to(
-                    JobState.PENDING,
-                    cached_file_id=cached.file_id,
-                    operation_id=cached.operation_id,
-                )
+        job = await self._from_cache(job)
         job = job.but(next_poll_at=self._clock() + status_grace)
         if not await self._tracker.enqueue(job):
             return None
         await self._history.record(job)
+        return job
+
+    async def heard(self, job: Job) -> Job:
+        """A voice request's job once heard, as `start` would store it; the tracker that
+        heard it holds it already and saves it."""
+        job = await self._from_cache(job)
+        await self._history.record(job)
+        return job
+
+    async def enqueue_hearing(self, job: Job, *, status_grace: float) -> bool:
+        """Store a voice request's job from its admission, to be heard by the tracker;
+        False when it is known already (its update came twice) or refused and told."""
+        return await self._tracker.enqueue(job.but(next_poll_at=self._clock() + status_grace))
+
+    async def _from_cache(self, job: Job) -> Job:
+        """A request with the user's own seed drawn before comes from Telegram's copy."""
+        if job.is_album and job.request.seed is not None and not job.request.enhance:
+            return await self._cached_variants(job)
+        if job.request.seed is not None and not job.request.enhance:
+            cached = await self._cache.lookup(job.request, job.seed)
+            if cached is not None:
+                return job.moved_to(
+                    JobState.PENDING,
+                    cached_file_id=cached.file_id,
+                    operation_id=cached.operation_id,
+                )
         return job
 
     async def _cached_variants(self, job: Job) -> Job:

@@ -88,6 +88,17 @@ class Quotas:
             return None
         return None if counted else self._refusal(DAILY, now)
 
+    async def give_back(self, user_id: int, pictures: int) -> None:
+        """Uncount pictures admitted today that will never be drawn (a voice not heard).
+        Read at the end of the recognition: one that crosses midnight gives back the new
+        day's, in the user's favour."""
+        if self._rules.is_admin(user_id):
+            return
+        try:
+            await self._store.uncount_day(user_id, day=day_of(self._clock()), pictures=pictures)
+        except StoreUnavailable:
+            log.warning("store unavailable: counted pictures not given back")
+
     def _refusal(self, verdict: str, now: float) -> Refusal:
         """The store's verdict as a refusal: "pictures:<remaining>" carries what remains."""
         reason, _, remaining = verdict.partition(":")

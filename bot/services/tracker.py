@@ -9,7 +9,13 @@ error, backing off with jitter); it never dies, and its heartbeat shows when it 
 Each job's model is reached through `Backends`: an asynchronous one answers the submit with
 an operation to poll, a synchronous one with the picture, delivered in the same step. The
 job stays claimed in the store during that call, so a process killed meanwhile leaves it to
-be drawn again once its lease runs out.
+be drawn again once its lease runs out. A picture that was drawn is never drawn again: when
+Telegram puts its delivery off, it is kept in the store and only the delivery is retried.
+
+A voice request is a job from its admission: while it is heard (state hearing) its step is
+the recognition (`Hearer`), which ends in the request it names or in one explanation. The
+job's lease is renewed meanwhile, so after a crash (kill -9) another instance, or the
+restarted one, hears it again; a shutdown tells its user to send it again and ends it.
 
 Every job ends: an unexpected error in one of its steps is retried a few times, then the job
 fails with a message; a result that cannot be delivered by the deadline is a failure; and a
@@ -24,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core.backend import ImageBackend, ImageReady, OperationFailed, OperationState, Submitted
 from bot.core.budget import Budget
@@ -61,6 +67,21 @@ STEP_ERRORS_MAX = 3
 CHAT_BUSY_WAIT = 2.0
 # While a submit (a synchronous drawing) takes longer, ask the store this often for a Cancel.
 CANCEL_CHECK = 1.0
+
+
+# At shutdown, how long telling a user that their voice was not heard may take.
+TELL_AT_SHUTDOWN = 3.0
+
+
+class Hearer(Protocol):
+    """Hears a voice request (bot/services/voice.py)."""
+
+    async def hear(self, job: Job) -> Job | None:
+        """The request the voice names, as a job to draw (same id); None when it names
+        none and its user has been told why."""
+
+    async def interrupted(self, job: Job) -> None:
+        """Tell the user the bot stopped while hearing; give back what admission counted."""
 
 
 def model_event(model: str, event: str) -> str:
@@ -111,7 +132,8 @@ class Tracker:
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
         self._idle_wait = idle_wait
-        self._shutdown_grace = shutdown_grace
+        self.shutdown_grace = shutdown_grace
+        self.hearer: Hearer | None = None  # set once the voice service exists
         self._in_flight: dict[asyncio.Task[None], str] = {}
         self._backlog: list[Job] = []  # accepted while the store was unreachable
         self._backlog_max = backlog_max
@@ -176,9 +198,9 @@ class Tracker:
         within the shutdown grace, even with the store down or refusing."""
         self._stopping = True
         self._wakeup.set()
-        deadline = time.monotonic() + self._shutdown_grace
+        deadline = time.monotonic() + self.shutdown_grace
         if self._runner is not None:
-            await _finish_within({self._runner}, self._shutdown_grace)
+            await _finish_within({self._runner}, self.shutdown_grace)
         if self._in_flight:
             await _finish_within(set(self._in_flight), deadline - time.monotonic())
         if self._backlog:
@@ -262,8 +284,11 @@ class Tracker:
         try:
             await self._advance(job)
         except asyncio.CancelledError:
-            with suppress(StoreUnavailable):
-                await self._store.release(job)
+            if job.state is JobState.HEARING and self.hearer is not None:
+                await self._interrupted(job, self.hearer)
+            else:
+                with suppress(StoreUnavailable):
+                    await self._store.release(job)
             raise
         except StoreUnavailable:
             # Not the job's fault: its claim runs out and it is due again after the outage.
@@ -271,6 +296,16 @@ class Tracker:
         except Exception:
             log.exception("job %s: unexpected error in its step", job.id)
             await self._after_error(job)
+
+    async def _interrupted(self, job: Job, hearer: Hearer) -> None:
+        """A voice heard at shutdown: its user is told to send it again and it ends (a
+        store in memory would lose it; Redis would hear it after the restart, unasked)."""
+        try:
+            async with asyncio.timeout(TELL_AT_SHUTDOWN):
+                await hearer.interrupted(job)
+                await self._finish(job.moved_to(JobState.FAILED))
+        except (TimeoutError, StoreUnavailable):
+            log.warning("job %s: voice interrupted by shutdown, not ended", job.id)
 
     async def _after_error(self, job: Job) -> None:
         """A bounded retry of a step that failed unexpectedly; then the user is told."""
@@ -297,8 +332,13 @@ class Tracker:
         elif job.request.model not in self._backends:
             log.warning("job %s: unknown model, dropped", job.id)
             await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.state is JobState.HEARING:
+            await self._hear(job)
         elif job.is_album:
             await self._advance_album(job)
+        elif job.kept:
+            async with self._pictures.place(job.chat_id):
+                await self._deliver_kept(job)
         elif job.cached_file_id is not None:
             await self._deliver(job, None, None)
         elif job.state is JobState.SUBMITTED:
@@ -314,6 +354,19 @@ class Tracker:
             # wait for deliveries rather than pictures piling up in memory.
             async with self._pictures.place(job.chat_id):
                 await self._poll(job)
+
+    async def _hear(self, job: Job) -> None:
+        """Recognise a voice request; what it names is saved to be drawn at once."""
+        if self.hearer is None:  # voice prompts turned off since it was admitted
+            await self._fail(job, ErrorKind.BAD_REQUEST)
+            return
+        heard = await self.hearer.hear(job)
+        if heard is None:
+            await self._finish(job.moved_to(JobState.FAILED))
+            return
+        log.info("job %s: heard", job.id)
+        await self._save(heard.but(next_poll_at=self._clock()))
+        self._wakeup.set()
 
     async def _submit(self, job: Job) -> None:
         now = self._clock()
@@ -351,7 +404,7 @@ class Tracker:
         self._metrics.submits.labels(model=job.request.model).inc()
         await self._record("submitted", model=job.request.model)
         if isinstance(answer, ImageReady):
-            # Nothing to come back to: a delivery put off until later draws it again.
+            # Nothing to come back to: a delivery put off until later keeps the picture.
             log.info("job %s: drawn", job.id)
             async with self._pictures.place(job.chat_id):
                 await self._deliver_result(job, answer.image, self._clock())
@@ -458,23 +511,59 @@ class Tracker:
             )
         )
 
-    async def _not_delivered(self, job: Job, outcome: Outcome) -> bool:
-        """Settle a delivery that did not reach the user: put off until later (Yandex keeps
-        the results for days, so they are fetched again), or failed at the deadline or when
-        Telegram refused it. False when it was delivered (sent, or the chat is gone)."""
+    async def _not_delivered(
+        self, job: Job, outcome: Outcome, images: dict[int, bytes] | None = None
+    ) -> bool:
+        """Settle a delivery that did not reach the user: put off until later (the drawn
+        `images` are kept in the store, so only the delivery is tried again), or failed at
+        the deadline or when Telegram refused it. False when it was delivered (sent, or the
+        chat is gone)."""
         if outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
             await self._fail(job, ErrorKind.UNDELIVERED)
         elif outcome is Outcome.RETRY_LATER:
-            await self._save(job.but(next_poll_at=self._later()))
+            kept = await self._keep(job, images or {})
+            if kept is not None:
+                await self._save(kept.but(next_poll_at=self._later()))
         elif outcome is Outcome.REFUSED:
             await self._fail(job, ErrorKind.REFUSED)
         else:
             return False
         return True
 
+    async def _keep(self, job: Job, images: dict[int, bytes]) -> Job | None:
+        """The job with its drawn pictures kept for a later delivery. What cannot be kept
+        (over the size cap) is fetched again from a Yandex operation, never drawn again: a
+        synchronous model's picture that cannot be kept fails the job (None), told."""
+        if job.kept or not images:
+            return job
+        ttl = max(job.keep_until - self._clock(), 1.0)
+        kept = [
+            await self._store.keep_picture(job.id, i, image, ttl) for i, image in images.items()
+        ]
+        if any(kept):
+            return job.but(kept=True)
+        if job.operation_id is None and not job.is_album:
+            log.warning("job %s: picture too large to keep for a later delivery", job.id)
+            await self._fail(job, ErrorKind.UNDELIVERED)
+            return None
+        return job
+
+    async def _deliver_kept(self, job: Job) -> None:
+        """Deliver a picture kept after a delivery was put off: never drawn again; when it
+        is gone (the store lost it), fetched again from its operation, or the job fails."""
+        image = await self._store.kept_picture(job.id, 0)
+        if image is not None:
+            await self._deliver(job, image, None)
+        elif job.operation_id is not None and job.state is JobState.PENDING:
+            log.warning("job %s: kept picture lost, fetching it again", job.id)
+            await self._poll(job.but(kept=False))
+        else:
+            log.warning("job %s: kept picture lost, not drawing it again", job.id)
+            await self._fail(job, ErrorKind.UNDELIVERED)
+
     async def _deliver(self, job: Job, image: bytes | None, finished_at: float | None) -> None:
         delivered = await self._delivery.picture(job, image)
-        if await self._not_delivered(job, delivered.outcome):
+        if await self._not_delivered(job, delivered.outcome, {0: image} if image else None):
             return
         lag = None
         if delivered.outcome is Outcome.SENT and finished_at is not None:
@@ -502,12 +591,17 @@ class Tracker:
         if outcome is Outcome.RETRY_LATER:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
+        if job.state is JobState.HEARING:  # nothing was drawn: the pictures are given back
+            await self._quotas.give_back(job.user_id, job.request.variants)
         self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
         await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
 
     async def _finish(self, job: Job) -> None:
         self._actions.drop(job.id)
+        if job.kept:
+            with suppress(StoreUnavailable):  # they expire at `keep_until` anyway
+                await self._store.drop_pictures(job.id, range(max(job.request.variants, 1)))
         late_status = await self._save(job)
         if late_status is not None:
             # Recorded while this step held the job, which ended without knowing it.
@@ -532,6 +626,9 @@ class Tracker:
             # drawn as something it cannot be.
             log.warning("job %s: the model draws no variants, dropped", job.id)
             await self._fail(job, ErrorKind.BAD_REQUEST)
+        elif job.kept:
+            async with self._pictures.place(job.chat_id):
+                await self._end_album(job, await self._kept_images(job))
         elif job.state is JobState.SUBMITTED:
             await self._submit_album(job)
         elif self._pictures.chat_full(job.chat_id) and self._clock() >= job.deadline_at:
@@ -651,6 +748,17 @@ class Tracker:
         except BackendError as exc:
             return OperationFailed(exc)
 
+    async def _kept_images(self, job: Job) -> dict[int, bytes]:
+        """An album's pictures kept after its delivery was put off (those lost are fetched
+        again from their operations by `_end_album`)."""
+        images = {}
+        for i, result in enumerate(job.variant_results):
+            if result == VARIANT_OK and not job.variant_files[i]:
+                image = await self._store.kept_picture(job.id, i)
+                if image is not None:
+                    images[i] = image
+        return images
+
     async def _end_album(self, job: Job, images: dict[int, bytes]) -> None:
         """Every variant has ended: send the survivors (fetching again from Yandex those that
         finished in earlier steps), or the failure when none survived."""
@@ -681,7 +789,8 @@ class Tracker:
             await self._fail(job, ErrorKind(next(r for r in results if r != VARIANT_OK)))
             return
         delivered = await self._delivery.album(job, pictures)
-        if await self._not_delivered(job, delivered.outcome):
+        drawn = {i: p for i, p in pictures.items() if isinstance(p, bytes)}
+        if await self._not_delivered(job, delivered.outcome, drawn):
             return
         await self._record(f"delivered:{delivered.outcome}", model=job.request.model)
         if not job.request.enhance:
@@ -736,7 +845,7 @@ class Tracker:
 
     def _show_progress(self, job: Job) -> None:
         """ "Sending a photo…" in the chat that waits; an inline message has its own text."""
-        if job.inline_message_id is None:
+        if job.inline_message_id is None and job.state is not JobState.HEARING:
             self._actions.keep(job.id, job.chat_id)
 
     def _later(self) -> float:

@@ -8,7 +8,7 @@ shared (Redis) store split the work between several bot instances.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from bot.core.jobs import Job
@@ -70,6 +70,18 @@ class JobStore(ABC):
         cancelling, as it may hold the job right now); None if the job is not active."""
 
     @abstractmethod
+    async def keep_picture(self, job_id: str, index: int, image: bytes, ttl: float) -> bool:
+        """Keep a drawn picture until it is delivered (a delivery put off for later), so it
+        is never drawn again; False, keeping nothing, when over the store's size cap."""
+
+    @abstractmethod
+    async def kept_picture(self, job_id: str, index: int) -> bytes | None: ...
+
+    @abstractmethod
+    async def drop_pictures(self, job_id: str, indexes: Iterable[int]) -> None:
+        """Forget a job's kept pictures (it ended)."""
+
+    @abstractmethod
     async def cache_get(self, key: str) -> str | None:
         """A small remembered value (e.g. a Telegram file_id for a request), if not expired."""
 
@@ -129,6 +141,11 @@ class JobStore(ABC):
         when the quota is spent."""
 
     @abstractmethod
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        """Give back pictures counted for the day that were never drawn (a voice that was
+        not heard); the count never goes below zero."""
+
+    @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         """Count an event of the day (shared by all instances), with a delivery lag."""
 
@@ -152,6 +169,10 @@ class JobStore(ABC):
 
     @abstractmethod
     async def active_count(self) -> int: ...
+
+    @abstractmethod
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        """Those of `job_ids` that are still active, whichever instance works on them."""
 
     @abstractmethod
     async def ping(self) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from bot.core.jobs import Job
 from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore
 
+# The most bytes of drawn pictures kept awaiting delivery, all jobs together.
+KEPT_MAX_BYTES = 256 * 2**20
 # Days of counters kept, as the Redis store's TTLs do (daily: 2 days, stats: 3 days).
 DAILY_DAYS_KEPT = 2
 STATS_DAYS_KEPT = 3
@@ -34,6 +36,7 @@ class MemoryJobStore(JobStore):
         lease_seconds: float = 60.0,
         retention_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
+        kept_max_bytes: int = KEPT_MAX_BYTES,
     ) -> None:
         self.lease_seconds = lease_seconds
         self._retention = retention_seconds
@@ -55,6 +58,10 @@ class MemoryJobStore(JobStore):
         self._stats: dict[int, DailyStats] = {}
         self._newest_day = 0
         self._durations: dict[str, list[float]] = {}
+        # Drawn pictures awaiting delivery: (job id, index) -> (bytes, expiry); all of them
+        # together at most `kept_max_bytes`.
+        self._kept: dict[tuple[str, int], tuple[bytes, float]] = {}
+        self._kept_max_bytes = kept_max_bytes
 
     async def add(self, job: Job) -> bool:
         self._expire()
@@ -127,6 +134,25 @@ class MemoryJobStore(JobStore):
         if job_id not in self._leased:  # the holder of a claim sees the flag when it saves
             self._schedule(job_id, 0.0)
         return job
+
+    async def keep_picture(self, job_id: str, index: int, image: bytes, ttl: float) -> bool:
+        now = self._clock()
+        self._kept = {k: v for k, v in self._kept.items() if v[1] > now}
+        held = sum(
+            len(data) for (job, i), (data, _) in self._kept.items() if (job, i) != (job_id, index)
+        )
+        if held + len(image) > self._kept_max_bytes:
+            return False
+        self._kept[job_id, index] = (image, now + ttl)
+        return True
+
+    async def kept_picture(self, job_id: str, index: int) -> bytes | None:
+        kept = self._kept.get((job_id, index))
+        return kept[0] if kept is not None and kept[1] > self._clock() else None
+
+    async def drop_pictures(self, job_id: str, indexes: Iterable[int]) -> None:
+        for index in indexes:
+            self._kept.pop((job_id, index), None)
 
     async def cache_get(self, key: str) -> str | None:
         self._expire_cache()
@@ -223,6 +249,11 @@ class MemoryJobStore(JobStore):
         counts[user_id] += 1
         return True
 
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        counts = self._daily.get(day)
+        if counts is not None and counts[user_id]:
+            counts[user_id] = max(counts[user_id] - pictures, 0)
+
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         self._new_day(day)
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))
@@ -252,6 +283,9 @@ class MemoryJobStore(JobStore):
         while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
+
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        return {job_id for job_id in job_ids if job_id in self._due}
 
     async def active_count(self) -> int:
         return len(self._due)

@@ -9,6 +9,9 @@ Layout (all keys under one prefix):
 - per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
   `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
   `forget_user`).
+- `picture:{<id>}:<index>`: a drawn picture whose delivery was put off, kept until it is
+  delivered (or the job's `keep_until`), so it is never drawn again; at most
+  `kept_max_bytes` each (the job's id as hash tag, for a cluster);
 - `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
   schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -191,6 +194,13 @@ redis.call('PEXPIRE', KEYS[1], 172800000)
 return 1
 """
 
+_UNCOUNT_DAY = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local back = math.min(used, tonumber(ARGV[1]))
+if back > 0 then redis.call('DECRBY', KEYS[1], back) end
+return back
+"""
+
 
 # Every Redis error is an outage to the callers, not only a lost connection: OOM, READONLY
 # after a failover, LOADING after a restart, a script refused. The bot backs off and retries.
@@ -207,6 +217,7 @@ class RedisJobStore(JobStore):
         prefix: str = "art:",
         lease_seconds: float = 60.0,
         retention_seconds: float = 3600.0,
+        kept_max_bytes: int = 256 * 2**20,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -215,6 +226,7 @@ class RedisJobStore(JobStore):
         self.lease_seconds = lease_seconds
         self._retention_ms = int(retention_seconds * 1000)
         self.instance = secrets.token_hex(8)
+        self._kept_max_bytes = kept_max_bytes
         self._add = redis.register_script(_ADD)
         self._claim = redis.register_script(_CLAIM)
         self._save = redis.register_script(_SAVE)
@@ -227,6 +239,7 @@ class RedisJobStore(JobStore):
         self._history_add = redis.register_script(_HISTORY_ADD)
         self._quarantine = redis.register_script(_QUARANTINE)
         self._count_day = redis.register_script(_COUNT_DAY)
+        self._uncount_day = redis.register_script(_UNCOUNT_DAY)
 
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
@@ -328,6 +341,29 @@ class RedisJobStore(JobStore):
         data, status = found
         return self._decoded(job_id, data, True, status)
 
+    def _picture_key(self, job_id: str, index: int) -> str:
+        return f"{self._prefix}picture:{{{job_id}}}:{index}"
+
+    async def keep_picture(self, job_id: str, index: int, image: bytes, ttl: float) -> bool:
+        if len(image) > self._kept_max_bytes:
+            return False
+        async with _available():
+            await self._redis.set(
+                self._picture_key(job_id, index), image, px=max(int(ttl * 1000), 1)
+            )
+        return True
+
+    async def kept_picture(self, job_id: str, index: int) -> bytes | None:
+        async with _available():
+            image = await self._redis.get(self._picture_key(job_id, index))
+        return image if isinstance(image, bytes) else None
+
+    async def drop_pictures(self, job_id: str, indexes: Iterable[int]) -> None:
+        keys = [self._picture_key(job_id, index) for index in indexes]
+        if keys:
+            async with _available():
+                await self._redis.delete(*keys)  # one hash tag: one slot on a cluster
+
     async def cache_get(self, key: str) -> str | None:
         async with _available():
             value = await self._redis.get(self._prefix + "cache:" + key)
@@ -410,6 +446,10 @@ class RedisJobStore(JobStore):
     def _daily_key(self, user_id: int, day: int) -> str:
         return f"{self._prefix}daily:{user_id}:{day}"
 
+    async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
+        async with _available():
+            await self._uncount_day(keys=[self._daily_key(user_id, day)], args=[pictures])
+
     async def release_slot(self, user_id: int, job_id: str) -> None:
         async with _available():
             await self._redis.zrem(f"{self._prefix}slots:{user_id}", job_id)
@@ -459,6 +499,14 @@ class RedisJobStore(JobStore):
         async with _available():
             first = await self._redis.zrange(self._due, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
+
+    async def active_among(self, job_ids: Collection[str]) -> set[str]:
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        async with _available():
+            scores = await self._redis.zmscore(self._due, ids)
+        return {job_id for job_id, score in zip(ids, scores, strict=True) if score is not None}
 
     async def active_count(self) -> int:
         async with _available():

@@ -34,7 +34,7 @@ class StatusEdits:
     async def show(
         self,
         chat_id: int,
-        message_id: int,
+        message_id: int | None,
         text: str,
         *,
         reply_to: int,
@@ -42,20 +42,10 @@ class StatusEdits:
     ) -> int | None:
         """Put `text` in the status message, or send it anew when that cannot be edited;
         the id of the message that shows it, None when Telegram took neither."""
-        try:
-            await self._retrying(
-                lambda: self._bot.edit_message_text(
-                    text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-                )
-            )
-            return message_id
-        except TelegramBadRequest as exc:
-            if "not modified" in exc.message:
-                return message_id
-            log.info("status message cannot be edited, sending anew")
-        except TelegramAPIError as exc:
-            log.info("status message not edited: %s", type(exc).__name__)
-            return None
+        if message_id is not None:
+            edited = await self._edit(chat_id, message_id, text, markup)
+            if edited is not False:
+                return edited
         try:
             reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
             sent = await self._retrying(
@@ -67,6 +57,27 @@ class StatusEdits:
             log.info("status message not sent: %s", type(exc).__name__)
             return None
         return sent.message_id if isinstance(sent, Message) else None
+
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> int | bool | None:
+        """The message's id once edited; False when it must be sent anew (it cannot be
+        edited), None when Telegram did not answer."""
+        try:
+            await self._retrying(
+                lambda: self._bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+            )
+            return message_id
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return message_id
+            log.info("status message cannot be edited, sending anew")
+            return False
+        except TelegramAPIError as exc:
+            log.info("status message not edited: %s", type(exc).__name__)
+            return None
 
     async def delete(self, chat_id: int, message_id: int) -> None:
         try:
