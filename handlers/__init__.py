@@ -12,7 +12,7 @@ from handlers import (
     history,
     info,
     inline,
-    outage,
+    last_resort,
     settings,
     stats,
     styles,
@@ -31,5 +31,5 @@ def routers() -> list[Router]:
         styles.create_router(),
         history.create_router(),
         voice.create_router(),
-        outage.create_router(),
+        last_resort.create_router(),
     ]

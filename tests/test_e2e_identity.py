@@ -139,3 +139,13 @@ def test_job_ids_cannot_be_worked_out_from_the_update() -> None:
     assert ids.of("message", 42, 7) != JobIds(b"secret two").of("message", 42, 7)
     assert ids.of("message", 42, 7) != public
     assert len(ids.of("message", 42, 7)) == 12
+
+
+async def test_a_button_of_an_older_release_is_answered(
+    running: Any, telegram: FakeTelegram
+) -> None:
+    """/history and /settings keyboards sent before their callback data named an owner
+    (or any data the bot no longer knows) get an answer, not a spinning button."""
+    for data in ("h:abcdefghijkl", "s:ratio:16x9", "no-such-button"):
+        telegram.push_callback(data)
+    assert await answers(telegram, 3) == ["This button is out of date."] * 3

@@ -1,6 +1,7 @@
-"""A store outage ends in one answer, never in silence: whatever handler the store failed
-under, the message is answered, or the press (within Telegram's callback window), with
-"storage is unavailable, try again in a minute"."""
+"""Answers of last resort, so that nothing ends in silence: a store outage under any
+handler answers the message, or the press (within Telegram's callback window), with
+"storage is unavailable, try again in a minute"; a press no handler knows (a keyboard of an
+older release) is out of date. This router comes last."""
 
 import logging
 from contextlib import suppress
@@ -8,7 +9,7 @@ from contextlib import suppress
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent
+from aiogram.types import CallbackQuery, ErrorEvent
 from aiogram.utils.i18n import I18n
 
 from bot.core.errors import StoreUnavailable
@@ -31,7 +32,13 @@ async def store_unavailable(event: ErrorEvent, texts: Texts, i18n: I18n) -> None
             await update.message.reply(text)
 
 
+async def unknown_press(query: CallbackQuery, texts: Texts, i18n: I18n) -> None:
+    with suppress(TelegramAPIError):
+        await query.answer(texts.get(i18n.current_locale, "callback.stale"))
+
+
 def create_router() -> Router:
-    router = Router(name="outage")
+    router = Router(name="last_resort")
     router.errors.register(store_unavailable, ExceptionTypeFilter(StoreUnavailable))
+    router.callback_query.register(unknown_press)
     return router
