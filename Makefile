@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run check test lint unit redis-server clean
+.PHONY: run check demo screenshots test lint unit redis-server chromium clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ run: $(VENV)/.base
 check: $(VENV)/.base
 	$(PY) -m bot check
 
+# Try it with no keys: the bot against local emulators, and a chat page in the browser.
+demo: $(VENV)/.base
+	$(PY) -m bot demo
+
+# The README's pictures of the demo (docs/img/demo-*.png), rendered by headless Chromium.
+screenshots: $(VENV)/.dev chromium
+	$(PY) scripts/demo_screenshots.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,10 +42,14 @@ lint: $(VENV)/.dev
 redis-server:
 	./scripts/ensure-redis-server
 
+# The demo's browser test drives headless Chromium; it skips (and says why) without it.
+chromium:
+	./scripts/ensure-chromium
+
 # Most tests wait on sockets, not the CPU: four workers keep two cores busy.
 TEST_WORKERS ?= 4
 
-unit: $(VENV)/.dev redis-server
+unit: $(VENV)/.dev redis-server chromium
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
 test: lint unit

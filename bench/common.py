@@ -173,6 +173,9 @@ def bot_env(telegram: FakeTelegram, yandex: FakeYandex, **settings: object) -> d
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
         "LOG_LEVEL": "WARNING",
+        # The status-message path, comparable with the earlier runs in docs/PERFORMANCE.md;
+        # pass live_progress=True to measure private chats with live drafts.
+        "LIVE_PROGRESS": "false",
     }
     env.update({name.upper(): _env_value(value) for name, value in settings.items()})
     return env

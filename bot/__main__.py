@@ -1,5 +1,6 @@
-"""`python -m bot [run|check|health]`: load settings, then serve until SIGINT/SIGTERM (run,
-the default), check every dependency once (check), or ask a running bot's /healthz (health)."""
+"""`python -m bot [run|check|health|demo]`: load settings, then serve until SIGINT/SIGTERM (run,
+the default), check every dependency once (check), ask a running bot's /healthz (health),
+or try the bot with no keys against local emulators and a chat page (demo)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import sys
 from bot.ops.logs import setup_logging
 from bot.ops.settings import SettingsError, StartupError, load_settings
 
-COMMANDS = ("run", "check", "health")
-USAGE = "usage: python -m bot [run|check|health]"
+COMMANDS = ("run", "check", "health", "demo")
+USAGE = "usage: python -m bot [run|check|health|demo]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if command == "check":
         return check()
+    if command == "demo":
+        return demo()
     try:
         settings = load_settings()
         if command == "health":
@@ -50,6 +53,26 @@ def check() -> int:
     from bot.ops.preflight import run_check
 
     return run_check(settings)
+
+
+def demo() -> int:
+    """No settings at all: the bot against local emulators, and a chat page (bot/demo)."""
+    import os
+
+    from bot.demo.options import options_from_env
+
+    try:
+        options = options_from_env(os.environ)
+        setup_logging("INFO", [])
+        from bot.demo.runner import run_demo
+
+        asyncio.run(run_demo(options))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the bot took the signal over: whatever had started is stopped
+    return 0
 
 
 if __name__ == "__main__":

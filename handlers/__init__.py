@@ -9,10 +9,12 @@ from aiogram import Router
 from handlers import (
     art,
     buttons,
+    guest,
     history,
     info,
     inline,
     last_resort,
+    progress,
     settings,
     stats,
     styles,
@@ -31,5 +33,7 @@ def routers() -> list[Router]:
         styles.create_router(),
         history.create_router(),
         voice.create_router(),
+        progress.create_router(),
+        guest.create_router(),
         last_resort.create_router(),
     ]

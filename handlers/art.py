@@ -15,8 +15,10 @@ from aiogram.utils.i18n import I18n
 from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService
 from bot.services.voice import VoiceService
+from bot.telegram.drafts import Drafts
 from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 from handlers.voice import start_voice_prompt
 
@@ -28,6 +30,8 @@ async def art(
     voice_service: VoiceService,
     texts: Texts,
     i18n: I18n,
+    notices: Notices,
+    drafts: Drafts | None,
 ) -> None:
     locale = i18n.current_locale
     user_id = sender_key(message)
@@ -43,25 +47,33 @@ async def art(
                 voice,
                 voice_service=voice_service,
                 texts=texts,
+                notices=notices,
                 locale=locale,
                 command_args=command.args,
                 from_reply=True,
             )
             return
-        await message.reply(texts.prompt_error(locale, error))
+        await notices.reply(message, texts.prompt_error(locale, error))
         return
-    await draw(message, request, art_service, texts, locale)
+    await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
-async def plain_text(message: Message, art_service: ArtService, texts: Texts, i18n: I18n) -> None:
+async def plain_text(
+    message: Message,
+    art_service: ArtService,
+    texts: Texts,
+    i18n: I18n,
+    notices: Notices,
+    drafts: Drafts | None,
+) -> None:
     """A private chat's text is a prompt, flags included (`--model` too, as with /art)."""
     locale = i18n.current_locale
     try:
         request = await art_service.parse(sender_key(message), message.text)
     except PromptError as error:
-        await message.reply(texts.prompt_error(locale, error))
+        await notices.reply(message, texts.prompt_error(locale, error))
         return
-    await draw(message, request, art_service, texts, locale)
+    await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
 def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
@@ -76,9 +88,16 @@ def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
 
 
 async def draw(
-    message: Message, request: ArtRequest, art_service: ArtService, texts: Texts, locale: str
+    message: Message,
+    request: ArtRequest,
+    art_service: ArtService,
+    texts: Texts,
+    notices: Notices,
+    locale: str,
+    drafts: Drafts | None = None,
 ) -> None:
-    """Admit the parsed request, store its job and answer with the status message."""
+    """Admit the parsed request, store its job and answer with the status message, or
+    in a private chat with a live draft where Telegram takes it (bot/telegram/drafts.py)."""
     job = art_service.new_job(
         request,
         chat_id=message.chat.id,
@@ -90,7 +109,10 @@ async def draw(
     refusal = await art_service.admit(job)
     if refusal is not None:
         if not refusal.silent:
-            await message.reply(texts.refusal(locale, refusal))
+            await notices.reply(message, texts.refusal(locale, refusal))
+        return
+    if drafts is not None and drafts.fits(job) and await drafts.open(job):
+        await art_service.start(job)  # no status message to wait for
         return
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:

@@ -21,6 +21,7 @@ from bot.core.limits import Refusal
 from bot.services.art import STATUS_GRACE, ArtService, CancelResult
 from bot.telegram.identity import is_group_admin
 from bot.telegram.keyboards import Action, JobAction, VariantAction, status_keyboard
+from bot.telegram.pressed import PressedButtons
 from bot.telegram.texts import Texts
 
 
@@ -138,6 +139,7 @@ async def original(
     art_service: ArtService,
     texts: Texts,
     i18n: I18n,
+    pressed: PressedButtons,
 ) -> None:
     locale = i18n.current_locale
     source = await _finished_source(query, callback_data, art_service, texts, locale)
@@ -154,19 +156,22 @@ async def original(
         chat_id, reply_to = message.chat.id, None
     else:  # an inline message: the document goes to the presser's private chat
         chat_id, reply_to = query.from_user.id, None
+    job_id = art_service.job_ids.of("callback", query.id)
     refusal = await art_service.original(
         source,
         chat_id=chat_id,
         user_id=query.from_user.id,
         locale=locale,
         reply_to_message_id=reply_to,
-        job_id=art_service.job_ids.of("callback", query.id),
+        job_id=job_id,
         variant=variant,
     )
     if refusal is not None:
         await _refuse(query, texts, locale, refusal)
         return
     await _answer(query, texts.get(locale, "callback.original"))
+    if isinstance(message, Message) and query.data is not None:
+        await pressed.hold(message, query.data, job_id)  # 📄 disabled while it is fetched
 
 
 def create_router() -> Router:

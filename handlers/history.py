@@ -1,12 +1,10 @@
 """/history (the last requests, each with a button repeating it exactly) and /forget
 (everything the bot keeps about the user, after a confirm button). Both are the sender's
-(`sender_key`); a person's /history is shown in a private chat only, where it posts no
-prompts to a group."""
+(`sender_key`); in a group a person's /history is shown to them alone, never to the group."""
 
 from contextlib import suppress
 
 from aiogram import Bot, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -22,19 +20,25 @@ from bot.telegram.keyboards import (
     history_keyboard,
     status_keyboard,
 )
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
-async def show(message: Message, history: HistoryService, texts: Texts, i18n: I18n) -> None:
-    """In a group, only a chat's own list (its anonymous admins', a channel's) is shown:
-    theirs are public requests already; a person's would post their private prompts."""
-    if message.chat.type != ChatType.PRIVATE and message.sender_chat is None:
-        await message.reply(texts.get(i18n.current_locale, "history.private_only"))
-        return
+async def show(
+    message: Message, history: HistoryService, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
+    """In a group only the asker sees their list (an ephemeral message, see Notices); where
+    it cannot be ephemeral, one line says /history is for a private chat, since a person's
+    list holds their private prompts. A chat's own list (its anonymous admins', a
+    channel's) holds requests made in public and is shown as it is."""
     user_id = sender_key(message)
     entries = await history.recent(user_id)
     keyboard = history_keyboard([entry.id for entry in entries], user_id) if entries else None
-    await message.answer(texts.history(i18n.current_locale, entries), reply_markup=keyboard)
+    text = texts.history(i18n.current_locale, entries)
+    private = None
+    if message.sender_chat is None:
+        private = texts.get(i18n.current_locale, "history.private_only")
+    await notices.reply(message, text, reply_markup=keyboard, quote=False, not_ephemeral=private)
 
 
 async def repeat(
@@ -56,12 +60,14 @@ async def repeat(
     if entry is None or listing is None:
         await query.answer(texts.get(locale, "callback.stale"))
         return
+    ephemeral = listing.ephemeral_message_id is not None
     job = art_service.repeat(
         entry,
         chat_id=listing.chat.id,
         user_id=owner,
         locale=locale,
-        reply_to_message_id=listing.message_id,
+        # An ephemeral list (message_id 0) cannot be replied to: the status is a new message.
+        reply_to_message_id=None if ephemeral else listing.message_id,
         job_id=art_service.job_ids.of("callback", query.id),
     )
     refusal = await art_service.admit(job)
@@ -73,9 +79,13 @@ async def repeat(
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:
         return  # this press came twice
-    status = await listing.reply(
-        texts.status(started), reply_markup=status_keyboard(texts, locale, started.id)
-    )
+    keyboard = status_keyboard(texts, locale, started.id)
+    if ephemeral:
+        status = await bot.send_message(
+            listing.chat.id, texts.status(started), reply_markup=keyboard
+        )
+    else:
+        status = await listing.reply(texts.status(started), reply_markup=keyboard)
     await art_service.attach_status(started, status.message_id)
 
 

@@ -7,6 +7,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.services.voice import VoiceService
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
@@ -20,10 +21,13 @@ async def start(message: Message, texts: Texts, i18n: I18n, voice_service: Voice
     await message.answer(text)
 
 
-async def help_(message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService) -> None:
+async def help_(
+    message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService, notices: Notices
+) -> None:
+    """In a group only the asker sees it."""
     locale = i18n.current_locale
     text = _with_voice(texts.help(locale), texts, locale, "help.voice", voice_service)
-    await message.answer(text)
+    await notices.reply(message, text, quote=False)
 
 
 async def privacy(message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService) -> None:

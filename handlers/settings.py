@@ -61,6 +61,7 @@ def render(
     text += "\n" + texts.get(
         locale, "settings.style_line", style=html.escape(style.title(locale)) if style else no_style
     )
+    text += "\n\n" + texts.get(locale, "settings.note")  # after every setting
     builder = InlineKeyboardBuilder()
     for ratio in RATIO_CHOICES:
         # ":" separates callback data fields, so "16:9" travels as "16x9".

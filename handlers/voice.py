@@ -13,14 +13,22 @@ from bot.core.voice import check_voice
 from bot.services.art import STATUS_GRACE
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
 from bot.telegram.identity import sender_key
+from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
 
-async def voice(message: Message, voice_service: VoiceService, texts: Texts, i18n: I18n) -> None:
+async def voice(
+    message: Message, voice_service: VoiceService, texts: Texts, i18n: I18n, notices: Notices
+) -> None:
     if not voice_service.enabled or message.voice is None:
         return
     await start_voice_prompt(
-        message, message.voice, voice_service=voice_service, texts=texts, locale=i18n.current_locale
+        message,
+        message.voice,
+        voice_service=voice_service,
+        texts=texts,
+        notices=notices,
+        locale=i18n.current_locale,
     )
 
 
@@ -30,6 +38,7 @@ async def start_voice_prompt(
     *,
     voice_service: VoiceService,
     texts: Texts,
+    notices: Notices,
     locale: str,
     command_args: str | None = None,
     from_reply: bool = False,
@@ -37,7 +46,7 @@ async def start_voice_prompt(
     """`message` asked for `voice` to be drawn: the voice itself, or `/art` replying to it."""
     issue = check_voice(voice.duration, voice.file_size)
     if issue is not None:
-        await message.reply(texts.voice_issue(locale, issue))
+        await notices.reply(message, texts.voice_issue(locale, issue))
         return
     user_id = sender_key(message)
     job_id = voice_service.job_ids.of("message", message.chat.id, message.message_id)
@@ -56,7 +65,7 @@ async def start_voice_prompt(
         return
     if isinstance(admission, Refusal):
         if not admission.silent:
-            await message.reply(texts.refusal(locale, admission))
+            await notices.reply(message, texts.refusal(locale, admission))
         return
     prompt = VoicePrompt(
         file_id=voice.file_id,

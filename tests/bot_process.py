@@ -38,6 +38,8 @@ def fast_settings(
         "POLL_PRIOR_MEDIAN": "0.2",
         "MAX_CONCURRENT_PER_USER": "1000",
         "SUBMIT_RATE_PER_MINUTE": "600000",
+        # Private chats answer with the status message, as in tests/conftest.py.
+        "LIVE_PROGRESS": "false",
         **overrides,
     }
 

@@ -39,6 +39,9 @@ FAST = {
     "max_concurrent_per_user": 1000,
     "daily_quota_per_user": 100000,
     "submit_rate_per_minute": 600000.0,
+    # Private chats answer with the status message; live drafts are tested on their own
+    # (test_e2e_telegram_features.py).
+    "live_progress": False,
 }
 
 

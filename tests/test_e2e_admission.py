@@ -115,7 +115,7 @@ async def test_a_chosen_inline_result_passes_the_same_admission(
     await deliver_one(telegram)
     inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a green owl")
     await telegram.wait_for("editMessageText", ok=True)
-    assert "You have drawn 1 pictures today" in telegram.inline_messages[inline_id]["text"]
+    assert "You have drawn 1 picture today" in telegram.inline_messages[inline_id]["text"]
     assert len(yandex.submits) == 1
 
 

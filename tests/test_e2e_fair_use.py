@@ -172,7 +172,7 @@ async def test_concurrent_limit_and_admin_exemption(
     telegram.push_message("/art first")
     telegram.push_message("/art second")
     replies = await telegram.wait_for("sendMessage", 2, chat_id=USER)
-    assert "You already have 1 pictures in progress" in replies[1].params["text"]
+    assert "You already have 1 picture in progress" in replies[1].params["text"]
     for n in range(3):
         telegram.push_message(f"/art admin {n}", chat_id=ADMIN)
     await telegram.wait_for("sendMessage", 3, chat_id=ADMIN)
@@ -288,7 +288,7 @@ async def test_again_counts_against_the_limits(
     await telegram.wait_for("sendMessage", 2)
     telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
     answer = (await telegram.wait_for("answerCallbackQuery"))[0]
-    assert "You already have 1 pictures in progress" in answer.params["text"]
+    assert "You already have 1 picture in progress" in answer.params["text"]
     assert answer.params["show_alert"] == "true"
     assert len(yandex.submits) == 2
 

@@ -281,7 +281,7 @@ async def test_art_n_replying_to_a_voice_counts_its_pictures_before_hearing(
     assert yandex.generations == 2
     # Two of three pictures are counted: two more are refused before anything is fetched.
     telegram.push_message("/art --n 2", reply_to=voice)
-    refusal = await shown(telegram, "Only 1 pictures remain today")
+    refusal = await shown(telegram, "Only 1 picture remains today")
     assert "ask for fewer variants" in refusal
     await settle()
     assert len(telegram.sent("getFile")) == 1

@@ -202,14 +202,15 @@ async def test_help_explains_the_models(both: RunningBot, telegram: FakeTelegram
     assert "Без <code>--seed</code>" in russian
 
 
-async def test_one_model_keeps_the_old_texts(
+async def test_one_model_offers_no_model_choice(
     running: RunningBot, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:
-    """MODELS=yandexart (the default): no model in the texts, /settings or /help."""
+    """MODELS=yandexart: /settings offers no model; /help's usage line still lists every flag
+    (issue 23), `--model` among them."""
     telegram.push_message("/help")
     telegram.push_message("/settings")
     help_text, menu = await telegram.wait_for("sendMessage", 2)
-    assert "--model" not in help_text.params["text"]
+    assert "[--model NAME]" in help_text.params["text"]
     assert "model" not in menu.params["text"]
 
 

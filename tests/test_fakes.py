@@ -119,6 +119,43 @@ async def test_callback_data_over_64_bytes_is_refused(telegram: FakeTelegram) ->
     assert refusal(answer) == "Bad Request: BUTTON_DATA_INVALID"
 
 
+@pytest.mark.parametrize(
+    ("button", "description"),
+    [
+        ({"text": "b", "callback_data": "x", "style": "red"}, "BUTTON_STYLE_INVALID"),
+        ({"text": "b", "callback_data": "x", "disabled": {}}, "BUTTON_TYPE_INVALID"),
+        ({"text": "b"}, "BUTTON_TYPE_INVALID"),
+        (
+            {"text": "b", "callback_data": "x", "icon_custom_emoji_id": "1"},
+            "custom emoji on buttons are not available to this bot",
+        ),
+        ({"text": "b", "callback_data": "x", "colour": "red"}, "BUTTON_TYPE_INVALID"),
+    ],
+)
+async def test_unknown_button_styles_and_kinds_are_refused(
+    telegram: FakeTelegram, button: dict[str, Any], description: str
+) -> None:
+    """Bot API 9.4 styles are danger, success or primary; a button is exactly one kind
+    (10.3: `disabled` is one)."""
+    fine = [
+        {"text": "a", "callback_data": "x", "style": "danger"},
+        {"text": "d", "disabled": {}, "style": "primary"},
+    ]
+    ok = await call(
+        telegram,
+        "sendMessage",
+        chat_id=str(CHAT),
+        text="hi",
+        reply_markup={"inline_keyboard": [fine]},
+    )
+    assert ok["ok"] is True
+    keyboard = {"inline_keyboard": [[button]]}
+    answer = await call(
+        telegram, "sendMessage", chat_id=str(CHAT), text="hi", reply_markup=keyboard
+    )
+    assert refusal(answer) == f"Bad Request: {description}"
+
+
 # --- edits ---------------------------------------------------------------------------------
 
 

@@ -15,7 +15,14 @@ from aiogram import Bot
 from bot.core.errors import StoreUnavailable
 from bot.core.prompt import Limits
 from bot.emulators.telegram import FakeTelegram
-from bot.ops.app import COMMANDS, DEFAULT_LOCALE, connect_redis, create_bot, create_store
+from bot.ops.app import (
+    COMMANDS,
+    DEFAULT_LOCALE,
+    EPHEMERAL_COMMANDS,
+    connect_redis,
+    create_bot,
+    create_store,
+)
 from bot.ops.settings import Settings
 from bot.services.profile import BotProfile
 from bot.storage.base import JobStore
@@ -59,6 +66,9 @@ async def test_the_profile_is_set_from_the_catalogs_in_both_languages(
         commands = telegram.profile[("commands", language)]
         assert [c["command"] for c in commands] == list(COMMANDS)
         assert commands[0]["description"] == i18n.gettext("cmd.art", locale=locale)
+        # Answered to their sender alone in groups: marked so in the menu; /art is public.
+        ephemeral = {c["command"] for c in commands if c.get("is_ephemeral")}
+        assert ephemeral == set(EPHEMERAL_COMMANDS) == {"help", "history", "styles"}
     # Every call was accepted: the catalogs keep to Telegram's limits.
     assert all(c.result is True for c in telegram.calls if c.method in PROFILE_METHODS)
     assert len(_profile_calls(telegram)) == 6

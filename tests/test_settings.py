@@ -70,6 +70,11 @@ def test_iam_token_is_a_bearer() -> None:
         ({"art_model_uri": "art://fixed/yandex-art/latest"}, "must contain {folder}"),
         ({"webhook_port": 0}, "WEBHOOK_PORT"),
         ({"ops_port": 70000}, "OPS_PORT"),
+        ({"notice_ttl": 0}, "NOTICE_TTL"),
+        ({"draft_interval": 0.5}, "DRAFT_INTERVAL"),
+        ({"live_progress": "maybe"}, "LIVE_PROGRESS"),
+        ({"button_emoji": "delete=5368324170671202286"}, "BUTTON_EMOJI"),
+        ({"button_emoji": "cancel=smile"}, "BUTTON_EMOJI"),
         (
             {"webhook_url": "https://example.org/hook", "webhook_secret": "s", "ops_port": 8080},
             "OPS_PORT must differ from WEBHOOK_PORT",

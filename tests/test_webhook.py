@@ -58,8 +58,10 @@ async def test_set_webhook_registers_url_secret_and_updates(
     assert sorted(call.json("allowed_updates")) == [
         "callback_query",
         "chosen_inline_result",
+        "guest_message",
         "inline_query",
         "message",
+        "stopped_message_generation",
     ]
 
 

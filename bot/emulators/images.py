@@ -16,6 +16,7 @@ import asyncio
 import base64
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +45,10 @@ class FakeImages(LocalServer):
         self.hold = asyncio.Event()
         self.hold.set()
         self.held = 0  # calls that reached the hold
+        # The demo's knobs (off by default): how long a call takes, from its body, and the
+        # picture it draws (None: distinct random bytes the tests compare).
+        self.duration: Callable[[dict[str, Any]], float] | None = None
+        self.image_factory: Callable[[dict[str, Any]], bytes] | None = None
         self.app.router.add_post(PATH, self._generate)
 
     async def _generate(self, request: web.Request) -> web.Response:
@@ -70,7 +75,12 @@ class FakeImages(LocalServer):
         if not self.hold.is_set():
             self.held += 1
             await self.hold.wait()
-        image = b"\xff\xd8\xff\xe0" + body["size"].encode() + secrets.token_bytes(64)
+        if self.duration is not None:
+            await asyncio.sleep(self.duration(body))
+        if self.image_factory is not None:
+            image = await asyncio.to_thread(self.image_factory, body)  # off the event loop
+        else:
+            image = b"\xff\xd8\xff\xe0" + body["size"].encode() + secrets.token_bytes(64)
         self.images.append(image)
         return web.json_response(
             {

@@ -9,6 +9,7 @@ Answers `{"result": text}`; errors as v1 does, `{"error_code", "error_message"}`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -39,6 +40,8 @@ class FakeSpeechKit(LocalServer):
         super().__init__()
         self.api_key = api_key
         self.text = "a red fox in the snow"  # what every recognition answers
+        # The demo's knob: what an audio says (None: `text`, whatever the audio).
+        self.transcribe: Callable[[bytes], str] | None = None
         self.requests: list[Recognition] = []
         self.faults: list[SttFault] = []  # answered in order before any text
         # While cleared, recognitions wait (a test acts in the meantime); set by default.
@@ -62,7 +65,8 @@ class FakeSpeechKit(LocalServer):
         if self.faults:
             fault = self.faults.pop(0)
             return _error(fault.status, fault.code, fault.message)
-        return web.json_response({"result": self.text})
+        text = self.transcribe(body) if self.transcribe is not None else self.text
+        return web.json_response({"result": text})
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

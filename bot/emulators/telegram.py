@@ -32,6 +32,7 @@ from bot.emulators.telegram_rules import (
     check_keyboard,
     message_text,
     utf16_len,
+    visible_text,
 )
 
 BOT_ID = 100500
@@ -150,9 +151,28 @@ class FakeTelegram(LocalServer):
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         # Button presses waiting for their one answer, by query id: when pushed (monotonic).
         self.open_queries: dict[str, float] = {}
+        self.answered_queries: dict[str, float] = {}  # the same, once answered
+        # Guest queries (Bot API 10.0) waiting for their one answer: when pushed.
+        self.guest_queries: dict[str, float] = {}
+        self.guest_answer_window = 15.0
         self.callback_answer_window = 15.0  # Telegram: about 15 s
         self.chat_admins: dict[int, set[int]] = {}  # group id → its admins' user ids
         self.migrated: dict[int, int] = {}  # group id → the supergroup it became
+        # Ephemeral messages (Bot API 10.2), seen by their receiver only: kept apart from
+        # the chats' messages, by (chat id, ephemeral message id). False: this server
+        # refuses them all (as one without Bot API 10.2 would).
+        self.ephemeral_enabled = True
+        self.ephemeral: dict[tuple[int, int], dict[str, Any]] = {}
+        # Message drafts (Bot API 9.5, 10.3): the latest of each (chat id, draft id), with
+        # `updates` and `stopped`; an update sooner than `draft_min_interval` after the last
+        # is refused with a 429. False: this server refuses drafts (before Bot API 9.5).
+        self.drafts_enabled = True
+        # Custom emoji on buttons: only for bots entitled to them (Bot API 9.4).
+        self.custom_emoji = False
+        self.drafts: dict[tuple[int, int], dict[str, Any]] = {}
+        self.draft_min_interval = 1.0
+        self.draft_refusals = 0
+        self._ephemeral_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self.pushed: list[dict[str, Any]] = []  # every update queued, to deliver one again
         self._update_ids = itertools.count(1)
@@ -164,6 +184,8 @@ class FakeTelegram(LocalServer):
         # to the bot's own token only; every download asked for, by path.
         self.files: dict[str, tuple[str, bytes, int | None]] = {}
         self.downloads: list[str] = []
+        # Every photo and document uploaded, by the file_id it got (the demo shows them).
+        self.uploads: dict[str, bytes] = {}
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
 
     # --- what tests do -------------------------------------------------------------------
@@ -203,6 +225,34 @@ class FakeTelegram(LocalServer):
         self.open_queries[query_id] = time.monotonic()
         self.push({"update_id": next(self._update_ids), "callback_query": query})
         return query_id
+
+    def push_guest_message(self, text: str, *, chat_id: int = -100900, user_id: int = 7001) -> str:
+        """A user summoned the bot in a chat it is not a member of; returns the
+        guest_query_id its one answer must name."""
+        query_id = f"gq{next(self._update_ids)}"
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": _user(user_id, "en"),
+            "text": text,
+            "guest_query_id": query_id,
+        }
+        self.guest_queries[query_id] = time.monotonic()
+        self.push({"update_id": next(self._update_ids), "guest_message": message})
+        return query_id
+
+    def push_stop(self, chat_id: int, draft_id: int) -> None:
+        """The user pressed Stop on a draft sent with `can_stop` (Bot API 10.3)."""
+        draft = self.drafts[(chat_id, draft_id)]
+        assert draft["can_stop"], "no Stop button on this draft"
+        draft["stopped"] = True
+        self.push(
+            {
+                "update_id": next(self._update_ids),
+                "stopped_message_generation": {"chat": _chat(chat_id), "draft_id": draft_id},
+            }
+        )
 
     def push_inline_query(self, text: str, *, user_id: int = 7001) -> str:
         query_id = f"iq{next(self._update_ids)}"
@@ -399,7 +449,10 @@ class FakeTelegram(LocalServer):
         if handler is None:
             return _error(404, "Not Found: method not found")
         try:
-            check_keyboard(call.json("reply_markup") if "reply_markup" in call.params else None)
+            check_keyboard(
+                call.json("reply_markup") if "reply_markup" in call.params else None,
+                custom_emoji=self.custom_emoji,
+            )
             result = await handler(call)
         except ApiError as exc:
             return _error(exc.status, exc.description, exc.retry_after, exc.migrate_to_chat_id)
@@ -441,6 +494,8 @@ class FakeTelegram(LocalServer):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= _length(command["description"]) <= MAX_COMMAND_DESCRIPTION:
                 raise ApiError(400, "Bad Request: command description is too long")
+            if not isinstance(command.get("is_ephemeral", False), bool):
+                raise ApiError(400, "Bad Request: can't parse BotCommand: is_ephemeral")
         self.profile[("commands", call.params.get("language_code", ""))] = commands
         return True
 
@@ -481,6 +536,38 @@ class FakeTelegram(LocalServer):
     async def _api_sendMessage(self, call: Call) -> Any:
         return self._new_message(call, {"text": message_text(call.params["text"], _mode(call))})
 
+    async def _api_sendMessageDraft(self, call: Call) -> Any:
+        """Private chats only; a non-zero draft id; 0-4096 characters (empty: "Thinking…");
+        updates of one draft no closer than `draft_min_interval`; none once stopped."""
+        if not self.drafts_enabled:
+            raise ApiError(400, "Bad Request: method sendMessageDraft is not available")
+        chat_id = self._check_chat(call)
+        if chat_id < 0:
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        draft_id = int(call.params["draft_id"])
+        if draft_id == 0:
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        text = call.params.get("text", "")
+        shown = visible_text(text, _mode(call)) if text else ""
+        if utf16_len(shown) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        now = time.monotonic()
+        draft = self.drafts.get((chat_id, draft_id))
+        if draft is not None:
+            if draft["stopped"]:
+                raise ApiError(400, "Bad Request: message generation was stopped by the user")
+            if now - draft["at"] < self.draft_min_interval:
+                self.draft_refusals += 1
+                raise ApiError(429, "Too Many Requests: retry after 1", 1)
+        self.drafts[(chat_id, draft_id)] = {
+            "text": shown,
+            "can_stop": call.params.get("can_stop") == "true",
+            "at": now,
+            "updates": (draft or {}).get("updates", 0) + 1,
+            "stopped": False,
+        }
+        return True
+
     async def _api_sendPhoto(self, call: Call) -> Any:
         photo = self._photo_sizes(call, call.params["photo"])
         return self._new_message(call, {"photo": photo, **self._caption(call)})
@@ -518,6 +605,7 @@ class FakeTelegram(LocalServer):
         if photo.startswith("attach://"):
             data = files_of(call, photo)
             file_id = f"photo-{len(data)}-{next(self._message_ids)}"
+            self.uploads[file_id] = data
         elif photo.startswith("photo-"):
             file_id = photo  # sent again by file_id: no upload
         else:
@@ -529,13 +617,13 @@ class FakeTelegram(LocalServer):
         document = self._document(call, call.params["document"])
         return self._new_message(call, {"document": document, **caption})
 
-    @staticmethod
-    def _document(call: Call, reference: str) -> dict[str, Any]:
+    def _document(self, call: Call, reference: str) -> dict[str, Any]:
         if reference.startswith("doc-"):
             return {"file_id": reference, "file_unique_id": reference}  # sent again
         if not reference.startswith("attach://"):
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         data = files_of(call, reference)
+        self.uploads[f"doc-{len(data)}"] = data
         return {"file_id": f"doc-{len(data)}", "file_unique_id": f"doc-{len(data)}"}
 
     async def _api_answerCallbackQuery(self, call: Call) -> Any:
@@ -543,6 +631,7 @@ class FakeTelegram(LocalServer):
         pushed = self.open_queries.pop(call.params["callback_query_id"], None)
         if pushed is None or time.monotonic() - pushed > self.callback_answer_window:
             raise ApiError(400, QUERY_INVALID)
+        self.answered_queries[call.params["callback_query_id"]] = pushed
         if utf16_len(call.params.get("text", "")) > CALLBACK_ANSWER_MAX:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
@@ -552,8 +641,30 @@ class FakeTelegram(LocalServer):
             content = result.get("input_message_content")
             if content is not None:
                 message_text(content["message_text"], content.get("parse_mode"))
-            check_keyboard(result.get("reply_markup"))
+            check_keyboard(result.get("reply_markup"), custom_emoji=self.custom_emoji)
         return True
+
+    async def _api_answerGuestQuery(self, call: Call) -> Any:
+        """One answer per guest query, soon after it came; the result is an inline query
+        result, checked like one; it becomes an inline message the bot may edit."""
+        pushed = self.guest_queries.pop(call.params["guest_query_id"], None)
+        if pushed is None or time.monotonic() - pushed > self.guest_answer_window:
+            raise ApiError(400, "Bad Request: guest query is too old or already answered")
+        result = call.json("result")
+        content = result.get("input_message_content")
+        if result.get("type") == "article" and content is None:
+            raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+        check_keyboard(result.get("reply_markup"), custom_emoji=self.custom_emoji)
+        inline_message_id = f"guest-{next(self._message_ids)}"
+        if content is not None:
+            text = message_text(content["message_text"], content.get("parse_mode"))
+            message: dict[str, Any] = {"text": text}
+        else:  # a picture (a photo result): its caption, as in an inline message
+            message = {"media": result}
+        if result.get("reply_markup"):
+            message["reply_markup"] = result["reply_markup"]
+        self.inline_messages[inline_message_id] = message
+        return {"inline_message_id": inline_message_id}
 
     async def _api_getChatMember(self, call: Call) -> Any:
         chat_id, user_id = int(call.params["chat_id"]), int(call.params["user_id"])
@@ -607,6 +718,12 @@ class FakeTelegram(LocalServer):
         if "text" in message:
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
         self._edit(message, {"caption": caption}, self._markup(call).get("reply_markup"))
+        return True if "inline_message_id" in call.params else message
+
+    async def _api_editMessageReplyMarkup(self, call: Call) -> Any:
+        """Only the keyboard; the same keyboard again is refused as not modified."""
+        message = self._message_to_edit(call)
+        self._edit(message, {}, self._markup(call).get("reply_markup"))
         return True if "inline_message_id" in call.params else message
 
     def _message_to_edit(self, call: Call) -> dict[str, Any]:
@@ -684,6 +801,8 @@ class FakeTelegram(LocalServer):
         self, call: Call, content: dict[str, Any], *, flood_checked: bool = False
     ) -> dict[str, Any]:
         chat_id = self._check_chat(call)
+        if "ephemeral_message_parameters" in call.params:
+            return self._new_ephemeral(call, chat_id, content)
         if not flood_checked:
             self._check_flood(chat_id)
         message: dict[str, Any] = {
@@ -703,6 +822,49 @@ class FakeTelegram(LocalServer):
                 message["reply_to_message"] = target
         self.messages[(chat_id, message["message_id"])] = message
         return message
+
+    def _new_ephemeral(self, call: Call, chat_id: int, content: dict[str, Any]) -> dict[str, Any]:
+        """Bot API 10.2: for groups only, to one user (a member, not a bot), answering a
+        press only while it is open; its message_id is 0, its ephemeral_message_id is new."""
+        if not self.ephemeral_enabled:
+            raise ApiError(400, "Bad Request: ephemeral messages are not supported")
+        params = call.json("ephemeral_message_parameters")
+        if chat_id >= 0:
+            raise ApiError(400, "Bad Request: ephemeral messages can be sent only to groups")
+        receiver = params.get("receiver_user_id")
+        if not isinstance(receiver, int) or receiver in (ANONYMOUS_ADMIN, CHANNEL_BOT, BOT_ID):
+            raise ApiError(400, "Bad Request: invalid receiver_user_id")
+        query_id = params.get("callback_query_id")
+        if query_id is not None:
+            pushed = self.open_queries.get(query_id) or self.answered_queries.get(query_id)
+            if pushed is None or time.monotonic() - pushed > self.callback_answer_window:
+                raise ApiError(400, QUERY_INVALID)
+        if "reply_parameters" in call.params:
+            reply = call.json("reply_parameters")
+            if (chat_id, reply.get("message_id")) not in self.messages:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+        self._check_flood(chat_id)
+        ephemeral_id = next(self._ephemeral_ids)
+        message: dict[str, Any] = {
+            "message_id": 0,
+            "ephemeral_message_id": ephemeral_id,
+            "receiver_user": _user(receiver, None),
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Art"},
+            **content,
+            **self._markup(call),
+        }
+        self.ephemeral[(chat_id, ephemeral_id)] = message
+        return message
+
+    def seen_by_all(self, chat_id: int) -> list[dict[str, Any]]:
+        """The bot's messages everyone in the chat sees (not ephemeral, not deleted)."""
+        return [
+            m
+            for (chat, _), m in self.messages.items()
+            if chat == chat_id and m["from"]["id"] == BOT_ID
+        ]
 
     def _check_flood(self, chat_id: int) -> None:
         """Telegram's per-group limit: over it, 429 with the wait until a slot frees up."""

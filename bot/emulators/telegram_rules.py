@@ -129,11 +129,43 @@ def caption_text(caption: str, parse_mode: str | None) -> str:
     return shown
 
 
-def check_keyboard(markup: dict[str, Any] | None) -> None:
+# Bot API 9.4: a button's colour, one of these or none.
+BUTTON_STYLES = frozenset({"danger", "success", "primary"})
+# What a button is besides its text, icon and style: exactly one of these (10.3: `disabled`).
+_BUTTON_KINDS = frozenset(
+    {
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
+        "pay",
+        "disabled",
+    }
+)
+
+
+def check_keyboard(markup: dict[str, Any] | None, *, custom_emoji: bool = False) -> None:
+    """`custom_emoji`: the bot may show custom emoji on buttons (a Fragment username, or
+    an owner with Telegram Premium)."""
     if not markup:
         return
     for row in markup.get("inline_keyboard", []):
         for button in row:
+            if "style" in button and button["style"] not in BUTTON_STYLES:
+                raise Refused("BUTTON_STYLE_INVALID")
+            if "icon_custom_emoji_id" in button and not custom_emoji:
+                raise Refused("custom emoji on buttons are not available to this bot")
+            if len(_BUTTON_KINDS & button.keys()) != 1 or not button.keys() <= _BUTTON_KINDS | {
+                "text",
+                "style",
+                "icon_custom_emoji_id",
+            }:
+                raise Refused("BUTTON_TYPE_INVALID")
             data = button.get("callback_data")
             if data is not None and not 1 <= len(data.encode()) <= CALLBACK_DATA_MAX:
                 raise Refused("BUTTON_DATA_INVALID")

@@ -117,6 +117,9 @@ class FakeYandex(LocalServer):
         self.duration: Callable[[dict[str, Any]], float] | None = None
         # Bytes appended to every image on the wire (a realistic JPEG size; not stored).
         self.image_padding = 0
+        # Draws an operation's picture from its request body (the demo's Pillow pictures);
+        # None: distinct random bytes, which the tests compare with what Telegram got.
+        self.image_factory: Callable[[dict[str, Any]], bytes] | None = None
         self.chaos: YandexChaos | None = None
         # Awaited "before" and "after" each submit/poll is answered, with its kind; True
         # drops the connection there (the bot never hears back).
@@ -223,7 +226,7 @@ class FakeYandex(LocalServer):
         op = Operation(
             id=f"op{next(self._ids)}",
             body=body,
-            image=b"\xff\xd8\xff\xe0" + json.dumps(body).encode() + secrets.token_bytes(64),
+            image=b"",
             polls_to_finish=self.polls_to_finish,
             error=self.operation_error,
         )
@@ -235,7 +238,15 @@ class FakeYandex(LocalServer):
             op.error = {"code": 13, "message": "internal error", "details": []}
         if key:
             self.by_idempotency_key[key] = op.id
+        # Drawn off the event loop, once the operation is known (a retried submit finds it);
+        # the bot cannot poll before this answer.
+        op.image = await self._image(body)
         return web.json_response(self._operation_json(op))
+
+    async def _image(self, body: dict[str, Any]) -> bytes:
+        if self.image_factory is not None:
+            return await asyncio.to_thread(self.image_factory, body)
+        return b"\xff\xd8\xff\xe0" + json.dumps(body).encode() + secrets.token_bytes(64)
 
     async def _complete(self, request: web.Request) -> web.Response:
         body = await request.json()

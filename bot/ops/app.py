@@ -43,6 +43,7 @@ from bot.services.metrics import Metrics
 from bot.services.planner import HazardPlanner, PollPlanner
 from bot.services.prefs import PrefsService
 from bot.services.profile import BotProfile
+from bot.services.progress import job_active, typical_duration
 from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
@@ -55,8 +56,11 @@ from bot.telegram.access import AccessMiddleware
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
+from bot.telegram.drafts import Drafts
 from bot.telegram.flood import FloodControl, FloodLimits
 from bot.telegram.i18n import PrefsI18nMiddleware
+from bot.telegram.notices import Notices
+from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
@@ -75,6 +79,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
+# Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
+EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
 
 
@@ -223,7 +229,13 @@ class Lifecycle:
         backends: Backends,
         store: JobStore,
         profile: BotProfile,
+        notices: Notices,
+        drafts: Drafts | None,
+        pressed: PressedButtons,
     ) -> None:
+        self._pressed = pressed
+        self._notices = notices
+        self._drafts = drafts
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -241,6 +253,10 @@ class Lifecycle:
     async def shutdown(self) -> None:
         await self._tracker.stop()  # voices being heard are its steps
         await self._voice.close()
+        await self._notices.close()
+        await self._pressed.close()
+        if self._drafts is not None:
+            await self._drafts.close()
         if self._actions_task is not None:
             self._actions_task.cancel()
             with suppress(asyncio.CancelledError):
@@ -320,6 +336,9 @@ class Services:
     stats: StatsService
     backends: Backends
     actions: ChatActions
+    notices: Notices
+    drafts: Drafts | None  # None: LIVE_PROGRESS is off
+    pressed: PressedButtons
 
 
 def create_services(
@@ -352,6 +371,7 @@ def create_services(
         models=backends.capabilities,
         offered=tuple(backends.offered),
         inline_storage=settings.inline_storage_chat_id is not None,
+        button_icons=settings.button_emoji,
     )
     enhancer = PromptEnhancer(
         http,
@@ -372,12 +392,21 @@ def create_services(
         allowed_chats=settings.allowed_chat_ids,
         admins=settings.admin_ids,
     )
+    planner = create_planner(settings, store)
+    drafts = Drafts(
+        bot,
+        texts,
+        interval=settings.draft_interval,
+        active=job_active(store),
+        estimate=typical_duration(store, planner),
+    )
     delivery = Delivery(
         bot,
         texts,
         upload_chat_id=settings.inline_storage_chat_id,
         models=backends.capabilities,
         rules=rules,
+        drafts=drafts,
     )
     quotas = Quotas(
         store,
@@ -392,7 +421,7 @@ def create_services(
         backends=backends,
         delivery=delivery,
         actions=actions,
-        planner=create_planner(settings, store),
+        planner=planner,
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
@@ -441,6 +470,9 @@ def create_services(
         stats=stats,
         backends=backends,
         actions=actions,
+        notices=Notices(bot, settings.notice_ttl),
+        drafts=drafts if settings.live_progress else None,
+        pressed=PressedButtons(bot, active=job_active(store)),
     )
 
 
@@ -502,6 +534,9 @@ def create_dispatcher(
         styles=services.styles,
         history=services.history,
         tracker=services.tracker,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
     )
     dispatcher.include_routers(*handlers.routers())
     PrefsI18nMiddleware(i18n, services.prefs).setup(dispatcher)
@@ -511,6 +546,7 @@ def create_dispatcher(
         dispatcher.callback_query,
         dispatcher.inline_query,
         dispatcher.chosen_inline_result,
+        dispatcher.guest_message,
     ):
         observer.outer_middleware(access)
     lifecycle = Lifecycle(
@@ -519,8 +555,15 @@ def create_dispatcher(
         actions=services.actions,
         backends=services.backends,
         store=services.store,
+        notices=services.notices,
+        drafts=services.drafts,
+        pressed=services.pressed,
         profile=BotProfile(
-            services.store, services.texts, commands=COMMANDS, default_locale=DEFAULT_LOCALE
+            services.store,
+            services.texts,
+            commands=COMMANDS,
+            default_locale=DEFAULT_LOCALE,
+            ephemeral=EPHEMERAL_COMMANDS,
         ),
     )
     dispatcher.startup.register(lifecycle.startup)

@@ -29,6 +29,8 @@ DEFAULT_IMAGES_API_URL = "https://ai.api.cloud.yandex.net"
 # Model names an operator may offer: `yandexart` is the async YandexART API, `aliceai` the
 # synchronous Images API of Yandex AI Studio (bot/ops/app.py builds each one's backend).
 KNOWN_MODELS = ("yandexart", "aliceai")
+# The buttons BUTTON_EMOJI may give a custom emoji (bot/telegram/keyboards.py Action).
+BUTTON_ACTIONS = ("cancel", "again", "original")
 DEFAULT_YANDEX_IAM_URL = "https://iam.api.cloud.yandex.net"
 _TOKEN = re.compile(r"^\d+:[\w-]+$")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -100,6 +102,13 @@ class Settings(BaseSettings):
     group_messages_per_minute: float = Field(default=20.0, gt=0)
     chat_messages_per_second: float = Field(default=1.0, gt=0)
     messages_per_second: float = Field(default=30.0, gt=0)
+    # Seconds a notice for one user stays in a group where Telegram refused it as ephemeral.
+    notice_ttl: float = Field(default=60.0, gt=0)
+    # Private chats show a live draft while a picture is drawn, refreshed this often (seconds).
+    live_progress: bool = True
+    draft_interval: float = Field(default=2.0, ge=1.0, le=20.0)
+    # Custom emoji before the Cancel, Again and Original buttons: action=custom emoji id.
+    button_emoji: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None
@@ -196,6 +205,22 @@ class Settings(BaseSettings):
             if not value or len(set(value)) != len(value):
                 raise ValueError("must name one or more models, each once")
         return value
+
+    @field_validator("button_emoji", mode="before")
+    @classmethod
+    def _button_emoji(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        icons = {}
+        for item in filter(None, value.replace(" ", "").split(",")):
+            action, _, emoji_id = item.partition("=")
+            if action not in BUTTON_ACTIONS or not emoji_id.isdigit():
+                raise ValueError(
+                    f"must be action=custom emoji id, comma-separated; actions: "
+                    f"{', '.join(BUTTON_ACTIONS)}"
+                )
+            icons[action] = emoji_id
+        return icons
 
     @field_validator("default_model", mode="before")
     @classmethod

@@ -141,6 +141,10 @@ class PollPlanner:
         """Generation time depends on the model and the picture's shape."""
         return f"{self._model_uri}|{job.request.ratio}"
 
+    def duration_key(self, job: Job) -> str:
+        """Where the finish times of jobs like this one are learned (for estimates)."""
+        return self._key(job)
+
     async def next_poll_at(self, job: Job, now: float, attempt: int) -> float:
         if job.submitted_at is None:
             return self.schedule.next_poll_at(now, attempt, job.deadline_at)

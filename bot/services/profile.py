@@ -33,8 +33,17 @@ ProfileMethod = SetMyCommands | SetMyDescription | SetMyShortDescription
 
 class BotProfile:
     def __init__(
-        self, store: JobStore, texts: Texts, *, commands: Sequence[str], default_locale: str
+        self,
+        store: JobStore,
+        texts: Texts,
+        *,
+        commands: Sequence[str],
+        default_locale: str,
+        ephemeral: frozenset[str] = frozenset(),
     ) -> None:
+        """`ephemeral`: commands whose answer only their sender sees (Bot API 10.2
+        `is_ephemeral`; in groups Telegram shows the command to the bot alone too)."""
+        self._ephemeral = ephemeral
         self._store = store
         self._texts = texts
         self._commands = tuple(commands)
@@ -45,7 +54,11 @@ class BotProfile:
         for locale in self._texts.locales:
             language = None if locale == self._default_locale else locale
             commands = [
-                BotCommand(command=name, description=self._texts.get(locale, f"cmd.{name}"))
+                BotCommand(
+                    command=name,
+                    description=self._texts.get(locale, f"cmd.{name}"),
+                    is_ephemeral=True if name in self._ephemeral else None,
+                )
                 for name in self._commands
             ]
             yield SetMyCommands(commands=commands, language_code=language)

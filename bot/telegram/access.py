@@ -33,7 +33,8 @@ class AccessMiddleware(BaseMiddleware):
             return await handler(event, data)
         i18n: I18n = data["i18n"]
         text = self._texts.get(i18n.current_locale, "access.denied")
-        if isinstance(event, Message) and event.chat.type == "private":
+        # (A guest message's chat is not the bot's: it is answered only by answerGuestQuery.)
+        if isinstance(event, Message) and event.chat.type == "private" and not event.guest_query_id:
             await event.answer(text)
         elif isinstance(event, CallbackQuery):
             await event.answer(text, show_alert=True)

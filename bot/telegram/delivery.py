@@ -48,6 +48,7 @@ from bot.core.images import image_format
 from bot.core.jobs import Job
 from bot.core.limits import AccessRules
 from bot.core.models import FULL, ONLY_YANDEXART, Capabilities
+from bot.telegram.drafts import Drafts
 from bot.telegram.keyboards import album_keyboard, result_keyboard, status_keyboard
 from bot.telegram.texts import Texts
 
@@ -93,10 +94,12 @@ class Delivery:
         upload_chat_id: int | None = None,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         rules: AccessRules | None = None,
+        drafts: Drafts | None = None,
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        self._drafts = drafts
         self._bot = bot
         self._texts = texts
         self._upload_chat_id = upload_chat_id
@@ -340,6 +343,8 @@ class Delivery:
     async def status(self, job: Job, queue_position: int | None) -> None:
         """Show the job's place in the queue for the Yandex budget, or "Generating…" again.
         Best effort: a status that cannot be edited changes nothing for the result."""
+        if self._drafts is not None:
+            self._drafts.place(job, queue_position)
         text = (
             self._texts.status(job)
             if queue_position is None

@@ -17,6 +17,10 @@ class Action(StrEnum):
     CANCEL = "cancel"
 
 
+# Bot API 9.4 button colours: what a press does, at a glance (Telegram refuses other names).
+STYLES = {Action.CANCEL: "danger", Action.AGAIN: "primary"}
+
+
 class JobAction(CallbackData, prefix="j"):
     action: Action
     job_id: str
@@ -42,6 +46,8 @@ def _button(texts: Texts, locale: str, action: Action, job_id: str) -> InlineKey
     return InlineKeyboardButton(
         text=texts.get(locale, f"button.{action}"),
         callback_data=JobAction(action=action, job_id=job_id).pack(),
+        style=STYLES.get(action),
+        icon_custom_emoji_id=texts.button_icons.get(action),
     )
 
 
@@ -98,6 +104,8 @@ def album_keyboard(job_id: str, indexes: list[int]) -> InlineKeyboardMarkup:
         for i in indexes
     ]
     again = InlineKeyboardButton(
-        text="🔁", callback_data=JobAction(action=Action.AGAIN, job_id=job_id).pack()
+        text="🔁",
+        callback_data=JobAction(action=Action.AGAIN, job_id=job_id).pack(),
+        style=STYLES[Action.AGAIN],
     )
     return InlineKeyboardMarkup(inline_keyboard=[[*originals, again]])

@@ -33,6 +33,20 @@ _NAMING_THE_SERVICE = frozenset(
 )
 
 
+# Texts with a number in them, by the parameter that is counted: each has plural forms in the
+# catalogs (msgid_plural "<key>.plural"; Russian has three), chosen by gettext's ngettext.
+COUNTED = {
+    "status.album": "n",
+    "status.album_model": "n",
+    "limit.concurrent": "limit",
+    "limit.daily": "limit",
+    "limit.pictures": "remaining",
+    "voice.too_long": "seconds",
+    "error.prompt_too_long": "length",
+    "error.prompt_too_long_style": "limit",
+}
+
+
 class Texts:
     def __init__(
         self,
@@ -47,10 +61,13 @@ class Texts:
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         offered: tuple[str, ...] = (YANDEXART,),
         inline_storage: bool = False,
+        button_icons: Mapping[str, str] | None = None,
     ) -> None:
         """`models`: what each known model can do; `offered`: those users may pick;
-        `inline_storage`: inline pictures are uploaded to INLINE_STORAGE_CHAT_ID."""
+        `inline_storage`: inline pictures are uploaded to INLINE_STORAGE_CHAT_ID;
+        `button_icons`: the custom emoji the operator set for buttons, by action."""
         self._inline_storage = inline_storage
+        self.button_icons: Mapping[str, str] = button_icons or {}
         self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
         self._private_text_prompts = private_text_prompts
@@ -68,7 +85,12 @@ class Texts:
         return self._i18n.available_locales
 
     def get(self, locale: str, key: str, **params: object) -> str:
-        return self._i18n.gettext(key, locale=locale).format(**params)
+        """The text of `key`; of a counted one (COUNTED), the form its number takes."""
+        counted = COUNTED.get(key)
+        if counted is None:
+            return self._i18n.gettext(key, locale=locale).format(**params)
+        n = int(str(params[counted]))
+        return self._i18n.gettext(key, f"{key}.plural", n, locale=locale).format(**params)
 
     @staticmethod
     def plain(text: str) -> str:
@@ -218,6 +240,18 @@ class Texts:
                 job.locale, "status.album_progress", ended=ended, n=job.request.variants
             )
         return text
+
+    def draft(self, job: Job, *, elapsed: float, estimate: float | None, place: int | None) -> str:
+        """The live draft of a private chat: the status (or the place in the queue for the
+        Yandex quota), the time so far and what such pictures usually take."""
+        if place is None:
+            head = self.status(job)
+        else:
+            head = self.get(job.locale, "status.queued", position=place)
+        lines = [head, self.get(job.locale, "draft.elapsed", seconds=round(elapsed))]
+        if estimate is not None:
+            lines.append(self.get(job.locale, "draft.estimate", seconds=max(1, round(estimate))))
+        return "\n".join(lines)
 
     def album_caption(self, job: Job) -> str:
         """The album's first caption: prompt, seeds, ratio, style, and the variants that

@@ -1,0 +1,92 @@
+"""What concerns only the requester goes to them alone, so a group that draws a lot stays a
+conversation of pictures, not of bot notices.
+
+In groups a notice is an ephemeral message (Bot API 10.2, `ephemeral_message_parameters`):
+only the receiver sees it. Where Telegram refuses one (an older server, an anonymous admin
+who has no user to receive it), it falls back to today's reply, deleted after `ttl` seconds.
+In private chats it is a plain reply. Any feature (/balance, /buy, ...) answers through
+`Notices.reply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from aiogram import Bot
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import EphemeralMessageParameters, InlineKeyboardMarkup, Message
+
+log = logging.getLogger(__name__)
+
+DELETE_TIMEOUT = 10.0
+
+
+class Notices:
+    def __init__(self, bot: Bot, ttl: float) -> None:
+        self._bot = bot
+        self._ttl = ttl
+        self._deletions: set[asyncio.Task[None]] = set()
+
+    async def reply(
+        self,
+        message: Message,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        quote: bool = True,
+        not_ephemeral: str | None = None,
+    ) -> Message:
+        """Answer `message` so that only its sender sees it (see the module's docstring);
+        where that cannot be, as a reply to it, or with `quote=False` as a message after it
+        (as /help always was). In a group, `not_ephemeral` (without buttons) replaces a
+        text that must not be seen by others when the ephemeral message is refused."""
+        if message.chat.type == ChatType.PRIVATE:
+            if not quote:
+                return await message.answer(text, reply_markup=reply_markup)
+            return await message.reply(text, reply_markup=reply_markup)
+        user = message.from_user
+        if user is not None and message.sender_chat is None:
+            try:
+                return await self._bot.send_message(
+                    message.chat.id,
+                    text,
+                    message_thread_id=message.message_thread_id
+                    if message.is_topic_message
+                    else None,
+                    reply_markup=reply_markup,
+                    ephemeral_message_parameters=EphemeralMessageParameters(
+                        receiver_user_id=user.id
+                    ),
+                )
+            except TelegramBadRequest:
+                log.info("ephemeral message refused in a group; a reply deleted later instead")
+        if not_ephemeral is not None:
+            text, reply_markup = not_ephemeral, None
+        if not quote or message.ephemeral_message_id is not None:  # (nothing to reply to)
+            sent = await message.answer(text, reply_markup=reply_markup)
+        else:
+            sent = await message.reply(text, reply_markup=reply_markup)
+        self._delete_later(sent)
+        return sent
+
+    def _delete_later(self, sent: Message) -> None:
+        task = asyncio.create_task(
+            self._delete(sent.chat.id, sent.message_id), name=f"notice-{sent.message_id}"
+        )
+        self._deletions.add(task)
+        task.add_done_callback(self._deletions.discard)
+
+    async def _delete(self, chat_id: int, message_id: int) -> None:
+        await asyncio.sleep(self._ttl)
+        # Already deleted by someone, or the bot lost its rights: the notice simply stays.
+        with suppress(TelegramAPIError, TimeoutError):
+            await asyncio.wait_for(self._bot.delete_message(chat_id, message_id), DELETE_TIMEOUT)
+
+    async def close(self) -> None:
+        """At shutdown: the notices not yet deleted stay in the chat."""
+        for task in list(self._deletions):
+            task.cancel()
+        await asyncio.gather(*self._deletions, return_exceptions=True)
