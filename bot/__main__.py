@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     # Each command imports only what it needs: `health` runs every 30 s in the container.
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "run"
+    if command == "payments":  # reconcile the credit ledger with Telegram (docs/payments.md)
+        from bot.ops.payments_cli import main as payments
+
+        return payments(args[1:])
     if command not in COMMANDS or len(args) > 1:
         print(USAGE, file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from handlers import (
     info,
     inline,
     last_resort,
+    payments,
     progress,
     settings,
     stats,
@@ -25,6 +26,7 @@ from handlers import (
 def routers() -> list[Router]:
     return [
         info.create_router(),
+        payments.create_router(),
         art.create_router(),
         buttons.create_router(),
         inline.create_router(),

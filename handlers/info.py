@@ -7,6 +7,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.services.voice import VoiceService
+from bot.services.wallet import Wallet
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 
@@ -30,9 +31,13 @@ async def help_(
     await notices.reply(message, text, quote=False)
 
 
-async def privacy(message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService) -> None:
+async def privacy(
+    message: Message, texts: Texts, i18n: I18n, voice_service: VoiceService, wallet: Wallet
+) -> None:
     locale = i18n.current_locale
     text = _with_voice(texts.privacy(locale), texts, locale, "privacy.voice", voice_service)
+    if wallet.enabled:
+        text += "\n\n" + texts.get(locale, "privacy.payments")
     await message.answer(text)
 
 

@@ -7,17 +7,26 @@ from aiogram.utils.i18n import I18n
 
 from bot.core.limits import AccessRules
 from bot.services.stats import StatsService
+from bot.services.wallet import Wallet
 from bot.telegram.texts import Texts
 
 
 async def stats(
-    message: Message, stats: StatsService, rules: AccessRules, texts: Texts, i18n: I18n
+    message: Message,
+    stats: StatsService,
+    rules: AccessRules,
+    texts: Texts,
+    i18n: I18n,
+    wallet: Wallet,
 ) -> None:
     locale = i18n.current_locale
     if message.from_user is None or not rules.is_admin(message.from_user.id):
         await message.answer(texts.get(locale, "stats.admins_only"))
         return
-    await message.answer(texts.stats(locale, await stats.today()))
+    text = texts.stats(locale, await stats.today())
+    if wallet.enabled:
+        text += "\n" + texts.get(locale, "stats.payments", **await wallet.today())
+    await message.answer(text)
 
 
 def create_router() -> Router:

@@ -85,6 +85,8 @@ class Job:
     # A cache hit: send this Telegram file instead of asking Yandex.
     cached_file_id: str | None = None
     cancel_requested: bool = False
+    # Credits held for this job (the pictures beyond the free quota), settled when it ends.
+    credits: int = 0
     # Prompt enhancement: YandexGPT's text, or the note that it was unavailable.
     enhanced_prompt: str | None = None
     enhance_failed: bool = False
@@ -114,6 +116,12 @@ class Job:
     voice_file_id: str | None = None
     voice_args: str | None = None
     voice_from_reply: bool = False
+
+    @property
+    def free_pictures(self) -> int:
+        """The pictures admission counted against the day's free quota; the rest (its
+        `credits`) are paid. What a voice that names no picture gives back to the day."""
+        return max(0, self.request.variants - self.credits)
 
     @property
     def slot(self) -> str:

@@ -34,6 +34,8 @@ PICTURES = "pictures"  # fewer pictures remain today than the request asks for
 BUSY = "busy"  # the same job (an Original of this picture) is already on its way
 DUPLICATE = "duplicate"  # this very job exists already
 REUSED = "reused"  # an inline result chosen again: its job belongs to the first message
+# The free quota is spent and the user has fewer credits than the request costs (`limit`).
+CREDITS = "credits"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ NOT_MODIFIED = (
     " are exactly the same as a current content and reply markup of the message"
 )
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+# Payments in Telegram Stars (digital goods): the only currency, the payload's limit in
+# bytes, and how long Telegram waits for the answer to a pre-checkout query.
+STARS = "XTR"
+PAYLOAD_MAX = 128
+PRE_CHECKOUT_WINDOW = 10.0
 
 
 @dataclass
@@ -182,6 +187,14 @@ class FakeTelegram(LocalServer):
         self.app.router.add_post("/bot{token}/{method}", self._handle)
         # Voice messages: their audio by file_id (getFile), served at /file/bot<token>/<path>
         # to the bot's own token only; every download asked for, by path.
+        # Payments: pre-checkout queries waiting for their one answer (query id -> when
+        # pushed, monotonic), the answers given, and every Stars transaction, oldest first.
+        self.pre_checkout_window = PRE_CHECKOUT_WINDOW
+        self.open_pre_checkouts: dict[str, float] = {}
+        self.pre_checkout_answers: dict[str, dict[str, str]] = {}
+        self.star_transactions: list[dict[str, Any]] = []
+        self.refunded_charges: set[str] = set()
+        self._charge_ids = itertools.count(1)
         self.files: dict[str, tuple[str, bytes, int | None]] = {}
         self.downloads: list[str] = []
         # Every photo and document uploaded, by the file_id it got (the demo shows them).
@@ -225,6 +238,66 @@ class FakeTelegram(LocalServer):
         self.open_queries[query_id] = time.monotonic()
         self.push({"update_id": next(self._update_ids), "callback_query": query})
         return query_id
+
+    def push_pre_checkout(self, invoice: Call, *, user_id: int = 7001) -> str:
+        """The user pressed Pay under the invoice `invoice` (a sendInvoice call Telegram
+        accepted): the pre-checkout query the bot must answer within 10 s; its id."""
+        query_id = f"pcq{next(self._update_ids)}"
+        query = {
+            "id": query_id,
+            "from": _user(user_id, "en"),
+            "currency": invoice.params["currency"],
+            "total_amount": invoice.json("prices")[0]["amount"],
+            "invoice_payload": invoice.params["payload"],
+        }
+        self.open_pre_checkouts[query_id] = time.monotonic()
+        self.push({"update_id": next(self._update_ids), "pre_checkout_query": query})
+        return query_id
+
+    def new_payment(self, invoice: Call, *, user_id: int = 7001) -> dict[str, Any]:
+        """The payment after an accepted pre-checkout: the Stars move (listed by
+        getStarTransactions) and the `successful_payment` message, as an update (not
+        queued: push it once, or twice to play a redelivery)."""
+        amount = invoice.json("prices")[0]["amount"]
+        charge_id = f"stxCharge{next(self._charge_ids):06d}"
+        self.star_transactions.append(
+            {
+                "id": charge_id,
+                "amount": amount,
+                "date": int(time.time()),
+                "source": {
+                    "type": "user",
+                    "transaction_type": "invoice_payment",
+                    "user": _user(user_id, "en"),
+                    "invoice_payload": invoice.params["payload"],
+                },
+            }
+        )
+        update = self.new_update("", chat_id=user_id)
+        message = update["message"]
+        del message["text"]
+        message["successful_payment"] = {
+            "currency": STARS,
+            "total_amount": amount,
+            "invoice_payload": invoice.params["payload"],
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        }
+        return update
+
+    async def pay(self, invoice: Call, *, user_id: int = 7001, timeout: float = 10.0) -> str | None:
+        """Play a user paying an invoice: the pre-checkout query, then, if the bot said
+        ok in time, the payment message. Its charge id, or None if the bot refused."""
+        query_id = self.push_pre_checkout(invoice, user_id=user_id)
+        await self.wait_for_pre_checkout(query_id, timeout=timeout)
+        if self.pre_checkout_answers[query_id].get("ok") != "true":
+            return None
+        update = self.push(self.new_payment(invoice, user_id=user_id))
+        return str(update["message"]["successful_payment"]["telegram_payment_charge_id"])
+
+    async def wait_for_pre_checkout(self, query_id: str, *, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: query_id in self.pre_checkout_answers)
 
     def push_guest_message(self, text: str, *, chat_id: int = -100900, user_id: int = 7001) -> str:
         """A user summoned the bot in a chat it is not a member of; returns the
@@ -635,6 +708,69 @@ class FakeTelegram(LocalServer):
         if utf16_len(call.params.get("text", "")) > CALLBACK_ANSWER_MAX:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return True
+
+    async def _api_sendInvoice(self, call: Call) -> Any:
+        """Digital goods: Stars only, no payment provider, exactly one price."""
+        if call.params.get("currency") != STARS:
+            raise ApiError(400, "Bad Request: CURRENCY_INVALID")
+        if call.params.get("provider_token"):
+            raise ApiError(400, "Bad Request: PROVIDER_TOKEN_INVALID: not empty for Stars")
+        prices = call.json("prices")
+        if len(prices) != 1 or not isinstance(prices[0].get("amount"), int):
+            raise ApiError(400, "Bad Request: exactly one price is allowed for XTR")
+        if prices[0]["amount"] < 1 or not prices[0].get("label"):
+            raise ApiError(400, "Bad Request: TOTAL_AMOUNT_INVALID")
+        if not 1 <= len(call.params.get("payload", "").encode()) <= PAYLOAD_MAX:
+            raise ApiError(400, "Bad Request: INVOICE_PAYLOAD_INVALID")
+        if not 1 <= _length(call.params.get("title", "")) <= 32:
+            raise ApiError(400, "Bad Request: TITLE_INVALID")
+        if not 1 <= _length(call.params.get("description", "")) <= 255:
+            raise ApiError(400, "Bad Request: DESCRIPTION_INVALID")
+        invoice = {
+            "title": call.params["title"],
+            "description": call.params["description"],
+            "start_parameter": "",
+            "currency": STARS,
+            "total_amount": prices[0]["amount"],
+        }
+        return self._new_message(call, {"invoice": invoice})
+
+    async def _api_answerPreCheckoutQuery(self, call: Call) -> Any:
+        """One answer per query, within 10 s; a refusal must say why."""
+        query_id = call.params["pre_checkout_query_id"]
+        pushed = self.open_pre_checkouts.pop(query_id, None)
+        if pushed is None or time.monotonic() - pushed > self.pre_checkout_window:
+            raise ApiError(400, QUERY_INVALID)
+        if call.params.get("ok") != "true" and not call.params.get("error_message"):
+            raise ApiError(400, "Bad Request: ERROR_TEXT_EMPTY")
+        self.pre_checkout_answers[query_id] = dict(call.params)
+        return True
+
+    async def _api_refundStarPayment(self, call: Call) -> Any:
+        charge_id = call.params["telegram_payment_charge_id"]
+        user_id = int(call.params["user_id"])
+        paid = next((t for t in self.star_transactions if t["id"] == charge_id), None)
+        if paid is None or "source" not in paid or paid["source"]["user"]["id"] != user_id:
+            raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
+        if charge_id in self.refunded_charges:
+            raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        self.refunded_charges.add(charge_id)
+        self.star_transactions.append(
+            {
+                "id": charge_id,
+                "amount": paid["amount"],
+                "date": int(time.time()),
+                "receiver": {"type": "user", "user": paid["source"]["user"]},
+            }
+        )
+        return True
+
+    async def _api_getStarTransactions(self, call: Call) -> Any:
+        offset = int(call.params.get("offset", 0))
+        limit = int(call.params.get("limit", 100))
+        if offset < 0 or not 1 <= limit <= 100:
+            raise ApiError(400, "Bad Request: LIMIT_INVALID")
+        return {"transactions": self.star_transactions[offset : offset + limit]}
 
     async def _api_answerInlineQuery(self, call: Call) -> Any:
         for result in call.json("results"):

@@ -22,11 +22,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 
 import handlers
 from bot.core.backend import ImageBackend
 from bot.core.budget import Budget, WaitingLine
+from bot.core.errors import StoreUnavailable
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.jobs import JobIds
 from bot.core.limits import AccessRules
@@ -48,8 +50,10 @@ from bot.services.quotas import Quotas
 from bot.services.stats import StatsService
 from bot.services.tracker import Tracker
 from bot.services.voice import VoiceService
+from bot.services.wallet import Wallet, hold_seconds
 from bot.storage.base import JobStore
 from bot.storage.budget import MemoryBudget, MemoryLine
+from bot.storage.credits import CreditStore, MemoryCreditStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
@@ -62,6 +66,7 @@ from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.notices import Notices
 from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.stars import Stars
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
 from bot.telegram.voice_files import VoiceFiles
@@ -79,9 +84,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 COMMANDS = ("art", "styles", "history", "settings", "help", "privacy", "forget", "start")
+# Shown only with payments on (CREDIT_PACKS).
+PAYMENT_COMMANDS = ("buy", "balance", "paysupport")
 # Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
 EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
+# Checking the ledger against Telegram's list of Stars payments at start-up.
+RECOVER_TIMEOUT = 120.0
 
 
 def create_i18n() -> I18n:
@@ -217,6 +226,14 @@ def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     )
 
 
+def create_credit_store(redis: Redis | None) -> CreditStore:
+    if redis is None:
+        return MemoryCreditStore()
+    from bot.storage.redis_credits import RedisCreditStore
+
+    return RedisCreditStore(redis)
+
+
 class Lifecycle:
     """Starts the background loops after the bot is up and stops them without losing jobs."""
 
@@ -232,10 +249,17 @@ class Lifecycle:
         notices: Notices,
         drafts: Drafts | None,
         pressed: PressedButtons,
+        wallet: Wallet | None,
+        texts: Texts,
+        prefs: PrefsService,
     ) -> None:
         self._pressed = pressed
         self._notices = notices
         self._drafts = drafts
+        self._wallet = wallet
+        self._texts = texts
+        self._prefs = prefs
+        self._recover_task: asyncio.Task[None] | None = None
         self._tracker = tracker
         self._voice = voice
         self._actions = actions
@@ -248,9 +272,32 @@ class Lifecycle:
         await self._profile.apply(bot)
         self._tracker.start()
         self._actions_task = asyncio.create_task(self._actions.run(), name="chat-actions")
+        if self._wallet is not None and self._wallet.enabled:
+            self._recover_task = asyncio.create_task(self._recover(bot), name="recover-payments")
         log.info("bot started")
 
+    async def _recover(self, bot: Bot) -> None:
+        """Payments a killed instance took but never credited (bounded; retried at the
+        next start if Telegram or the store is down now); their users are thanked late."""
+        assert self._wallet is not None
+        try:
+            async with asyncio.timeout(RECOVER_TIMEOUT):
+                credited = await self._wallet.recover()
+                for user_id, balance in credited:
+                    locale = (await self._prefs.get(user_id)).language or DEFAULT_LOCALE
+                    text = self._texts.get(locale, "pay.thanks", balance=balance)
+                    with suppress(TelegramAPIError):
+                        await bot.send_message(user_id, text)
+        except (TelegramAPIError, StoreUnavailable, TimeoutError) as exc:
+            log.warning("payments not checked against Telegram's list (%s)", type(exc).__name__)
+            return
+        log.info("payments checked against Telegram's list: %d credited now", len(credited))
+
     async def shutdown(self) -> None:
+        if self._recover_task is not None:
+            self._recover_task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._recover_task
         await self._tracker.stop()  # voices being heard are its steps
         await self._voice.close()
         await self._notices.close()
@@ -336,6 +383,7 @@ class Services:
     stats: StatsService
     backends: Backends
     actions: ChatActions
+    wallet: Wallet
     notices: Notices
     drafts: Drafts | None  # None: LIVE_PROGRESS is off
     pressed: PressedButtons
@@ -416,7 +464,20 @@ def create_services(
         slot_ttl=settings.generation_deadline * 2,
         clock=clock,
     )
+    if settings.credit_packs and redis is None:
+        log.warning("payments without REDIS_URL: the credit ledger is lost on restart")
+    wallet = Wallet(
+        create_credit_store(redis),
+        settings.credit_packs,
+        quotas=quotas,
+        rules=rules,
+        metrics=metrics,
+        stars=Stars(bot),
+        hold_seconds=hold_seconds(settings.generation_deadline),
+        clock=clock,
+    )
     tracker = Tracker(
+        wallet=wallet,
         store=store,
         backends=backends,
         delivery=delivery,
@@ -452,9 +513,12 @@ def create_services(
         ),
         clock=clock,
         styles=styles,
+        wallet=wallet,
     )
     stats = StatsService(store, clock=clock)
-    voice = create_voice(settings, bot, redis, http.credentials, art_service, quotas, store, texts)
+    voice = create_voice(
+        settings, bot, redis, http.credentials, art_service, quotas, store, texts, wallet
+    )
     tracker.hearer = voice  # voice requests are jobs; the tracker hears them
     return Services(
         texts=texts,
@@ -470,6 +534,7 @@ def create_services(
         stats=stats,
         backends=backends,
         actions=actions,
+        wallet=wallet,
         notices=Notices(bot, settings.notice_ttl),
         drafts=drafts if settings.live_progress else None,
         pressed=PressedButtons(bot, active=job_active(store)),
@@ -485,6 +550,7 @@ def create_voice(
     quotas: Quotas,
     store: JobStore,
     texts: Texts,
+    wallet: Wallet | None = None,
 ) -> VoiceService:
     """Voice prompts: SpeechKit on its own host and session, within its own budget."""
     http = YandexHttp(
@@ -504,6 +570,7 @@ def create_voice(
         texts=texts,
         enabled=settings.voice_prompts,
         max_in_flight=settings.stt_max_in_flight,
+        wallet=wallet,
     )
 
 
@@ -534,6 +601,8 @@ def create_dispatcher(
         styles=services.styles,
         history=services.history,
         tracker=services.tracker,
+        wallet=services.wallet,
+        paysupport_text=settings.paysupport_text,
         notices=services.notices,
         drafts=services.drafts,
         pressed=services.pressed,
@@ -561,10 +630,15 @@ def create_dispatcher(
         profile=BotProfile(
             services.store,
             services.texts,
-            commands=COMMANDS,
+            commands=COMMANDS + (PAYMENT_COMMANDS if services.wallet.enabled else ()),
             default_locale=DEFAULT_LOCALE,
             ephemeral=EPHEMERAL_COMMANDS,
         ),
+        # Only a shared ledger (Redis) can tell what Telegram's list adds: one in memory
+        # starts empty and would credit every past payment again.
+        wallet=services.wallet if redis is not None else None,
+        texts=services.texts,
+        prefs=services.prefs,
     )
     dispatcher.startup.register(lifecycle.startup)
     dispatcher.shutdown.register(lifecycle.shutdown)

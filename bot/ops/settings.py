@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.ledger import Pack, parse_packs
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_YANDEX_API_URL = "https://llm.api.cloud.yandex.net"
 DEFAULT_STT_API_URL = "https://stt.api.cloud.yandex.net"
@@ -176,6 +178,12 @@ class Settings(BaseSettings):
     images_rate_per_minute: float = Field(default=60.0, gt=0)
     images_http_timeout: float = Field(default=120.0, gt=0, description="Seconds per call")
 
+    # Payments in Telegram Stars (docs/payments.md): packs of credits sold with /buy, as
+    # "credits:stars" pairs; empty turns payments off. How users reach the operator about
+    # a payment (/paysupport), required when packs are sold.
+    credit_packs: Annotated[tuple[Pack, ...], NoDecode] = ()
+    paysupport_text: str = Field(default="", max_length=1000)
+
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -205,6 +213,19 @@ class Settings(BaseSettings):
             if not value or len(set(value)) != len(value):
                 raise ValueError("must name one or more models, each once")
         return value
+
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _packs(cls, value: object) -> object:
+        return parse_packs(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _paysupport_with_packs(self) -> Settings:
+        if self.credit_packs and not self.paysupport_text.strip():
+            raise ValueError(
+                "PAYSUPPORT_TEXT: must say how to reach you when CREDIT_PACKS sells credits"
+            )
+        return self
 
     @field_validator("button_emoji", mode="before")
     @classmethod

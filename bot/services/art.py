@@ -22,6 +22,7 @@ from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
 from bot.services.quotas import Quotas
 from bot.services.tracker import Tracker
+from bot.services.wallet import Wallet
 from bot.storage.base import JobStore
 from bot.storage.picture_cache import PictureCache
 
@@ -57,8 +58,10 @@ class ArtService:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         styles: StyleCatalog = BUILTIN,
+        wallet: Wallet | None = None,
     ) -> None:
         self._tracker = tracker
+        self._wallet = wallet
         self.styles = styles
         self._store = store
         self._cache = cache
@@ -94,7 +97,10 @@ class ArtService:
         quota; drawing it again when Yandex has dropped it is counted by the tracker. A
         job whose update came twice is a silent `DUPLICATE`; an Original of a picture whose
         Original is already on its way is `BUSY`. A job that is admitted but cannot start
-        must be handed back with `release`."""
+        must be handed back with `release`.
+
+        With payments on, pictures beyond the free quota are paid with credits, reserved
+        here for the job (`Wallet.cover`)."""
         try:
             known = await self._store.get(job.id)
         except StoreUnavailable:
@@ -110,14 +116,25 @@ class ArtService:
             pictures=job.request.variants,
             charge=job.operation_id is None,
         )
+        if refusal is not None and self._wallet is not None and self._wallet.enabled:
+            refusal = await self._wallet.cover(
+                refusal,
+                user_id=job.user_id,
+                job_id=job.id,
+                slot=job.slot,
+                chat_id=chat_id,
+                pictures=job.request.variants,
+            )
         if refusal is not None and refusal.reason == BUSY and job.source_id is None:
             return Refusal(DUPLICATE)  # the same update, handled at this very moment
         return refusal
 
     async def release(self, job: Job) -> None:
-        """Hand back the slot of an admitted job that could not start."""
+        """Hand back the slot (and the credits) of an admitted job that could not start."""
         try:
             await self._store.release_slot(job.user_id, job.slot)
+            if self._wallet is not None and self._wallet.enabled:
+                await self._wallet.settle(job.user_id, job.id, 0)
         except StoreUnavailable:
             log.warning("job %s: store unavailable, its slot expires by itself", job.id)
 
@@ -165,7 +182,7 @@ class ArtService:
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
         job = await self._from_cache(job)
-        job = job.but(next_poll_at=self._clock() + status_grace)
+        job = job.but(next_poll_at=self._clock() + status_grace, credits=await self._cost(job))
         if not await self._tracker.enqueue(job):
             return None
         await self._history.record(job)
@@ -181,7 +198,8 @@ class ArtService:
     async def enqueue_hearing(self, job: Job, *, status_grace: float) -> bool:
         """Store a voice request's job from its admission, to be heard by the tracker;
         False when it is known already (its update came twice) or refused and told."""
-        return await self._tracker.enqueue(job.but(next_poll_at=self._clock() + status_grace))
+        job = job.but(next_poll_at=self._clock() + status_grace, credits=await self._cost(job))
+        return await self._tracker.enqueue(job)
 
     async def _from_cache(self, job: Job) -> Job:
         """A request with the user's own seed drawn before comes from Telegram's copy."""
@@ -196,6 +214,10 @@ class ArtService:
                     operation_id=cached.operation_id,
                 )
         return job
+
+    async def _cost(self, job: Job) -> int:
+        """The credits admission reserved for the job, stored with it (the status says so)."""
+        return 0 if self._wallet is None else await self._wallet.cost(job)
 
     async def _cached_variants(self, job: Job) -> Job:
         """Each variant drawn before (same request, its seed) comes from Telegram's copy."""
@@ -317,6 +339,8 @@ class ArtService:
         if operation_id is not None:
             job = job.moved_to(JobState.PENDING, operation_id=operation_id)
         refusal = await self.admit(job)
+        if refusal is None:
+            job = job.but(credits=await self._cost(job))
         if refusal is None and not await self._tracker.enqueue(job):
             return Refusal(DUPLICATE)
         return refusal

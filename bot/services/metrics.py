@@ -34,6 +34,13 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.stars = Counter("art_stars", "Telegram Stars received", registry=self.registry)
+        self.credits = Counter(
+            "art_credits",
+            "Credits sold, granted, reserved, spent, given back and refunded",
+            ["event"],
+            registry=self.registry,
+        )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
 
     def render(self) -> bytes:

@@ -99,6 +99,13 @@ class Quotas:
         except StoreUnavailable:
             log.warning("store unavailable: counted pictures not given back")
 
+    async def free_left(self, user_id: int) -> int | None:
+        """The free pictures the user has left today; None: no limit (an admin)."""
+        if self._rules.is_admin(user_id):
+            return None
+        used = await self._store.day_count(user_id, day=day_of(self._clock()))
+        return max(0, self._daily_quota - used)
+
     def _refusal(self, verdict: str, now: float) -> Refusal:
         """The store's verdict as a refusal: "pictures:<remaining>" carries what remains."""
         reason, _, remaining = verdict.partition(":")

@@ -49,6 +49,7 @@ from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
 from bot.services.quotas import Quotas
+from bot.services.wallet import Wallet
 from bot.storage.base import JobStore, LeaseLost
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
@@ -115,7 +116,9 @@ class Tracker:
         shutdown_grace: float = 10.0,
         backlog_max: int = 1000,
         stall_after: float = 60.0,
+        wallet: Wallet | None = None,
     ) -> None:
+        self._wallet = wallet
         self._store = store
         self._backends = backends
         self._delivery = delivery
@@ -574,7 +577,7 @@ class Tracker:
             await self._cache.remember(job, delivered.file_id)
         self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
         log.info("job %s: picture %s", job.id, delivered.outcome)
-        await self._finish(job.moved_to(JobState.DONE))
+        await self._finish(job.moved_to(JobState.DONE), int(delivered.outcome is Outcome.SENT))
 
     async def _cancel(self, job: Job) -> None:
         running = [op for op, r in zip(job.variant_ops, job.variant_results, strict=True) if not r]
@@ -592,22 +595,35 @@ class Tracker:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
         if job.state is JobState.HEARING:  # nothing was drawn: the pictures are given back
-            await self._quotas.give_back(job.user_id, job.request.variants)
+            await self._quotas.give_back(job.user_id, job.free_pictures)
         self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
         await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
 
-    async def _finish(self, job: Job) -> None:
+    async def _finish(self, job: Job, delivered: int = 0) -> None:
+        """End the job: saved as ended, its status message cleaned up, its slot freed and
+        its credits settled (spent for the `delivered` pictures, the rest given back)."""
         self._actions.drop(job.id)
         if job.kept:
             with suppress(StoreUnavailable):  # they expire at `keep_until` anyway
                 await self._store.drop_pictures(job.id, range(max(job.request.variants, 1)))
         late_status = await self._save(job)
+        if job.credits and self._wallet is not None:
+            await self._settle(job, delivered)
         if late_status is not None:
             # Recorded while this step held the job, which ended without knowing it.
             await self._delivery.drop_status(job.chat_id, late_status)
         with suppress(StoreUnavailable):
             await self._store.release_slot(job.user_id, job.slot)
+
+    async def _settle(self, job: Job, delivered: int) -> None:
+        """Once the job is saved as ended; if the store is down now, the hold is given back
+        by itself after its time (the user is never charged for an unsettled job)."""
+        assert self._wallet is not None
+        try:
+            await self._wallet.settle(job.user_id, job.id, delivered)
+        except StoreUnavailable:
+            log.warning("job %s: store unavailable, its credits come back by themselves", job.id)
 
     async def _end_untold(self, job: Job) -> None:
         """Past `keep_until` (or after an error even the failure path hit): the job ends,
@@ -799,7 +815,8 @@ class Tracker:
                     await self._cache.remember(job, file_id, variant=i)
         self._metrics.deliveries.labels(outcome=delivered.outcome, model=job.request.model).inc()
         log.info("job %s: album of %d %s", job.id, len(pictures), delivered.outcome)
-        await self._finish(job.moved_to(JobState.DONE))
+        sent = len(pictures) if delivered.outcome is Outcome.SENT else 0
+        await self._finish(job.moved_to(JobState.DONE), sent)
 
     async def _wait_for_submit_budget(self, job: Job) -> None:
         """Over the model's submit budget, wait in line and show the place in the status

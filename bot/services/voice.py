@@ -26,6 +26,7 @@ from bot.core.prompt import ArtRequest, Limits, PromptError
 from bot.core.voice import VoiceIssue, recognised_prompt, stt_language
 from bot.services.art import ArtService
 from bot.services.quotas import Quotas
+from bot.services.wallet import Wallet
 from bot.storage.base import JobStore
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.status_edits import StatusEdits
@@ -76,7 +77,9 @@ class VoiceService:
         texts: Texts,
         enabled: bool,
         max_in_flight: int = 20,
+        wallet: Wallet | None = None,
     ) -> None:
+        self._wallet = wallet
         self._art = art
         self._quotas = quotas
         self._store = store
@@ -120,18 +123,30 @@ class VoiceService:
                 verdict = await self._quotas.admit(
                     user_id, job_id, chat_id=chat_id, pictures=pictures
                 )
+                if verdict is not None and self._wallet is not None and self._wallet.enabled:
+                    verdict = await self._wallet.cover(
+                        verdict,
+                        user_id=user_id,
+                        job_id=job_id,
+                        slot=job_id,
+                        chat_id=chat_id,
+                        pictures=pictures,
+                    )
         finally:
             if verdict is not None:
                 self._claimed.discard(job_id)
         return verdict
 
     async def release(self, user_id: int, job_id: str, pictures: int) -> None:
-        """Give back the slot and the day's `pictures` of a request that will not become a
-        job: a picture is paid for only when drawn."""
+        """Give back the slot, the day's `pictures` and the credits held of a request that
+        will not become a job: a picture is paid for only when drawn."""
         self._claimed.discard(job_id)
+        paid = 0
         with suppress(StoreUnavailable):
             await self._store.release_slot(user_id, job_id)
-        await self._quotas.give_back(user_id, pictures)
+            if self._wallet is not None and self._wallet.enabled:
+                paid = await self._wallet.settle(user_id, job_id, 0)
+        await self._quotas.give_back(user_id, pictures - paid)
 
     async def listen(
         self, prompt: VoicePrompt, flags: ArtRequest, *, status_grace: float
@@ -185,14 +200,14 @@ class VoiceService:
         if text is not None:
             heard = await self._request(job, text)
         if heard is None:
-            await self._quotas.give_back(job.user_id, job.request.variants)
+            await self._quotas.give_back(job.user_id, job.free_pictures)
         return heard
 
     async def interrupted(self, job: Job) -> None:
         """The bot stops while hearing: say so rather than listen forever."""
         log.warning("voice %s: stopped by shutdown", job.id)
         await self._tell(job, self._texts.voice_issue(job.locale, VoiceIssue.INTERRUPTED))
-        await self._quotas.give_back(job.user_id, job.request.variants)
+        await self._quotas.give_back(job.user_id, job.free_pictures)
 
     async def _recognise(self, job: Job) -> str | None:
         """What was said; None when the user has been told why there is nothing."""
@@ -239,7 +254,7 @@ class VoiceService:
             locale=locale,
             reply_to_message_id=job.reply_to_message_id,
             job_id=job.id,
-        )
+        ).but(credits=job.credits)  # held at admission, settled when the job ends
         # The status says what was heard before the job can change it, so any later
         # word from the tracker (queue, failure, the picture) comes after this one.
         status_id = await self._edits.show(

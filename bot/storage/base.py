@@ -146,6 +146,10 @@ class JobStore(ABC):
         not heard); the count never goes below zero."""
 
     @abstractmethod
+    async def day_count(self, user_id: int, *, day: int) -> int:
+        """The generations counted for the user on `day` (/balance: the free ones left)."""
+
+    @abstractmethod
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         """Count an event of the day (shared by all instances), with a delivery lag."""
 

@@ -254,6 +254,9 @@ class MemoryJobStore(JobStore):
         if counts is not None and counts[user_id]:
             counts[user_id] = max(counts[user_id] - pictures, 0)
 
+    async def day_count(self, user_id: int, *, day: int) -> int:
+        return self._daily.get(day, Counter())[user_id]
+
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
         self._new_day(day)
         stats = self._stats.setdefault(day, DailyStats(Counter(), []))

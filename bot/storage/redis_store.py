@@ -443,6 +443,11 @@ class RedisJobStore(JobStore):
             )
         return bool(counted)
 
+    async def day_count(self, user_id: int, *, day: int) -> int:
+        async with _available():
+            used = await self._redis.get(self._daily_key(user_id, day))
+        return int(used or 0)
+
     def _daily_key(self, user_id: int, day: int) -> str:
         return f"{self._prefix}daily:{user_id}:{day}"
 

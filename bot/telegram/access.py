@@ -31,6 +31,8 @@ class AccessMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if self._rules.allows(user.id if user else None, chat.id if chat else None):
             return await handler(event, data)
+        if isinstance(event, Message) and event.successful_payment is not None:
+            return await handler(event, data)  # paid already: the credits are the user's
         i18n: I18n = data["i18n"]
         text = self._texts.get(i18n.current_locale, "access.denied")
         # (A guest message's chat is not the bot's: it is answered only by answerGuestQuery.)

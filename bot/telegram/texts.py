@@ -44,6 +44,8 @@ COUNTED = {
     "voice.too_long": "seconds",
     "error.prompt_too_long": "length",
     "error.prompt_too_long_style": "limit",
+    "pay.button": "credits",
+    "pay.title": "credits",
 }
 
 
@@ -224,6 +226,12 @@ class Texts:
     def status(self, job: Job, ended: int | None = None) -> str:
         """ "Generating…" (naming the model when that matters); of an album, with its seeds
         and, once some have ended, how many."""
+        text = self._status(job, ended)
+        if job.credits:
+            text += "\n" + self.get(job.locale, "status.cost", credits=job.credits)
+        return text
+
+    def _status(self, job: Job, ended: int | None) -> str:
         key = self._model_key(job.request.model)
         if not job.is_album:
             return self.get(job.locale, f"status.{key or 'generating'}", **self._meta(job))
