@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.netcause import where
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.preflight import run_checks
@@ -60,7 +61,7 @@ async def test_all_is_well(
         lines[4].render(),
     ]
     assert lines[4].ok
-    assert lines[4].detail.startswith("127.0.0.1, version ")
+    assert lines[4].detail.startswith(f"{where(redis_url)}, version ")
     assert lines[4].detail.endswith("append-only file on")
     assert len(yandex.probes) == 2
     assert yandex.generations == 0
@@ -98,8 +99,9 @@ async def test_unreachable_services_and_inline_mode_off(
             make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere)
         )
     }
-    assert lines["Telegram"].render() == "✗ Telegram: unreachable (TelegramNetworkError)"
-    assert lines["YandexART"].render() == "✗ YandexART: unreachable (ServiceUnavailable)"
+    refused = f"cannot reach {nowhere[7:]}: connection refused (nothing listens on that port)"
+    assert lines["Telegram"].render() == f"✗ Telegram: {refused}"
+    assert lines["YandexART"].render() == f"✗ YandexART: {refused}"
     assert lines["Redis"].render() == "✓ Redis: not used (REDIS_URL unset): jobs live in memory"
 
 
@@ -127,18 +129,25 @@ async def test_check_command_exit_codes(
     assert code == 0, lines
     assert len(lines) == 5
     assert all(line.startswith("✓ ") for line in lines), lines
-    code, lines = await _command("check", _env(telegram, yandex, YANDEX_API_KEY="bad"), tmp_path)
+    code, lines = await _command(
+        "check", _env(telegram, yandex, YANDEX_API_KEY="bad-api-key"), tmp_path
+    )
     assert code == 1
     assert "✗ YandexART: YANDEX_API_KEY refused (401 Unauthenticated)" in lines
     code, lines = await _command("check", _env(telegram, yandex, POLL_GROWTH="0.5"), tmp_path)
     assert code == 1
     assert lines == [
-        "✗ settings: invalid settings: POLL_GROWTH: Input should be greater than or equal to 1"
+        f"✗ settings: 1 setting to fix (read from the environment; no .env file in {tmp_path}):",
+        "  POLL_GROWTH: must be at least 1; e.g. POLL_GROWTH=1.5",
     ]
     for secret in (BOT_TOKEN, API_KEY):
         assert all(secret not in line for line in lines)
     code, lines = await _command("chek", _env(telegram, yandex), tmp_path)
-    assert (code, lines) == (2, ["usage: python -m bot [run|check|health]"])
+    assert code == 2
+    assert (
+        "invalid choice: 'chek' (choose from 'run', 'check', 'health', 'demo', 'payments')"
+        in lines[-1]
+    )
 
 
 async def test_health_command_asks_the_running_bot(
@@ -154,6 +163,8 @@ async def test_health_command_asks_the_running_bot(
     finally:
         assert await bot.stop() == 0
     code, lines = await _command("health", env, tmp_path)
-    assert (code, lines) == (1, ["✗ health: no answer (URLError)"])
+    port = env["HEALTH_PORT"]
+    refused = "connection refused (nothing listens on that port)"
+    assert (code, lines) == (1, [f"✗ health: no answer from 127.0.0.1:{port}: {refused}"])
     code, lines = await _command("health", _env(telegram, yandex), tmp_path)
     assert (code, lines) == (1, ["✗ health: HEALTH_PORT is unset, the bot serves no /healthz"])

@@ -32,17 +32,19 @@ async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 async def test_redis_down_at_start_is_one_clear_line(tmp_path: Path) -> None:
+    port = free_port()
     env = {
         "BOT_TOKEN": BOT_TOKEN,
         "YANDEX_FOLDER_ID": FOLDER,
         "YANDEX_API_KEY": API_KEY,
-        "REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0",
+        "REDIS_URL": f"redis://:hunter2-hunter2@127.0.0.1:{port}/0",
     }
     bot = BotProcess(env, tmp_path)
     await bot.start()
     assert await bot.wait() == 2
     assert bot.log.strip() == (
-        "error: REDIS_URL: cannot connect to Redis at 127.0.0.1 (ConnectionError)"
+        f"error: REDIS_URL: cannot connect to Redis at 127.0.0.1:{port}: "
+        "connection refused (nothing listens on that port)"
     )
 
 

@@ -3,6 +3,8 @@ three ("1 картинка", "2 картинки", "5 картинок"; 11 is l
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.core.jobs import Job
@@ -21,6 +23,8 @@ RU = {
     "voice.too_long": ("секунды.", "секунд.", "секунд."),
     "error.prompt_too_long": ("символ,", "символа,", "символов,"),
     "error.prompt_too_long_style": ("символа,", "символов,", "символов,"),
+    "pay.button": ("кредит за", "кредита за", "кредитов за"),
+    "pay.title": ("кредит", "кредита", "кредитов"),
 }
 EN = {
     "status.album": ("variant…", "variants…"),
@@ -31,6 +35,8 @@ EN = {
     "voice.too_long": ("second.", "seconds."),
     "error.prompt_too_long": ("character,", "characters,"),
     "error.prompt_too_long_style": ("character,", "characters,"),
+    "pay.button": ("credit for", "credits for"),
+    "pay.title": ("credit", "credits"),
 }
 PARAMS = {"seeds": "1–2", "ratio": "1:1", "model": "aliceai", "hours": 3, "minutes": 4}
 
@@ -55,6 +61,8 @@ def render(texts: Texts, locale: str, key: str, n: int) -> str:
         "seconds": n,
         "length": n,
         "style": "anime",
+        "credits": n,
+        "stars": 50,
     }
     if key == "error.prompt_too_long":
         params["limit"] = 500
@@ -75,7 +83,8 @@ def test_counted_texts_take_their_numbers_form(texts: Texts, key: str, n: int) -
     assert f"{n} " in russian
     assert expected in russian, russian
     others = {form.format(n) for form in RU[key]} - {expected}
-    assert not any(f"{n} {other}" in russian for other in others)
+    # A whole word: "11 кредитов" holds "11 кредит" but not the word "кредит".
+    assert not any(re.search(rf"{n} {re.escape(other)}(?!\w)", russian) for other in others)
     english = render(texts, "en", key, n)
     assert EN[key][0 if n == 1 else 1] in english, english
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.netcause import where
 from bot.emulators.telegram import BOT_USERNAME, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot
@@ -104,7 +105,8 @@ async def test_telegram_out_of_reach_is_waited_for_and_the_bot_comes_up(
     waits = [line for line in log.splitlines() if "Telegram unreachable" in line]
     assert len(waits) >= 2
     for attempt, line in enumerate(waits, start=1):
-        assert f"(TelegramNetworkError), attempt {attempt};" in line
+        assert f", attempt {attempt}; cannot reach 127.0.0.1:" in line
+        assert ": connection refused (nothing listens on that port); next try" in line
     assert BOT_TOKEN not in log
 
 
@@ -152,7 +154,10 @@ async def test_yandex_out_of_reach_at_start_is_a_warning(
     settings = make_settings(yandex_api_url=f"http://127.0.0.1:{free_port()}")
     with caplog.at_level(logging.WARNING):
         await check_yandex(settings)
-    assert "Yandex unreachable (ServiceUnavailable) at start; starting anyway" in caplog.text
+    assert (
+        f"Yandex unreachable at start (cannot reach {where(str(settings.yandex_api_url))}: "
+        "connection refused (nothing listens on that port)); starting anyway"
+    ) in caplog.text
 
 
 async def test_accepted_yandex_credentials_pass_with_one_probe(
@@ -180,7 +185,7 @@ async def test_a_port_in_use_stops_start_up_with_one_line_before_telegram_is_tol
     port = taken.getsockname()[1]
     ports = {"WEBHOOK_PORT": str(free_port()), setting: str(port)}
     if webhook:
-        ports |= {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s3cret"}
+        ports |= {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s3cret-value-1"}
     env = _env(telegram.url, yandex.url, WEBHOOK_HOST="127.0.0.1", **ports)
     process = BotProcess(env, tmp_path)
     try:

@@ -70,11 +70,15 @@ async def test_an_installed_wheel_runs_from_any_directory(
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
         "POLL_FIRST_DELAY": "0.05",
+        # The status message, not issue 23's live draft: its text is checked below.
+        "LIVE_PROGRESS": "false",
     }
+    # The console script `pip install` put next to the venv's python (issue 25).
+    version = await _run(python.parent / "yandexart-bot", "--version", cwd=workdir)
+    assert version.strip() == "yandexart-bot 0.1.0"
     process = await asyncio.create_subprocess_exec(
-        python,
-        "-m",
-        "bot",
+        python.parent / "yandexart-bot",
+        "run",
         cwd=workdir,
         env=env,
         stdout=asyncio.subprocess.PIPE,

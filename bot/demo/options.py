@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.ops.settings import SettingsError
 
+_SOURCE = "read from the environment only"
 DEFAULT_PORT = 8008
 # Generation times are the real ones scaled by this; 0.2 makes YandexART's median of about
 # 20 s into 4 s, long enough to watch the status message.
@@ -25,11 +26,11 @@ def options_from_env(env: Mapping[str, str]) -> DemoOptions:
     port = env.get("DEMO_PORT", "") or str(DEFAULT_PORT)
     scale = env.get("DEMO_TIME_SCALE", "") or str(DEFAULT_TIME_SCALE)
     if not port.isdigit() or int(port) > 65535:
-        raise SettingsError("invalid settings: DEMO_PORT: must be a port number, 0-65535")
+        raise SettingsError([("DEMO_PORT", "must be a port number, 0-65535")], _SOURCE)
     try:
         time_scale = float(scale)
     except ValueError:
         time_scale = -1.0
     if not 0 < time_scale <= 10:
-        raise SettingsError("invalid settings: DEMO_TIME_SCALE: must be a number in (0, 10]")
+        raise SettingsError([("DEMO_TIME_SCALE", "must be a number in (0, 10]")], _SOURCE)
     return DemoOptions(int(port), time_scale)

@@ -19,7 +19,7 @@ from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import BOT_TOKEN, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.server import run
-from bot.ops.settings import Settings, SettingsError, StartupError, describe_error
+from bot.ops.settings import Settings, SettingsError, StartupError, describe_problems
 
 # Generation times are the real ones times DEMO_TIME_SCALE: YandexART's median is about 20 s
 # (bench/common.py's model).
@@ -107,7 +107,7 @@ class Demo:
         try:
             return DemoSettings(**values)
         except ValidationError as exc:
-            raise SettingsError(describe_error(exc)) from None
+            raise SettingsError(describe_problems(exc), "the demo's own settings") from None
 
     @property
     def url(self) -> str:

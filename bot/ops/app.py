@@ -32,6 +32,7 @@ from bot.core.errors import StoreUnavailable
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.jobs import JobIds
 from bot.core.limits import AccessRules
+from bot.core.netcause import network_cause, where
 from bot.core.prompt import Limits
 from bot.core.schedule import LearnedSchedule, PollSchedule
 from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
@@ -202,9 +203,9 @@ async def connect_redis(url: str) -> Redis:
         await redis.ping()
     except (RedisError, OSError) as exc:
         await redis.aclose()
-        where = urlsplit(url).hostname or url.split("://", 1)[0]
+        host = where(url) if urlsplit(url).hostname else url.split("://", 1)[0]
         raise StartupError(
-            f"REDIS_URL: cannot connect to Redis at {where} ({type(exc).__name__})"
+            f"REDIS_URL: cannot connect to Redis at {host}: {network_cause(exc)}"
         ) from None
     return redis
 

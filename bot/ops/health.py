@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.core.errors import StoreUnavailable
+from bot.core.netcause import network_cause
 from bot.services.metrics import Metrics
 from bot.services.tracker import Tracker
 from bot.storage.base import JobStore
@@ -32,6 +33,7 @@ class Ops:
         app.router.add_get("/metrics", self.metrics)
 
     async def health(self, request: web.Request) -> web.Response:
+        self._metrics.ops_requests.labels(request.path).inc()
         checks = {
             "store": await self._store_ok(),
             "telegram": await self._telegram_ok(),
@@ -43,6 +45,7 @@ class Ops:
         return web.json_response(body, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        self._metrics.ops_requests.labels(request.path).inc()
         try:
             self._metrics.pending.set(await self._store.active_count())
         except StoreUnavailable:
@@ -61,6 +64,6 @@ class Ops:
         try:
             await self._bot.get_me(request_timeout=int(CHECK_TIMEOUT))
         except TelegramAPIError as exc:
-            log.warning("health: Telegram unreachable (%s)", type(exc).__name__)
+            log.warning("health: Telegram unreachable (%s)", network_cause(exc))
             return False
         return True

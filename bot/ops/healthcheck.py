@@ -6,6 +6,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from bot.core.netcause import network_cause, where
 from bot.ops.settings import Settings
 
 TIMEOUT = 5.0
@@ -34,5 +35,5 @@ def probe(settings: Settings) -> int:
     except urllib.error.HTTPError as exc:
         print(f"✗ health: {exc.code} {exc.read().decode(errors='replace')}")
     except (urllib.error.URLError, OSError) as exc:
-        print(f"✗ health: no answer ({type(exc).__name__})")
+        print(f"✗ health: no answer from {where(url)}: {network_cause(exc)}")
     return 1

@@ -11,10 +11,13 @@ from urllib.parse import urlsplit
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramNetworkError,
     TelegramNotFound,
+    TelegramServerError,
     TelegramUnauthorizedError,
 )
 
+from bot.core.netcause import network_cause, where
 from bot.ops.app import REDIS_TIMEOUT, create_bot, create_yandex_http
 from bot.ops.settings import Settings
 from bot.ops.startup import TELEGRAM_TIMEOUT, YANDEX_PROBE_TIMEOUT
@@ -39,7 +42,7 @@ async def run_checks(settings: Settings) -> list[Line]:
     lines = [Line(True, "settings", "valid")]
     bot = create_bot(settings)
     try:
-        lines.append(await check_telegram(bot))
+        lines.append(await check_telegram(bot, where(str(settings.telegram_api_url))))
         if settings.webhook_url is not None and lines[-1].ok:
             lines.append(await check_webhook(bot, str(settings.webhook_url)))
     finally:
@@ -56,15 +59,19 @@ async def run_checks(settings: Settings) -> list[Line]:
     return lines
 
 
-async def check_telegram(bot: Bot) -> Line:
+async def check_telegram(bot: Bot, host: str) -> Line:
     try:
         me = await bot.get_me(request_timeout=TELEGRAM_TIMEOUT)
     except TelegramUnauthorizedError:
         return Line(False, "Telegram", "BOT_TOKEN refused (401 Unauthorized)")
     except TelegramNotFound:
         return Line(False, "Telegram", "404 Not Found: check BOT_TOKEN and TELEGRAM_API_URL")
+    except TelegramNetworkError as exc:
+        return Line(False, "Telegram", f"cannot reach {host}: {network_cause(exc)}")
+    except TelegramServerError as exc:
+        return Line(False, "Telegram", f"{host} answered a server error ({type(exc).__name__})")
     except TelegramAPIError as exc:
-        return Line(False, "Telegram", f"unreachable ({type(exc).__name__})")
+        return Line(False, "Telegram", f"{host} refused getMe ({type(exc).__name__})")
     inline = "on" if me.supports_inline_queries else "off (@BotFather: /setinline)"
     # getMe does not tell whether inline feedback is on; only @BotFather shows it.
     return Line(
@@ -104,21 +111,21 @@ async def check_redis(url: str | None) -> Line:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    where = urlsplit(url).hostname or url.split("://", 1)[0]
+    host = where(url) if urlsplit(url).hostname else url.split("://", 1)[0]
     redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
     try:
         await redis.ping()
         server = await redis.info("server")
         persistence = await redis.info("persistence")
     except (RedisError, OSError) as exc:
-        return Line(False, "Redis", f"REDIS_URL: cannot reach {where} ({type(exc).__name__})")
+        return Line(False, "Redis", f"REDIS_URL: cannot reach {host}: {network_cause(exc)}")
     finally:
         await redis.aclose()
     if persistence.get("aof_enabled") == 1:
         saved = "append-only file on"
     else:
         saved = "append-only file off: pending jobs are lost if Redis restarts"
-    return Line(True, "Redis", f"{where}, version {server.get('redis_version')}, {saved}")
+    return Line(True, "Redis", f"{host}, version {server.get('redis_version')}, {saved}")
 
 
 async def check(settings: Settings) -> int:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
 
 from bot.ops.app import connect_redis, create_bot, create_dispatcher
 from bot.ops.gc_tuning import tune_gc
@@ -163,6 +164,18 @@ def build_webhook_app(
     return app
 
 
+# Paths polled by health checks and Prometheus: counted in /metrics, not logged.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+class QuietAccessLogger(AccessLogger):
+    """aiohttp's access log, less the health checks and scrapes (one every few seconds)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path not in QUIET_PATHS:
+            super().log(request, response, time)
+
+
 def bind_ports(host: str, ports: dict[str, int]) -> dict[str, socket.socket]:
     """A bound socket for each port (served later); a port that cannot be had stops start-up
     with one line naming its setting."""
@@ -210,7 +223,11 @@ async def start_server(
     before its body arrived (403, 408) closes its connection at once: aiohttp would go on
     reading the body for 10 s."""
     runner = web.AppRunner(
-        app, handle_signals=False, keepalive_timeout=IDLE_TIMEOUT, lingering_time=0
+        app,
+        handle_signals=False,
+        access_log_class=QuietAccessLogger,
+        keepalive_timeout=IDLE_TIMEOUT,
+        lingering_time=0,
     )
     await runner.setup()
     site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)

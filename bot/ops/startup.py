@@ -23,6 +23,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 
+from bot.core.netcause import network_cause, where
 from bot.ops.app import create_yandex_http
 from bot.ops.settings import Settings, StartupError
 from bot.yandex.probe import probe_art
@@ -83,11 +84,12 @@ async def wait_for_telegram(
             delay = backoff_delay(attempt, rng)
             if isinstance(exc, TelegramRetryAfter):
                 delay = max(delay, float(exc.retry_after))
-            # The exception text may quote the URL, which holds the token: log its type only.
+            # The exception text may quote the URL, which holds the token: fixed words only.
             log.warning(
-                "Telegram unreachable (%s), attempt %d; next try in %.1f s",
-                type(exc).__name__,
+                "Telegram unreachable, attempt %d; cannot reach %s: %s; next try in %.1f s",
                 attempt,
+                where(str(bot.session.api.base)),
+                network_cause(exc),
                 delay,
             )
         except TelegramAPIError as exc:
@@ -112,4 +114,4 @@ async def check_yandex(settings: Settings) -> None:
         hint = "; IAM tokens expire after 12 h" if name == "YANDEX_IAM_TOKEN" else ""
         raise StartupError(f"{name}: Yandex refused the credentials ({probe.detail}){hint}")
     if probe.accepted is None:
-        log.warning("Yandex %s at start; starting anyway", probe.detail)
+        log.warning("Yandex unreachable at start (%s); starting anyway", probe.detail)

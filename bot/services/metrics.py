@@ -34,6 +34,12 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
+        self.ops_requests = Counter(
+            "bot_ops_requests",
+            "Requests to /healthz and /metrics (kept out of the access log)",
+            ["path"],
+            registry=self.registry,
+        )
         self.stars = Counter("art_stars", "Telegram Stars received", registry=self.registry)
         self.credits = Counter(
             "art_credits",

@@ -18,6 +18,9 @@ class YandexArtError(BackendError):
         super().__init__(message)
         self.message = message
 
+    # The HTTP status of the answer, when the error came in one.
+    http_status: int | None = None
+
 
 class ModerationRefused(YandexArtError):
     kind = ErrorKind.MODERATION
@@ -61,6 +64,15 @@ class QuotaExceeded(TransientError):
 
 class ServiceUnavailable(TransientError):
     kind = ErrorKind.UNAVAILABLE
+
+
+class Unreachable(ServiceUnavailable):
+    """No answer at all: `cause` says why (DNS, refused, TLS, timeout), in fixed words."""
+
+    def __init__(self, host: str, cause: str) -> None:
+        super().__init__(f"cannot reach {host}: {cause}")
+        self.host = host
+        self.cause = cause
 
 
 _BY_GRPC: dict[int, type[YandexArtError]] = {

@@ -13,10 +13,12 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot.core.netcause import network_cause, where
 from bot.yandex.errors import (
     GenerationFailed,
     ServiceUnavailable,
     TransientError,
+    Unreachable,
     classify_error,
 )
 
@@ -75,6 +77,11 @@ class YandexHttp:
         self._session: aiohttp.ClientSession | None = None
 
     @property
+    def host(self) -> str:
+        """`host[:port]` of the API, for messages."""
+        return where(self._base_url)
+
+    @property
     def credentials(self) -> Credentials:
         """Shared with the clients of the other Yandex hosts: one token source for all."""
         return self._credentials
@@ -99,16 +106,18 @@ class YandexHttp:
             ) as resp:
                 payload = await _read_json(resp, self._max_body)
                 if resp.status >= 400:
-                    raise classify_error(
+                    error = classify_error(
                         http_status=resp.status,
                         grpc_code=int_or_none(payload.get("code")),
                         message=_error_message(payload),
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
+                    error.http_status = resp.status
+                    raise error
                 return payload
         except (aiohttp.ClientError, TimeoutError) as exc:
-            # The exception text may carry URLs; log only its type.
-            raise ServiceUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+            # The exception text may carry URLs: only the host and fixed words go on.
+            raise Unreachable(self.host, network_cause(exc)) from None
 
     async def call_retrying(
         self,

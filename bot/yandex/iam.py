@@ -22,7 +22,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.yandex.errors import AuthError, ServiceUnavailable, YandexArtError
+from bot.core.netcause import network_cause, where
+from bot.yandex.errors import AuthError, ServiceUnavailable, Unreachable, YandexArtError
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +150,10 @@ class IamTokenSource:
                 attempt += 1
                 delay = retry_delay(attempt, self._rng)
                 self._renew_at = self._clock() + delay
+                # An unreachable host is named with the cause; the text holds no secret.
                 log.warning(
                     "IAM token renewal failed (%s), attempt %d; next try in %.1f s",
-                    type(exc).__name__,
+                    exc.message if isinstance(exc, Unreachable) else type(exc).__name__,
                     attempt,
                     delay,
                 )
@@ -182,7 +184,9 @@ class IamTokenSource:
             async with self._session.post(self._url, json={"jwt": token}) as resp:
                 body = await resp.json(content_type=None)
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unreachable(where(self._url), network_cause(exc)) from None
+        except ValueError as exc:
             raise ServiceUnavailable(f"IAM: {type(exc).__name__}") from None
         if status in (400, 401, 403):
             raise IamRefused(f"IAM refused the key ({status})")

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.yandex.errors import AuthError, PermissionDenied, TransientError, YandexArtError
+from bot.yandex.errors import (
+    AuthError,
+    PermissionDenied,
+    TransientError,
+    Unreachable,
+    YandexArtError,
+)
 from bot.yandex.http import YandexHttp
 from bot.yandex.iam import IamRefused
 
@@ -29,15 +35,19 @@ class Probe:
     detail: str
 
 
-def _refusal(exc: YandexArtError) -> Probe | None:
+def _refusal(exc: YandexArtError, host: str) -> Probe | None:
     if isinstance(exc, IamRefused):
         return Probe(False, exc.message)
     if isinstance(exc, AuthError):
         return Probe(False, "401 Unauthenticated")
     if isinstance(exc, PermissionDenied):
         return Probe(False, "403 Permission denied")
+    if isinstance(exc, Unreachable):
+        return Probe(None, exc.message)
     if isinstance(exc, TransientError):
-        return Probe(None, f"unreachable ({type(exc).__name__})")
+        if exc.http_status is None:
+            return Probe(None, f"unavailable ({type(exc).__name__})")
+        return Probe(None, f"{host} answered HTTP {exc.http_status} ({type(exc).__name__})")
     return None
 
 
@@ -47,7 +57,7 @@ async def probe_art(http: YandexHttp) -> Probe:
         await http.call("GET", OPERATION_PATH.format(id=PROBE_OPERATION_ID))
     except YandexArtError as exc:
         # Any other refusal (404 as expected, or 400) came after the credentials passed.
-        return _refusal(exc) or Probe(True, "credentials accepted")
+        return _refusal(exc, http.host) or Probe(True, "credentials accepted")
     return Probe(True, "credentials accepted")
 
 
@@ -56,5 +66,5 @@ async def probe_gpt(http: YandexHttp, model_uri: str) -> Probe:
     try:
         await http.call("POST", TOKENIZE_PATH, json={"modelUri": model_uri, "text": "ping"})
     except YandexArtError as exc:
-        return _refusal(exc) or Probe(False, f"model refused ({type(exc).__name__})")
+        return _refusal(exc, http.host) or Probe(False, f"model refused ({type(exc).__name__})")
     return Probe(True, "model answers")
