@@ -173,6 +173,9 @@ def bot_env(telegram: FakeTelegram, yandex: FakeYandex, **settings: object) -> d
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
         "LOG_LEVEL": "WARNING",
+        # YandexART alone, the model these benchmarks measure (the defaults offer both).
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
         # The status-message path, comparable with the earlier runs in docs/PERFORMANCE.md;
         # pass live_progress=True to measure private chats with live drafts.
         "LIVE_PROGRESS": "false",

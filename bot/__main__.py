@@ -58,7 +58,7 @@ def run(_args: argparse.Namespace) -> int:
     return 0
 
 
-def check(_args: argparse.Namespace) -> int:
+def check(args: argparse.Namespace) -> int:
     """The preflight: exit 0 only when every part is fine."""
     try:
         settings = load_settings()
@@ -72,7 +72,7 @@ def check(_args: argparse.Namespace) -> int:
         return 1
     from bot.ops.preflight import run_check
 
-    return run_check(settings)
+    return run_check(settings, draw=args.draw)
 
 
 def health(_args: argparse.Namespace) -> int:
@@ -112,6 +112,14 @@ def payments(args: argparse.Namespace) -> int:
     return reconcile(["--since", args.since])
 
 
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--draw",
+        action="store_true",
+        help="also draw one small picture with each model in MODELS (billed), timing each",
+    )
+
+
 def _payments_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since", required=True, metavar="YYYY-MM-DD", help="compare payments from this UTC day on"
@@ -130,8 +138,10 @@ COMMANDS = {
         "try the settings, Telegram, Yandex and Redis once; one line each",
         "The preflight to run first: one line per dependency, ✓ or ✗ with the host and "
         "the cause. Nothing is generated or billed and nothing changes at Telegram. "
-        "Exits 0 when every line is ✓, 1 otherwise.",
+        "Exits 0 when every line is ✓, 1 otherwise. With --draw, also draws one small "
+        "picture with each model (billed by Yandex) and prints the time each took.",
         check,
+        _check_arguments,
     ),
     "health": Command(
         "ask the running bot's /healthz (the container's health check)",

@@ -38,6 +38,9 @@ def fast_settings(
         "POLL_PRIOR_MEDIAN": "0.2",
         "MAX_CONCURRENT_PER_USER": "1000",
         "SUBMIT_RATE_PER_MINUTE": "600000",
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
+        "ART_MODEL_URI": "art://{folder}/yandex-art/latest",
         # Private chats answer with the status message, as in tests/conftest.py.
         "LIVE_PROGRESS": "false",
         **overrides,

@@ -43,6 +43,13 @@ FAST = {
     # (test_e2e_telegram_features.py).
     "live_progress": False,
 }
+# The bot as most tests know it: YandexART alone, at the URI of the how-to it was built from
+# (the defaults offer both models; tests that need both say so).
+ONE_MODEL = {
+    "models": "yandexart",
+    "default_model": "yandexart",
+    "art_model_uri": "art://{folder}/yandex-art/latest",
+}
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +102,7 @@ def make_settings(telegram: FakeTelegram, yandex: FakeYandex) -> Callable[..., S
             "telegram_api_url": telegram.url,
             "yandex_api_url": yandex.url,
             **FAST,
+            **ONE_MODEL,
         }
         values.update(overrides)
         return load_settings(**values)

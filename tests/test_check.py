@@ -41,6 +41,10 @@ def _env(telegram: FakeTelegram, yandex: FakeYandex, **overrides: str) -> dict[s
         "YANDEX_API_KEY": API_KEY,
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
+        # The Yandex hosts these tests have fakes of (tests/test_check_models.py: the rest).
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
+        "VOICE_PROMPTS": "false",
         **overrides,
     }
 
@@ -51,7 +55,7 @@ async def test_all_is_well(
     telegram: FakeTelegram,
     yandex: FakeYandex,
 ) -> None:
-    lines = await run_checks(make_settings(redis_url=redis_url))
+    lines = await run_checks(make_settings(redis_url=redis_url, voice_prompts=False))
     assert [line.render() for line in lines] == [
         "✓ settings: valid",
         "✓ Telegram: @art_test_bot, inline mode on; inline feedback: see @BotFather "
@@ -74,7 +78,11 @@ async def test_every_failure_is_named(
 ) -> None:
     telegram.token = "1:other"
     telegram.inline_mode = False
-    settings = make_settings(yandex_api_key="wrong", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    settings = make_settings(
+        yandex_api_key="wrong",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        voice_prompts=False,
+    )
     lines = {line.name: line for line in await run_checks(settings)}
     assert not lines["Telegram"].ok
     assert lines["Telegram"].detail == "BOT_TOKEN refused (401 Unauthorized)"
@@ -89,14 +97,14 @@ async def test_unreachable_services_and_inline_mode_off(
     make_settings: Callable[..., Settings], telegram: FakeTelegram
 ) -> None:
     telegram.inline_mode = False
-    lines = {line.name: line for line in await run_checks(make_settings())}
+    lines = {line.name: line for line in await run_checks(make_settings(voice_prompts=False))}
     assert lines["Telegram"].ok
     assert "inline mode off (@BotFather: /setinline)" in lines["Telegram"].detail
     nowhere = f"http://127.0.0.1:{free_port()}"
     lines = {
         line.name: line
         for line in await run_checks(
-            make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere)
+            make_settings(telegram_api_url=nowhere, yandex_api_url=nowhere, voice_prompts=False)
         )
     }
     refused = f"cannot reach {nowhere[7:]}: connection refused (nothing listens on that port)"
@@ -106,7 +114,12 @@ async def test_unreachable_services_and_inline_mode_off(
 
 
 async def test_webhook_info(make_settings: Callable[..., Settings], telegram: FakeTelegram) -> None:
-    hook = {"webhook_url": "https://bot.example.org/hook", "webhook_secret": "s3cret"}
+    hook = {
+        "webhook_url": "https://bot.example.org/hook",
+        "webhook_secret": "s3cret",
+        "webhook_port": free_port(),
+        "voice_prompts": False,
+    }
     lines = {line.name: line for line in await run_checks(make_settings(**hook))}
     assert lines["webhook"].render() == (
         "✓ webhook: not set yet (the bot sets WEBHOOK_URL when it starts)"

@@ -219,6 +219,9 @@ async def test_a_bot_with_a_key_file_draws(
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
         "POLL_FIRST_DELAY": "0.05",
+        # YandexART alone (the defaults also offer the Images API, which has no fake here).
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
     }
     process = BotProcess(env, tmp_path)
     await process.start()

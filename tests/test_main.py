@@ -17,6 +17,9 @@ GOOD_ENV = {
     "BOT_TOKEN": BOT_TOKEN,
     "YANDEX_FOLDER_ID": FOLDER,
     "YANDEX_API_KEY": API_KEY,
+    # YandexART alone, at the URI the fake knows (the defaults also offer the Images API).
+    "MODELS": "yandexart",
+    "DEFAULT_MODEL": "yandexart",
 }
 
 

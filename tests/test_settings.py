@@ -55,7 +55,7 @@ def test_iam_token_is_a_bearer() -> None:
         _env_file=None, bot_token="1:a", yandex_folder_id="f", yandex_iam_token="t1"
     )
     assert settings.yandex_auth_header == "Bearer t1"
-    assert settings.model_uri == "art://f/yandex-art/latest"
+    assert settings.model_uri == "art://f/yandex-art-2.0"
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,9 @@ async def test_an_installed_wheel_runs_from_any_directory(
         "TELEGRAM_API_URL": telegram.url,
         "YANDEX_API_URL": yandex.url,
         "POLL_FIRST_DELAY": "0.05",
+        # YandexART alone (the defaults also offer the Images API, which has no fake here).
+        "MODELS": "yandexart",
+        "DEFAULT_MODEL": "yandexart",
         # The status message, not issue 23's live draft: its text is checked below.
         "LIVE_PROGRESS": "false",
     }

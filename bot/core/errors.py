@@ -29,6 +29,8 @@ class ErrorKind(StrEnum):
     BUSY = "busy"
     # An Original to draw again (Yandex dropped the result) with the user's daily quota spent.
     DAILY_LIMIT = "daily_limit"
+    # The job's model was set aside (Yandex refused it) and no other can draw the request.
+    NO_MODEL = "no_model"
 
 
 # Kinds the user cannot fix: the operator must look at the bot's credentials or config.

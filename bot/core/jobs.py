@@ -223,6 +223,7 @@ def request_from_dict(request: dict[str, Any]) -> ArtRequest:
         style_prompt=request.get("style_prompt", ""),
         variants=int(request.get("variants", 1)),
         model=request.get("model", YANDEXART),
+        instead_of=request.get("instead_of"),
     )
 
 

@@ -67,6 +67,8 @@ class ArtRequest:
     style_prompt: str = ""
     # Variants drawn at once, with seeds seed, seed+1, …, sent as an album.
     variants: int = 1
+    # The model the user asked for when another draws it (set aside, or no longer offered).
+    instead_of: str | None = None
 
     @property
     def messages(self) -> tuple[PromptPart, ...]:

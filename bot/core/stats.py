@@ -23,6 +23,8 @@ class StatsReport:
     lag_p95: float | None
     # Today's figures of each model that had any, by name.
     by_model: dict[str, ModelFigures] = field(default_factory=dict)
+    # Models set aside after Yandex refused them, until they draw again.
+    models_aside: tuple[str, ...] = ()
 
 
 def figures_by_model(counts: dict[str, int]) -> dict[str, ModelFigures]:

@@ -96,6 +96,9 @@ class Demo:
             "stt_api_url": self.speechkit.url,
             "images_api_url": self.images.url,
             "models": ("yandexart", "aliceai"),
+            # The demo shows YandexART first (seeds, weights, albums); the bot's own default
+            # is the model Yandex recommends today (docs/models.md).
+            "default_model": "yandexart",
             # The poll schedule of the scaled generation times, polling less often than a
             # production bot would, so the protocol panel stays readable.
             "poll_prior_median": median,

@@ -39,6 +39,8 @@ class FakeImages(LocalServer):
         # Pictures answered, in order: what a user may have been billed for.
         self.images: list[bytes] = []
         self.faults: list[Reply] = []
+        # Model names refused as models on every call (after the key passes).
+        self.refused_models: dict[str, Reply] = {}
         self.drops = 0  # the next calls closed without an answer
         self.banned_words: set[str] = {"forbidden"}
         # While set, a call waits (without answering) until it is cleared.
@@ -59,6 +61,9 @@ class FakeImages(LocalServer):
         self.calls.append((dict(request.headers), body))
         if request.headers.get("Authorization") != f"Api-Key {self.api_key}":
             return _error(401, "Unknown api key", "invalid_api_key")
+        if isinstance(body, dict) and body.get("model") in self.refused_models:
+            refusal = self.refused_models[body["model"]]
+            return web.json_response(refusal.body, status=refusal.status)
         problem = self._invalid(body)
         if problem is not None:
             return _error(400, problem, "invalid_request_error")

@@ -14,6 +14,7 @@ import base64
 import itertools
 import json
 import random
+import re
 import secrets
 import time
 import uuid
@@ -55,6 +56,29 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# Model URIs as Yandex takes them: `art://<folder>/<model>[/<version>]`.
+_MODEL_URI = re.compile(r"^art://[a-z0-9-]+/[a-z0-9.-]+(/[a-z0-9.-]+)?$")
+
+
+def model_denied() -> Reply:
+    """What the gateway answered to a submit for `yandex-art/latest` (field report, 15 Sep
+    2026): the credentials pass, the model does not."""
+    body = {
+        "error": {
+            "grpcCode": 7,
+            "httpCode": 403,
+            "message": "Access to model denied",
+            "httpStatus": "Forbidden",
+            "details": [],
+        }
+    }
+    return Reply(403, body)
+
+
+def model_not_found() -> Reply:
+    return Reply(404, {"code": 5, "message": "Model not found", "details": []})
 
 
 @dataclass
@@ -109,6 +133,10 @@ class FakeYandex(LocalServer):
         self.poll_faults: list[Reply] = []
         self.banned_words: set[str] = {"forbidden"}
         self.operation_error: dict[str, Any] | None = None
+        # Model URIs refused as models on every submit (after the credentials pass), and
+        # models whose operations never finish.
+        self.refused_models: dict[str, Reply] = {}
+        self.stalled_models: set[str] = set()
         self.cancels: list[str] = []
         # While held, no operation finishes (e.g. while a test kills the bot).
         self.hold = False
@@ -211,6 +239,13 @@ class FakeYandex(LocalServer):
         if self.submit_faults:
             fault = self.submit_faults.pop(0)
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+        model_uri = str(body.get("modelUri", ""))
+        if not _MODEL_URI.match(model_uri):
+            message = f"invalid model_uri: {model_uri[:100]}"
+            return web.json_response({"code": 3, "message": message}, status=400)
+        if model_uri in self.refused_models:
+            refusal = self.refused_models[model_uri]
+            return web.json_response(refusal.body, status=refusal.status)
         key = request.headers.get("Idempotency-Key")
         if not _is_uuid(key):
             # Yandex Cloud's API design guide: the header must hold a UUID.
@@ -341,7 +376,7 @@ class FakeYandex(LocalServer):
         return answer
 
     def _finished(self, op: Operation) -> bool:
-        if self.hold:
+        if self.hold or op.body.get("modelUri") in self.stalled_models:
             return False
         if op.finishes_at is not None:
             return time.monotonic() >= op.finishes_at

@@ -39,6 +39,7 @@ from bot.core.styles import BUILTIN, StyleCatalog, StylesError, parse_styles
 from bot.core.voice import MAX_BYTES
 from bot.ops.settings import Settings, StartupError
 from bot.services.art import ArtService
+from bot.services.availability import ModelAvailability
 from bot.services.backends import Backends, Model
 from bot.services.durations import DurationModel
 from bot.services.history import HistoryService
@@ -58,6 +59,7 @@ from bot.storage.credits import CreditStore, MemoryCreditStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.picture_cache import PictureCache
 from bot.telegram.access import AccessMiddleware
+from bot.telegram.admin_notice import AdminNotice
 from bot.telegram.catalogs import CatalogError, PackagedI18n
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery
@@ -434,6 +436,18 @@ def create_services(
     actions = ChatActions(
         bot, interval=settings.chat_action_interval, still_waiting=store.active_among
     )
+    notice = AdminNotice(bot, texts, settings.admin_ids, DEFAULT_LOCALE)
+    availability = ModelAvailability(
+        store,
+        backends,
+        metrics,
+        notice.model_set_aside,
+        retry_after=settings.model_retry_after,
+        stall_floor=settings.model_stall_floor,
+        # The learned finish times are kept by model URI (the planner's keys).
+        duration_keys={"yandexart": settings.model_uri},
+        clock=clock,
+    )
     # Only models with a seed can answer a repeated request from the cache.
     cache = PictureCache(store, {"yandexart": settings.model_uri}, settings.cache_ttl)
     rules = AccessRules(
@@ -491,6 +505,7 @@ def create_services(
         poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
         submit_patience=settings.submit_patience,
         quotas=quotas,
+        availability=availability,
         clock=clock,
         backlog_max=settings.outage_backlog_max,
         stall_after=settings.loop_stall_seconds,
@@ -506,6 +521,7 @@ def create_services(
         history=history,
         limits=limits,
         backends=backends,
+        availability=availability,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
         # Keyed by the token, which every instance of the bot shares and nobody else knows.
@@ -516,7 +532,7 @@ def create_services(
         styles=styles,
         wallet=wallet,
     )
-    stats = StatsService(store, clock=clock)
+    stats = StatsService(store, models=tuple(backends.capabilities), clock=clock)
     voice = create_voice(
         settings, bot, redis, http.credentials, art_service, quotas, store, texts, wallet
     )

@@ -170,8 +170,9 @@ class Settings(BaseSettings):
     # `DEBUG`, `INFO`, `WARNING`, `ERROR`.
     log_level: str = Field(default="INFO", pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
-    # Model URI template; `{folder}` is `YANDEX_FOLDER_ID`.
-    art_model_uri: str = Field(default="art://{folder}/yandex-art/latest", min_length=1)
+    # YandexART's model URI template (`{folder}` is `YANDEX_FOLDER_ID`): a fixed model
+    # version, not a `/latest` alias (docs/models.md).
+    art_model_uri: str = Field(default="art://{folder}/yandex-art-2.0", min_length=1)
     # YandexGPT model for `--enhance`.
     gpt_model_uri: str = Field(default="gpt://{folder}/yandexgpt/latest", min_length=1)
 
@@ -236,9 +237,11 @@ class Settings(BaseSettings):
     # before their audio is fetched).
     stt_max_in_flight: int = Field(default=20, ge=1)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
-    models: Annotated[tuple[str, ...], NoDecode] = ("yandexart",)
+    # Out of the box both, the one Yandex recommends today first (docs/models.md); a model
+    # Yandex refuses is set aside and requests go to the next one here.
+    models: Annotated[tuple[str, ...], NoDecode] = ("aliceai", "yandexart")
     # The model of a request that names none and of users who chose none; one of `MODELS`.
-    default_model: str = "yandexart"
+    default_model: str = "aliceai"
     # The Images API (model `aliceai`): synchronous, one call per picture.
     # Base URL of the Images API.
     images_api_url: HttpUrl = HttpUrl(DEFAULT_IMAGES_API_URL)
@@ -248,6 +251,12 @@ class Settings(BaseSettings):
     images_rate_per_minute: float = Field(default=60.0, gt=0)
     # Seconds one Images API call (one picture) may take, never past the request's deadline.
     images_http_timeout: float = Field(default=120.0, gt=0, description="Seconds per call")
+    # A model Yandex refuses as a model (access denied, gone, invalid URI) is set aside for
+    # this many seconds, for every instance, and requests go to the next model in MODELS.
+    model_retry_after: float = Field(default=600.0, gt=0)
+    # An operation unfinished for 3x the longest its model ever took, and at least this
+    # many seconds, means the model stalls: it is set aside too.
+    model_stall_floor: float = Field(default=120.0, gt=0)
 
     # Payments in Telegram Stars (docs/payments.md): packs of credits sold with /buy, as
     # "credits:stars" pairs; empty turns payments off. How users reach the operator about

@@ -15,8 +15,10 @@ from bot.core.errors import StoreUnavailable
 from bot.core.history import HistoryEntry
 from bot.core.jobs import VARIANT_OK, Job, JobIds, JobState, new_idempotency_key
 from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
-from bot.core.prompt import ArtRequest, Limits, parse_art_args
+from bot.core.models import NoModel
+from bot.core.prompt import ArtRequest, Limits, PromptError, parse_art_args
 from bot.core.styles import BUILTIN, StyleCatalog
+from bot.services.availability import ModelAvailability, needs_of
 from bot.services.backends import Backends
 from bot.services.history import HistoryService
 from bot.services.prefs import PrefsService
@@ -52,6 +54,7 @@ class ArtService:
         history: HistoryService,
         limits: Limits,
         backends: Backends,
+        availability: ModelAvailability,
         deadline: float,
         upload_chat: Callable[[int], int],
         job_ids: JobIds,
@@ -70,6 +73,7 @@ class ArtService:
         self._history = history
         self.limits = limits
         self.backends = backends
+        self._availability = availability
         self._deadline = deadline
         self._upload_chat = upload_chat
         self.job_ids = job_ids
@@ -83,7 +87,24 @@ class ArtService:
         offered = self.backends.offered
         prefs = await self._prefs.get(user_id)
         defaults = prefs.defaults_among(offered, self.backends.default)
-        return parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
+        request = parse_art_args(args, self.limits, replied_text, defaults, self.styles, offered)
+        return await self.available(request)
+
+    async def available(self, request: ArtRequest) -> ArtRequest:
+        """The request as a model that can draw it now gets it: its own, or the next one in
+        MODELS when Yandex refuses it; refused (PromptError, before anything is spent)
+        when no available model can honour it, or its prompt is longer than it takes."""
+        chosen = await self._availability.reroute(request)
+        if isinstance(chosen, NoModel) and chosen.flag is None:
+            raise PromptError("models_unavailable")
+        if isinstance(chosen, NoModel):
+            params = {"model": request.model, "other": chosen.model, "flag": chosen.flag}
+            raise PromptError("model_unavailable", {k: v or "" for k, v in params.items()})
+        limit = self.backends.capabilities[chosen.model].prompt_max
+        length = sum(len(part.text) for part in chosen.parts)
+        if length > limit:
+            raise PromptError("prompt_too_long", {"length": length, "limit": limit})
+        return chosen
 
     async def admit(self, job: Job) -> Refusal | None:
         """The one admission of every generation: call it before `start` on every path that
@@ -181,12 +202,27 @@ class ArtService:
         before the status message is sent, so neither a crash nor a lost answer from
         Telegram in between can leave a request behind; if the status never arrives the
         job just runs without one."""
+        job = await self._off_removed_model(job)
         job = await self._from_cache(job)
         job = job.but(next_poll_at=self._clock() + status_grace, credits=await self._cost(job))
         if not await self._tracker.enqueue(job):
             return None
         await self._history.record(job)
         return job
+
+    async def _off_removed_model(self, job: Job) -> Job:
+        """A job of a model no longer offered (Again, a /history repeat, an old button)
+        goes to the user's default model when that one can draw it; else the tracker hands
+        it to the first offered model that can."""
+        request = job.request
+        if request.model in self.backends.offered:
+            return job
+        prefs = await self._prefs.get(job.user_id)
+        model = prefs.defaults_among(self.backends.offered, self.backends.default).model
+        if needs_of(request).refused_by(self.backends.offered[model]) is not None:
+            return job
+        moved = dataclasses.replace(request, model=model, instead_of=request.model)
+        return job.but(request=moved)
 
     async def heard(self, job: Job) -> Job:
         """A voice request's job once heard, as `start` would store it; the tracker that
@@ -274,7 +310,8 @@ class ArtService:
         """The same prompt, ratio and enhancement with a new random seed; under an inline
         picture the result edits that inline message (uploaded via the presser's chat)."""
         job = self.new_job(
-            dataclasses.replace(source.request, seed=None),
+            # Drawn by the model that drew the source; why it did is no longer news.
+            dataclasses.replace(source.request, seed=None, instead_of=None),
             chat_id=chat_id if inline_message_id is None else self._upload_chat(user_id),
             user_id=user_id,
             locale=locale,
@@ -294,9 +331,13 @@ class ArtService:
         job_id: str,
     ) -> Job:
         """A request from /history again, with its seed: the same picture, from Telegram's
-        copy when it is still cached (an enhanced prompt is written anew)."""
+        copy when it is still cached (an enhanced prompt is written anew). A request of a
+        model no longer offered cannot be that picture: another model draws it anew."""
+        request = dataclasses.replace(entry.request, instead_of=None)
+        if request.model not in self.backends.offered:
+            request = dataclasses.replace(request, seed=None)
         return self.new_job(
-            entry.request,
+            request,
             chat_id=chat_id,
             user_id=user_id,
             locale=locale,

@@ -47,6 +47,13 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        # 0 while Yandex refuses the model (set aside), 1 otherwise.
+        self.model_available = Gauge(
+            "art_model_available",
+            "Whether the model is drawing (0: set aside after Yandex refused it)",
+            ["model"],
+            registry=self.registry,
+        )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
 
     def render(self) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.core.limits import day_of
 from bot.core.stats import StatsReport, figures_by_model, p95
@@ -12,8 +12,15 @@ from bot.storage.base import JobStore
 
 
 class StatsService:
-    def __init__(self, store: JobStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        models: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
+        self._models = models
         self._clock = clock
 
     async def today(self) -> StatsReport:
@@ -31,4 +38,5 @@ class StatsService:
             lag_mean=statistics.fmean(daily.lags) if daily.lags else None,
             lag_p95=p95(daily.lags),
             by_model=figures_by_model(daily.counts),
+            models_aside=tuple(await self._store.models_set_aside(self._models, self._clock())),
         )

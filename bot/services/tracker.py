@@ -44,6 +44,8 @@ from bot.core.jobs import (
     variant_idempotency_key,
 )
 from bot.core.limits import day_of
+from bot.core.models import NoModel
+from bot.services.availability import ModelAvailability
 from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 from bot.services.places import PicturePlaces
@@ -55,7 +57,7 @@ from bot.storage.picture_cache import PictureCache
 from bot.telegram.chat_actions import ChatActions
 from bot.telegram.delivery import Delivery, Outcome
 from bot.yandex.enhancer import PromptEnhancer
-from bot.yandex.errors import OperationNotFound
+from bot.yandex.errors import ModelRefused, OperationNotFound
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class Tracker:
         poll_budget: Budget,
         submit_patience: float,
         quotas: Quotas,
+        availability: ModelAvailability,
         clock: Callable[[], float] = time.time,
         max_in_flight: int = 200,
         pictures: PicturePlaces | None = None,
@@ -131,6 +134,7 @@ class Tracker:
         self._poll_budget = poll_budget
         self._submit_patience = submit_patience
         self._quotas = quotas
+        self._availability = availability
         self._clock = clock
         self._max_in_flight = max_in_flight
         self._pictures = pictures or PicturePlaces()
@@ -376,6 +380,14 @@ class Tracker:
         if now >= job.deadline_at:
             await self._fail(job, expiry_reason(job), JobState.EXPIRED)
             return
+        request = await self._availability.reroute(job.request)
+        # An Original is that picture or nothing: never drawn by another model.
+        if isinstance(request, NoModel) or (
+            job.source_id is not None and request.model != job.request.model
+        ):
+            await self._fail(job, ErrorKind.NO_MODEL)
+            return
+        job = job.but(request=request)
         if job.needs_enhancing:
             enhanced = await self._enhancer.enhance(job.request.text, job.locale)
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
@@ -398,12 +410,16 @@ class Tracker:
                 )
             )
             return
+        except ModelRefused as exc:
+            await self._model_refused(job, exc.message, exc.kind)
+            return
         except BackendError as exc:
             await self._fail(job, exc.kind)
             return
         if answer is None:
             await self._fail(job, ErrorKind.CANCELLED, JobState.CANCELLED)
             return
+        await self._availability.answered(job.request.model)
         self._metrics.submits.labels(model=job.request.model).inc()
         await self._record("submitted", model=job.request.model)
         if isinstance(answer, ImageReady):
@@ -422,6 +438,48 @@ class Tracker:
         )
         next_at = await self._planner.next_poll_at(job, self._clock(), 0)
         await self._save(job.but(next_poll_at=next_at))
+
+    async def _model_refused(self, job: Job, message: str, kind: ErrorKind) -> None:
+        """Yandex refused the job's model, or it stalls: set it aside and hand the job to
+        the next model that can draw it, submitted anew; with none left, the user hears
+        `kind` (a model refused on every side is the operator's to fix)."""
+        await self._availability.refused(job.request.model, message)
+        request = await self._availability.reroute(job.request)
+        if isinstance(request, NoModel) or job.source_id is not None:
+            await self._fail(job, kind)
+            return
+        log.info(
+            "job %s: model %s set aside, drawn by %s", job.id, job.request.model, request.model
+        )
+        if job.state is JobState.PENDING:
+            job = job.moved_to(JobState.SUBMITTED)
+        job = job.but(
+            request=request,
+            operation_id=None,
+            submitted_at=None,
+            idempotency_key=new_idempotency_key(),
+            attempts=0,
+            next_poll_at=self._clock(),
+        )
+        await self._delivery.status(job, None)  # names the model that draws it now, and why
+        await self._save(job)
+
+    async def _stalled(self, job: Job) -> bool:
+        """Whether the job's operation has stayed unfinished far past what its model has
+        ever taken (then the model is set aside and the job moves on)."""
+        if job.submitted_at is None or job.source_id is not None:
+            return False
+        waited = self._clock() - job.submitted_at
+        model, ratio = job.request.model, str(job.request.ratio)
+        limit = await self._availability.stall_after(model, ratio, waited)
+        if limit is None or waited < limit:
+            return False
+        assert job.operation_id is not None
+        with suppress(BackendError):
+            await self._backends.backend(job.request.model).cancel(job.operation_id)
+        message = f"operations stay unfinished for over {limit:.0f} s"
+        await self._model_refused(job, message, ErrorKind.UNAVAILABLE)
+        return True
 
     async def _draw(self, backend: ImageBackend, job: Job) -> Submitted | ImageReady | None:
         """The backend's answer to the submit, or None when the user cancelled meanwhile:
@@ -488,6 +546,8 @@ class Tracker:
             await self._fail(job, state.error.kind)
         elif self._clock() >= job.deadline_at:
             await self._fail(job.but(last_error=last_error), expiry_reason(job), JobState.EXPIRED)
+        elif state is not None and await self._stalled(job):
+            return
         else:
             attempts = job.attempts + 1
             next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
@@ -698,6 +758,8 @@ class Tracker:
                 )
                 return
             except BackendError as exc:
+                if isinstance(exc, ModelRefused):
+                    await self._availability.refused(job.request.model, exc.message)
                 results[i] = exc.kind
                 continue
             # Models with variants answer with operations (checked in `_advance_album`).

@@ -164,6 +164,20 @@ class JobStore(ABC):
     async def durations_get(self, key: str) -> list[float]: ...
 
     @abstractmethod
+    async def model_set_aside(self, model: str, now: float, seconds: float) -> bool:
+        """Mark an image model unavailable for `seconds` from `now`, for every instance;
+        True for the first to do so since the model last answered (it tells the admins)."""
+
+    @abstractmethod
+    async def models_set_aside(self, models: Iterable[str], now: float) -> dict[str, bool]:
+        """The models set aside and not answering again since: True while their cool-off
+        runs (do not call them), False once it is over (try them again)."""
+
+    @abstractmethod
+    async def model_answered(self, model: str) -> None:
+        """The model drew again: it is no longer set aside."""
+
+    @abstractmethod
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         """Keep the claims on jobs still being worked on."""
 

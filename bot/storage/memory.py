@@ -57,6 +57,7 @@ class MemoryJobStore(JobStore):
         self._daily: dict[int, Counter[int]] = {}  # day -> generations per user
         self._stats: dict[int, DailyStats] = {}
         self._newest_day = 0
+        self._models_aside: dict[str, float] = {}  # model -> end of its cool-off
         self._durations: dict[str, list[float]] = {}
         # Drawn pictures awaiting delivery: (job id, index) -> (bytes, expiry); all of them
         # together at most `kept_max_bytes`.
@@ -276,6 +277,17 @@ class MemoryJobStore(JobStore):
 
     async def durations_get(self, key: str) -> list[float]:
         return list(self._durations.get(key, []))
+
+    async def model_set_aside(self, model: str, now: float, seconds: float) -> bool:
+        first = model not in self._models_aside
+        self._models_aside[model] = now + seconds
+        return first
+
+    async def models_set_aside(self, models: Iterable[str], now: float) -> dict[str, bool]:
+        return {m: self._models_aside[m] > now for m in models if m in self._models_aside}
+
+    async def model_answered(self, model: str) -> None:
+        self._models_aside.pop(model, None)
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         for job_id in job_ids:

@@ -12,6 +12,8 @@ Layout (all keys under one prefix):
 - `picture:{<id>}:<index>`: a drawn picture whose delivery was put off, kept until it is
   delivered (or the job's `keep_until`), so it is never drawn again; at most
   `kept_max_bytes` each (the job's id as hash tag, for a cluster);
+- `model:{<name>}:down` (the cool-off of a model Yandex refused, with a TTL) and
+  `model:{<name>}:told` (set once until the model answers again: the admins were told).
 - `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
   schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
 
@@ -40,6 +42,8 @@ from bot.storage.base import HISTORY_KEEP, LAG_SAMPLES, DailyStats, JobStore, Le
 log = logging.getLogger(__name__)
 
 STATS_TTL = 3 * 86400
+# A model's "admins were told" mark is dropped after this even if it never answers again.
+MODEL_TOLD_TTL = 30 * 86400
 
 _CLAIM = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -489,6 +493,36 @@ class RedisJobStore(JobStore):
         async with _available():
             values = await self._redis.lrange(f"{self._prefix}durations:{key}", 0, -1)
         return [float(v) for v in values]
+
+    def _model_keys(self, model: str) -> tuple[str, str]:
+        """Both in the model's hash slot: `down` lives for the cool-off, `told` until the
+        model answers again (the admins' claim)."""
+        base = f"{self._prefix}model:{{{model}}}"
+        return f"{base}:down", f"{base}:told"
+
+    async def model_set_aside(self, model: str, now: float, seconds: float) -> bool:
+        down, told = self._model_keys(model)
+        async with _available(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(down, repr(now + seconds), px=max(1, int(seconds * 1000)))
+            pipe.set(told, "1", nx=True, ex=MODEL_TOLD_TTL)
+            _, first = await pipe.execute()
+        return bool(first)
+
+    async def models_set_aside(self, models: Iterable[str], now: float) -> dict[str, bool]:
+        names = list(models)
+        async with _available(), self._redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.mget(*self._model_keys(name))
+            answers = await pipe.execute()
+        aside = {}
+        for name, (down, told) in zip(names, answers, strict=True):
+            if told is not None or down is not None:
+                aside[name] = down is not None and float(down) > now
+        return aside
+
+    async def model_answered(self, model: str) -> None:
+        async with _available():
+            await self._redis.delete(*self._model_keys(model))
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         ids = list(job_ids)

@@ -205,8 +205,9 @@ class Texts:
             mean=self._seconds(locale, report.lag_mean),
             p95=self._seconds(locale, report.lag_p95),
         )
+        aside = [self.get(locale, "stats.model_aside", model=m) for m in report.models_aside]
         if self.offered == (YANDEXART,) and set(report.by_model) <= {YANDEXART}:
-            return text
+            return "\n".join([text, *aside])
         lines = [
             self.get(
                 locale,
@@ -218,7 +219,7 @@ class Texts:
             )
             for name, figures in report.by_model.items()
         ]
-        return "\n".join([text, *lines])
+        return "\n".join([text, *lines, *aside])
 
     def _seconds(self, locale: str, value: float | None) -> str:
         return self.get(locale, "stats.no_data") if value is None else f"{value:.1f} s"
@@ -234,7 +235,8 @@ class Texts:
     def _status(self, job: Job, ended: int | None) -> str:
         key = self._model_key(job.request.model)
         if not job.is_album:
-            return self.get(job.locale, f"status.{key or 'generating'}", **self._meta(job))
+            text = self.get(job.locale, f"status.{key or 'generating'}", **self._meta(job))
+            return text + self._instead(job.locale, job.request)
         text = self.get(
             job.locale,
             "status.album_model" if key else "status.album",
@@ -310,7 +312,27 @@ class Texts:
         else:
             params = {"seed": seed, "ratio": request.ratio, "model": request.model}
             meta = self.get(locale, f"caption.{key or 'meta'}", **params)
-        return meta + (f" · {request.style}" if request.style is not None else "")
+        meta += f" · {request.style}" if request.style is not None else ""
+        return meta + self._instead(locale, request)
+
+    def _instead(self, locale: str, request: ArtRequest) -> str:
+        """Why another model than the one asked for drew it (a line), or nothing."""
+        gone = request.instead_of
+        if gone is None:
+            return ""
+        key = "instead.down" if gone in self.offered else "instead.removed"
+        return "\n" + self.get(locale, key, model=request.model, gone=gone)
+
+    def model_set_aside(self, locale: str, model: str, error: str) -> str:
+        """The admins' notice: which model, Yandex's words, and what to change."""
+        uri_setting = "ART_MODEL_URI" if model == YANDEXART else "IMAGES_MODEL_URI"
+        return self.get(
+            locale,
+            "admin.model_set_aside",
+            model=model,
+            error=html.escape(error[:300]),
+            uri_setting=uri_setting,
+        )
 
     @staticmethod
     def _meta(job: Job) -> dict[str, object]:
@@ -318,6 +340,8 @@ class Texts:
 
     def failure(self, job: Job, kind: ErrorKind) -> str:
         key = "misconfigured" if kind in MISCONFIGURED else str(kind)
+        if kind is ErrorKind.NO_MODEL:
+            return self.get(job.locale, "fail.no_model", model=job.request.model)
         if job.request.model != YANDEXART and key in _NAMING_THE_SERVICE:
             return self.get(job.locale, f"fail.model.{key}", model=job.request.model)
         return self.get(job.locale, f"fail.{key}", minutes=self._deadline_minutes)

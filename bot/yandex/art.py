@@ -21,6 +21,8 @@ from bot.yandex.errors import (
     GenerationFailed,
     ServiceUnavailable,
     TransientError,
+    YandexArtError,
+    as_model_refusal,
     classify_error,
 )
 from bot.yandex.http import RetryPolicy, YandexHttp, int_or_none
@@ -97,14 +99,17 @@ class YandexArtClient:
     ) -> Submitted:
         """Create the operation; fast retries (never past `time_left`) reuse the key."""
         body = build_request_body(self._model_uri, request, seed)
-        payload = await self._http.call_retrying(
-            "POST",
-            SUBMIT_PATH,
-            retry=self._retry,
-            time_left=time_left,
-            json=body,
-            headers={IDEMPOTENCY_HEADER: idempotency_key},
-        )
+        try:
+            payload = await self._http.call_retrying(
+                "POST",
+                SUBMIT_PATH,
+                retry=self._retry,
+                time_left=time_left,
+                json=body,
+                headers={IDEMPOTENCY_HEADER: idempotency_key},
+            )
+        except YandexArtError as exc:
+            raise as_model_refusal(exc) or exc from None
         operation_id = payload.get("id")
         if not isinstance(operation_id, str) or not operation_id:
             raise ServiceUnavailable("submit answered without an operation id")

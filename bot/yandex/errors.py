@@ -50,6 +50,29 @@ class OperationNotFound(GenerationFailed):
     """No such operation (HTTP 404): Yandex has dropped the result, or never had it."""
 
 
+class ModelRefused(YandexArtError):
+    """Yandex refused the model itself (access denied to it, no such model, an invalid
+    model URI) while taking the credentials: the model is set aside, the request goes to
+    another one. Told as "misconfigured" when no other model can draw it."""
+
+    kind = ErrorKind.PERMISSION
+
+
+def as_model_refusal(exc: YandexArtError) -> ModelRefused | None:
+    """A submit's refusal that is about the model, not the request nor the credentials:
+    403 naming the model ("Access to model denied"), 404/NOT_FOUND (the submit path
+    exists, so it is the model that does not) or a 400 naming the model URI."""
+    lowered = exc.message.lower()
+    about_model = "model" in lowered
+    if isinstance(exc, PermissionDenied) and about_model:
+        return ModelRefused(exc.message)
+    if isinstance(exc, OperationNotFound) or (type(exc) is GenerationFailed and about_model):
+        return ModelRefused(exc.message or "model not found")
+    if isinstance(exc, BadRequest) and about_model:
+        return ModelRefused(exc.message)
+    return None
+
+
 class TransientError(YandexArtError, TransientBackendError):
     """Worth retrying later: the same call may succeed."""
 

@@ -108,7 +108,7 @@ class YandexHttp:
                 if resp.status >= 400:
                     error = classify_error(
                         http_status=resp.status,
-                        grpc_code=int_or_none(payload.get("code")),
+                        grpc_code=_grpc_code(payload),
                         message=_error_message(payload),
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
@@ -176,6 +176,14 @@ def _error_message(payload: Mapping[str, Any]) -> str:
         if isinstance(value, Mapping) and isinstance(value.get("message"), str):
             return str(value["message"])
     return ""
+
+
+def _grpc_code(payload: Mapping[str, Any]) -> int | None:
+    """`code` at the top, or `grpcCode` in an `error` object (the gateway's own shape)."""
+    error = payload.get("error")
+    if isinstance(error, Mapping) and "grpcCode" in error:
+        return int_or_none(error["grpcCode"])
+    return int_or_none(payload.get("code"))
 
 
 def int_or_none(value: object) -> int | None:

@@ -20,7 +20,7 @@ from typing import Any
 from bot.core.backend import ImageReady, OperationState
 from bot.core.models import Capabilities
 from bot.core.prompt import ArtRequest
-from bot.yandex.errors import GenerationFailed
+from bot.yandex.errors import GenerationFailed, YandexArtError, as_model_refusal
 from bot.yandex.http import RetryPolicy, YandexHttp
 
 GENERATIONS_PATH = "/v1/images/generations"
@@ -81,14 +81,17 @@ class ImagesClient:
     ) -> ImageReady:
         """Draw the picture now. The seed and key have no field in this API."""
         body = build_images_body(self._model_uri, request)
-        payload = await self._http.call_retrying(
-            "POST",
-            GENERATIONS_PATH,
-            retry=self._retry,
-            time_left=time_left,
-            per_call=self._timeout,
-            json=body,
-        )
+        try:
+            payload = await self._http.call_retrying(
+                "POST",
+                GENERATIONS_PATH,
+                retry=self._retry,
+                time_left=time_left,
+                per_call=self._timeout,
+                json=body,
+            )
+        except YandexArtError as exc:
+            raise as_model_refusal(exc) or exc from None
         return ImageReady(parse_images_answer(payload))
 
     async def get_operation(self, operation_id: str) -> OperationState:
