@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from bot.core.backend import ImageBackend
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
-from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
 from tests.redis_server import RedisServer
@@ -135,7 +135,7 @@ async def start_bot(
         **overrides: Any,
     ) -> RunningBot:
         settings = make_settings(**overrides)
-        redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+        redis = await open_redis(settings)
         bot = create_bot(settings)
         dispatcher = create_dispatcher(settings, bot, redis=redis, backend=backend, clock=clock)
         task = asyncio.create_task(
@@ -155,3 +155,22 @@ async def start_bot(
 async def running(start_bot: Callable[..., Any]) -> RunningBot:
     result: RunningBot = await start_bot()
     return result
+
+
+class ClusterCheckedRedis(Redis):
+    """The real client, except that every script it registers is marked `#!lua`: on a
+    cluster node Redis then refuses a script touching keys of two slots (it lets an
+    unmarked one through, for old scripts' sake)."""
+
+    def register_script(self, script: str | bytes | memoryview) -> Any:
+        text = script if isinstance(script, str) else bytes(script).decode()
+        return super().register_script("#!lua\n" + text)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A one-node Redis Cluster (all slots), for the session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis-cluster"), cluster=True)
+    server.start()
+    yield server
+    server.stop()

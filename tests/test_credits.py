@@ -29,6 +29,7 @@ from bot.storage.credits import Balance, CreditStore, MemoryCreditStore, Payment
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_credits import RedisCreditStore
 from bot.telegram.stars import Stars, StarTransaction
+from tests.conftest import ClusterCheckedRedis
 
 PACK = Pack(10, 50)
 USER = 7001
@@ -62,12 +63,20 @@ def test_settle_counts_free_pictures_as_delivered_first() -> None:
     assert settle(reserved=3, pictures=3, delivered=0) == (0, 3)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def credits(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[CreditStore]:
+    """The Redis store also on a one-node cluster, whose `#!lua` scripts must keep to one
+    slot (docs/redis.md)."""
     if request.param == "memory":
         yield MemoryCreditStore()
         return
-    client = Redis.from_url(redis_url)
+    if request.param == "cluster":
+        client: Redis = ClusterCheckedRedis.from_url(
+            request.getfixturevalue("redis_cluster_node").url
+        )
+        await client.flushall()
+    else:
+        client = Redis.from_url(redis_url)
     yield RedisCreditStore(client)
     await client.aclose()
 

@@ -144,20 +144,20 @@ async def test_an_undecodable_record_is_moved_aside_and_the_rest_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     redis = Redis.from_url(redis_url)
-    await redis.hset("art:job:damaged", "data", "{not json")
-    await redis.zadd("art:due", {"damaged": 0})
-    await redis.hset("art:job:halfjob", "data", '{"id": "halfjob"}')
-    await redis.zadd("art:due", {"halfjob": 0})
+    await redis.hset("art:{jobs}:job:damaged", "data", "{not json")
+    await redis.zadd("art:{jobs}:due", {"damaged": 0})
+    await redis.hset("art:{jobs}:job:halfjob", "data", '{"id": "halfjob"}')
+    await redis.zadd("art:{jobs}:due", {"halfjob": 0})
     try:
         await start_bot(redis_url=redis_url)
         telegram.push_message("/art a fox after the damage --seed 4")
         await telegram.wait_for("sendPhoto", 1, ok=True)
         for job_id in ("damaged", "halfjob"):
-            assert await redis.zscore("art:due", job_id) is None
-            assert not await redis.exists(f"art:job:{job_id}")
-            assert await redis.exists(f"art:quarantine:{job_id}")
+            assert await redis.zscore("art:{jobs}:due", job_id) is None
+            assert not await redis.exists(f"art:{{jobs}}:job:{job_id}")
+            assert await redis.exists(f"art:{{jobs}}:quarantine:{job_id}")
             assert f"record {job_id} cannot be decoded" in caplog.text
-        assert await redis.hget("art:quarantine:damaged", "data") == b"{not json"
+        assert await redis.hget("art:{jobs}:quarantine:damaged", "data") == b"{not json"
     finally:
         await redis.aclose()
 
@@ -300,7 +300,7 @@ async def test_an_active_job_expires_in_redis_by_what_privacy_promises(redis_url
     try:
         job = make_job("stuck", 0.0)
         await store.add(job)
-        ttl_ms = await Redis.from_url(redis_url).pttl("art:job:stuck")
+        ttl_ms = await Redis.from_url(redis_url).pttl("art:{jobs}:job:stuck")
         promised = job.keep_until - job.created_at + 600
         assert 0 < ttl_ms <= promised * 1000
         assert ttl_ms > (promised - 60) * 1000

@@ -177,7 +177,8 @@ def settings(**overrides: Any) -> Any:
 
 def test_models_settings_defaults_and_lists() -> None:
     plain = settings()
-    assert (plain.models, plain.default_model) == (("yandexart",), "yandexart")
+    # Both models out of the box, the one Yandex recommends first (issue 20).
+    assert (plain.models, plain.default_model) == (("aliceai", "yandexart"), "aliceai")
     assert plain.images_model_uri_resolved == "art://f/aliceai-image-art-3.0"
     both = settings(models=" yandexart, AliceAI ", default_model="AliceAI")
     assert (both.models, both.default_model) == (("yandexart", "aliceai"), "aliceai")
@@ -189,7 +190,10 @@ def test_models_settings_defaults_and_lists() -> None:
         ({"models": "yandexart,dalle"}, "MODELS: unknown model 'dalle'; known: yandexart, aliceai"),
         ({"models": ","}, "MODELS: must name one or more models, each once"),
         ({"models": "aliceai,aliceai"}, "MODELS: must name one or more models, each once"),
-        ({"default_model": "aliceai"}, "DEFAULT_MODEL must be one of MODELS (yandexart)"),
+        (
+            {"models": "yandexart", "default_model": "aliceai"},
+            "DEFAULT_MODEL must be one of MODELS (yandexart)",
+        ),
         ({"images_model_uri": "art://x/aliceai"}, "IMAGES_MODEL_URI must contain {folder}"),
         ({"images_rate_per_minute": 0}, "IMAGES_RATE_PER_MINUTE"),
         ({"images_http_timeout": -1}, "IMAGES_HTTP_TIMEOUT"),

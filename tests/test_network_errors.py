@@ -74,7 +74,10 @@ async def tls_url(tmp_path: Path) -> AsyncIterator[str]:
 async def test_closed_port(make_settings: Callable[..., Settings]) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     settings = make_settings(
-        telegram_api_url=nowhere, yandex_api_url=nowhere, redis_url=f"redis://{nowhere[7:]}/0"
+        telegram_api_url=nowhere,
+        yandex_api_url=nowhere,
+        stt_api_url=nowhere,
+        redis_url=f"redis://{nowhere[7:]}/0",
     )
     lines = [line.render() for line in await run_checks(settings)]
     host = nowhere.removeprefix("http://")
@@ -83,6 +86,7 @@ async def test_closed_port(make_settings: Callable[..., Settings]) -> None:
         f"✗ Telegram: cannot reach {host}: {REFUSED}",
         f"✗ YandexART: cannot reach {host}: {REFUSED}",
         f"✗ YandexGPT: cannot reach {host}: {REFUSED}",
+        f"✗ SpeechKit: cannot reach {host}: {REFUSED}",
         f"✗ Redis: REDIS_URL: cannot reach {host}: {REFUSED}",
     ]
 
@@ -91,6 +95,7 @@ async def test_dns_failure(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(
         telegram_api_url="https://api.telegram.invalid",
         yandex_api_url="https://llm.yandex.invalid:8443",
+        stt_api_url="https://stt.yandex.invalid",
         redis_url="redis://redis.invalid:6379/0",
     )
     lines = [line.render() for line in await run_checks(settings)]
@@ -99,6 +104,7 @@ async def test_dns_failure(make_settings: Callable[..., Settings]) -> None:
         f"✗ Telegram: cannot reach api.telegram.invalid: {DNS}",
         f"✗ YandexART: cannot reach llm.yandex.invalid:8443: {DNS}",
         f"✗ YandexGPT: cannot reach llm.yandex.invalid:8443: {DNS}",
+        f"✗ SpeechKit: cannot reach stt.yandex.invalid: {DNS}",
         f"✗ Redis: REDIS_URL: cannot reach redis.invalid:6379: {DNS}",
     ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import JobState
 from bot.storage.base import LeaseLost
-from bot.storage.redis_store import RedisJobStore
+from bot.storage.redis_store import RedisJobStore, _dump, migrate_layout, migrated_name
+from tests.conftest import ClusterCheckedRedis
 from tests.redis_server import free_port
 from tests.test_store import make_job
 
@@ -76,7 +77,7 @@ async def test_finished_jobs_are_kept_for_the_retention_only(
     await store.save(job.moved_to(JobState.DONE))
     assert (await store.get("a")) == job.moved_to(JobState.DONE)
     redis = Redis.from_url(redis_url)
-    ttl = await redis.pttl("art:job:a")
+    ttl = await redis.pttl("art:{jobs}:job:a")
     await redis.aclose()
     assert 0 < ttl <= 30_000
 
@@ -106,3 +107,92 @@ async def test_unreachable_redis_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await store.add(make_job("a", 0.0))
     await store.close()
+
+
+def test_old_key_names_map_to_hash_tagged_ones() -> None:
+    assert migrated_name("art:job:abc", "art:") == "art:{jobs}:job:abc"
+    assert migrated_name("art:quarantine:abc", "art:") == "art:{jobs}:quarantine:abc"
+    assert migrated_name("art:userjobs:-42", "art:") == "art:{u-42}:jobs"
+    assert migrated_name("art:usercache:42", "art:") == "art:{u42}:cache"
+    assert migrated_name("art:slots:42", "art:") == "art:{u42}:slots"
+    assert migrated_name("art:daily:42:20000", "art:") == "art:{u42}:daily:20000"
+    assert migrated_name("art:lags:20000", "art:") == "art:lags:{20000}"
+    for unchanged in ("art:user:42", "art:history:42", "art:cache:ff", "art:{jobs}:job:a"):
+        assert migrated_name(unchanged, "art:") is None
+    assert migrated_name("other:job:abc", "art:") is None
+
+
+async def test_an_upgrade_keeps_the_jobs_in_flight_and_the_counts(redis_url: str) -> None:
+    """Keys written by the version before hash tags are renamed once at start-up."""
+    redis = Redis.from_url(redis_url)
+    old = RedisJobStore(redis, lease_seconds=60.0)
+    job = make_job("a", 10.0)
+    try:
+        # The old layout, as that version's scripts left it.
+        await redis.hset("art:job:a", "data", _dump(job))
+        await redis.zadd("art:due", {"a": 10.0})
+        await redis.sadd("art:userjobs:200", "a")
+        await redis.set("art:daily:200:7", 3)
+        await redis.hset("art:stats:7", "delivered", 2)
+
+        assert await migrate_layout(redis) == 5
+        assert await migrate_layout(redis) == 0  # once
+        assert await redis.exists("art:due", "art:job:a", "art:daily:200:7") == 0
+        assert await old.get("a") == job
+        assert [j.id for j in await old.claim_due(10.0, 10)] == ["a"]
+        assert await old.count_day(200, day=7, daily_quota=4) is True
+        assert await old.count_day(200, day=7, daily_quota=4) is False
+        assert (await old.daily_stats(7)).counts == {"delivered": 2}
+        assert await old.forget_user(200) is False  # job a is still active, and known
+    finally:
+        await old.close()
+
+
+class RacingForget(RedisJobStore):
+    """Runs `meanwhile` between /forget's steps (after the first deletions), as a request of
+    the same user on another instance could."""
+
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def _delete_each(self, keys: list[str]) -> None:
+        await super()._delete_each(keys)
+        if self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            await step()
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+async def test_forget_spanning_slots_misses_nothing_added_meanwhile(
+    request: pytest.FixtureRequest, redis_url: str, cluster: bool
+) -> None:
+    if cluster:
+        redis: Redis = ClusterCheckedRedis.from_url(
+            request.getfixturevalue("redis_cluster_node").url
+        )
+        await redis.flushall()
+    else:
+        redis = Redis.from_url(redis_url)
+    store = RacingForget(redis, lease_seconds=60.0)
+    try:
+        await store.cache_put("old", "file-1", ttl=60, owner=200)
+
+        async def picture_cached() -> None:
+            await store.cache_put("late", "file-2", ttl=60, owner=200)
+
+        store.meanwhile = picture_cached
+        assert await store.forget_user(200) is True
+        assert store.meanwhile is None  # it ran
+        assert await store.cache_get("old") is None
+        assert await store.cache_get("late") is None
+
+        async def request_added() -> None:
+            await store.add(make_job("new", 10.0))  # user 200
+
+        store.meanwhile = request_added
+        assert await store.forget_user(200) is False  # told: a picture is being made
+        assert store.meanwhile is None
+        assert await store.get("new") is not None
+        assert [job.id for job in await store.claim_due(10.0, 10)] == ["new"]
+        assert await store.forget_user(200) is False  # still known as the user's
+    finally:
+        await store.close()

@@ -79,6 +79,18 @@ def test_iam_token_is_a_bearer() -> None:
             {"webhook_url": "https://example.org/hook", "webhook_secret": "s", "ops_port": 8080},
             "OPS_PORT must differ from WEBHOOK_PORT",
         ),
+        ({"redis_sentinels": "127.0.0.1:26379"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
+        ({"redis_sentinel_master": "art"}, "REDIS_SENTINELS and REDIS_SENTINEL_MASTER"),
+        ({"redis_sentinels": "sentinel", "redis_sentinel_master": "art"}, "REDIS_SENTINELS: "),
+        ({"redis_sentinels": "a:1,b:0", "redis_sentinel_master": "art"}, "REDIS_SENTINELS: "),
+        (
+            {
+                "redis_sentinels": "a:26379",
+                "redis_sentinel_master": "art",
+                "redis_url": "redis://redis:6379/0",
+            },
+            "REDIS_URL: with REDIS_SENTINELS it names no host",
+        ),
     ],
 )
 def test_invalid_combinations_name_the_setting(overrides: dict[str, str], message: str) -> None:
@@ -101,4 +113,19 @@ def test_redis_password_counts_as_a_secret() -> None:
         yandex_api_key="k",
         redis_url="redis://:pa55word@redis:6379/0",
     )
+    assert settings.secrets()["REDIS_URL password"] == "pa55word"
+
+
+def test_sentinels_with_a_password_and_database_only() -> None:
+    settings = load_settings(
+        _env_file=None,
+        bot_token="1:a",
+        yandex_folder_id="f",
+        yandex_api_key="k",
+        redis_sentinels="s1:26379, [::1]:26380",
+        redis_sentinel_master="art",
+        redis_url="redis://:pa55word@/2",
+    )
+    assert settings.sentinel_addresses == [("s1", 26379), ("::1", 26380)]
+    assert settings.uses_redis
     assert settings.secrets()["REDIS_URL password"] == "pa55word"

@@ -13,6 +13,7 @@ from bot.core.prompt import ArtRequest, PromptPart
 from bot.storage.base import JobStore
 from bot.storage.memory import MemoryJobStore
 from bot.storage.redis_store import RedisJobStore
+from tests.conftest import ClusterCheckedRedis
 
 FAR = 10.0**12
 LEASE = 60.0
@@ -41,16 +42,21 @@ def make_job(
     )
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[JobStore]:
-    """Every test in this file runs against both implementations."""
+    """Every test in this file runs against both implementations, and the Redis one also on
+    a one-node cluster whose scripts are checked to touch one slot each."""
     job_store: JobStore
     if request.param == "memory":
         job_store = MemoryJobStore(lease_seconds=LEASE)
+    elif request.param == "redis":
+        redis = Redis.from_url(redis_url)
+        job_store = RedisJobStore(redis, lease_seconds=LEASE, retention_seconds=0)
     else:
-        job_store = RedisJobStore(
-            Redis.from_url(redis_url), lease_seconds=LEASE, retention_seconds=0
-        )
+        node = request.getfixturevalue("redis_cluster_node")
+        redis = ClusterCheckedRedis.from_url(node.url)
+        await redis.flushall()
+        job_store = RedisJobStore(redis, lease_seconds=LEASE, retention_seconds=0)
     yield job_store
     await job_store.close()
 
@@ -452,3 +458,51 @@ async def test_active_among_names_the_jobs_still_active(store: JobStore) -> None
     await store.save(claimed["ending"].moved_to(JobState.DONE))
     assert await store.active_among(["running", "ending", "unknown"]) == {"running"}
     assert await store.active_among([]) == set()
+
+
+class TestForgetAndCounters:
+    """The operations whose keys span users, jobs and cached pictures: on the cluster node
+    they prove each script and transaction touches one slot."""
+
+    async def test_forget_user_waits_for_active_jobs_then_deletes_only_theirs(
+        self, store: JobStore
+    ) -> None:
+        await store.add(make_job("a", 10.0))  # user 200
+        await store.add(make_job("b", 10.0).but(user_id=300))
+        await store.cache_put("mine", "file-1", ttl=60, owner=200)
+        await store.cache_put("theirs", "file-2", ttl=60, owner=300)
+        await store.history_add(200, "e1", "entry 1", at=1.0, keep=10.0**12)
+        await store.history_add(300, "e2", "entry 2", at=1.0, keep=10.0**12)
+        await store.user_put(200, "prefs 200")
+        await store.user_put(300, "prefs 300")
+
+        assert await store.forget_user(200) is False  # job a is still being made
+        assert await store.get("a") is not None
+        assert await store.cache_get("mine") == "file-1"
+        for held in await store.claim_due(10.0, 10):
+            if held.id == "a":
+                await store.save(held.moved_to(JobState.DONE))
+            else:
+                await store.release(held)
+
+        assert await store.forget_user(200) is True
+        assert await store.get("a") is None
+        assert await store.cache_get("mine") is None
+        assert await store.history_get(200, 0.0, 10) == []
+        assert await store.user_get(200) is None
+        assert await store.get("b") is not None
+        assert await store.cache_get("theirs") == "file-2"
+        assert await store.history_get(300, 0.0, 10) == ["entry 2"]
+        assert await store.user_get(300) == "prefs 300"
+
+    async def test_stats_count_day_and_status(self, store: JobStore) -> None:
+        await store.record(7, "delivered", lag=1.5)
+        await store.record(7, "delivered")
+        stats = await store.daily_stats(7)
+        assert stats.counts == {"delivered": 2}
+        assert stats.lags == [1.5]
+        assert await store.count_day(1, day=7, daily_quota=1) is True
+        assert await store.count_day(1, day=7, daily_quota=1) is False
+        await store.add(make_job("a", 10.0))
+        assert await store.attach_status("a", 55, now=5.0) is True
+        assert await store.attach_status("nope", 55, now=5.0) is False

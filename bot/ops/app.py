@@ -212,6 +212,54 @@ async def connect_redis(url: str) -> Redis:
     return redis
 
 
+async def open_redis(settings: Settings) -> Redis | None:
+    """The store's client (None: memory), checked once, its key layout brought up to date:
+    REDIS_URL's server, or the master the sentinels name (followed through failovers)."""
+    if not settings.redis_sentinels:
+        redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+    else:
+        redis = await connect_sentinel(settings)
+    if redis is not None:
+        from bot.core.errors import StoreUnavailable
+        from bot.storage.redis_store import migrate_layout
+
+        try:
+            await migrate_layout(redis)
+        except StoreUnavailable as exc:
+            await redis.aclose()
+            raise StartupError(f"Redis: cannot bring its keys up to date ({exc})") from None
+    return redis
+
+
+async def connect_sentinel(settings: Settings) -> Redis:
+    """A client of the master REDIS_SENTINEL_MASTER names: each new connection asks a
+    sentinel where the master is, and one to a demoted master is dropped (READONLY)."""
+    from redis.exceptions import RedisError
+
+    from bot.storage.redis_sentinel import master_client
+
+    parts = urlsplit(settings.redis_url or "redis:///0")
+    assert settings.redis_sentinel_master is not None
+    redis = master_client(
+        settings.sentinel_addresses,
+        settings.redis_sentinel_master,
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        username=parts.username or None,
+        password=parts.password or None,
+        db=int(parts.path.strip("/") or 0),
+    )
+    try:
+        await redis.ping()
+    except (RedisError, OSError) as exc:
+        await redis.aclose()
+        raise StartupError(
+            f"REDIS_SENTINELS: cannot reach the master {settings.redis_sentinel_master!r} "
+            f"({type(exc).__name__})"
+        ) from None
+    return redis
+
+
 def create_store(settings: Settings, redis: Redis | None) -> JobStore:
     if redis is None:
         return MemoryJobStore(

@@ -38,8 +38,10 @@ def main(args: list[str]) -> int:
         return 2
     try:
         settings = load_settings()
-        if not settings.redis_url:
-            raise StartupError("REDIS_URL: needed to read the ledger outside the bot")
+        if not settings.uses_redis:
+            raise StartupError(
+                "REDIS_URL (or REDIS_SENTINELS): needed to read the ledger outside the bot"
+            )
         found = asyncio.run(reconcile(settings, since))
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -53,12 +55,15 @@ def main(args: list[str]) -> int:
 
 
 async def reconcile(settings: Settings, since: float) -> list[Difference]:
-    from bot.ops.app import connect_redis, create_bot
+    from bot.ops.app import connect_redis, connect_sentinel, create_bot
     from bot.storage.redis_credits import RedisCreditStore
     from bot.telegram.stars import Stars
 
-    assert settings.redis_url is not None
-    redis = await connect_redis(settings.redis_url)
+    if settings.redis_sentinels:
+        redis = await connect_sentinel(settings)
+    else:
+        assert settings.redis_url is not None
+        redis = await connect_redis(settings.redis_url)
     bot = create_bot(settings)
     try:
         async with asyncio.timeout(TIMEOUT):

@@ -28,6 +28,7 @@ from bot.core.netcause import network_cause, where
 from bot.core.prompt import ArtRequest, PromptPart
 from bot.ops.app import (
     REDIS_TIMEOUT,
+    connect_sentinel,
     create_backends,
     create_bot,
     create_credentials,
@@ -76,7 +77,7 @@ async def run_checks(settings: Settings) -> list[Line]:
     ports = listening_ports(settings)
     if ports:
         lines.append(check_ports(settings.webhook_host, ports))
-    lines.append(await check_redis(settings.redis_url))
+    lines.append(await check_redis(settings.redis_url, settings))
     return lines
 
 
@@ -197,20 +198,32 @@ def _probe_line(name: str, probe: Probe, setting: str) -> Line:
     return Line(bool(probe.accepted), name, probe.detail, warn=warn)
 
 
-async def check_redis(url: str | None) -> Line:
-    if not url:
-        return Line(True, "Redis", "not used (REDIS_URL unset): jobs live in memory")
+async def check_redis(url: str | None, settings: Settings | None = None) -> Line:
+    """REDIS_URL's server, or with `settings` naming sentinels the master they name."""
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    host = where(url) if urlsplit(url).hostname else url.split("://", 1)[0]
-    redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+    setting = "REDIS_URL"
+    if settings is not None and settings.redis_sentinels:
+        try:
+            redis = await connect_sentinel(settings)
+        except StartupError as exc:
+            return Line(False, "Redis", str(exc))
+        setting = "REDIS_SENTINELS"
+        host = f"master {settings.redis_sentinel_master!r} via Sentinel"
+    elif not url:
+        return Line(True, "Redis", "not used (REDIS_URL unset): jobs live in memory")
+    else:
+        host = where(url) if urlsplit(url).hostname else url.split("://", 1)[0]
+        redis = Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
     try:
         await redis.ping()
         server = await redis.info("server")
         persistence = await redis.info("persistence")
     except (RedisError, OSError) as exc:
-        return Line(False, "Redis", f"REDIS_URL: cannot reach {host}: {network_cause(exc)}")
+        return Line(False, "Redis", f"{setting}: cannot reach {host}: {network_cause(exc)}")
     finally:
         await redis.aclose()
     if persistence.get("aof_enabled") == 1:

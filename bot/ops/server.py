@@ -22,7 +22,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from bot.ops.app import connect_redis, create_bot, create_dispatcher
+from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
 from bot.ops.settings import Settings, StartupError
@@ -53,7 +53,7 @@ async def run(settings: Settings) -> None:
 
 async def _run(settings: Settings, sockets: dict[str, socket.socket]) -> None:
     # Redis first: a wrong REDIS_URL is told at once, without waiting for Telegram.
-    redis = await connect_redis(settings.redis_url) if settings.redis_url else None
+    redis = await open_redis(settings)
     bot = create_bot(settings)
     try:
         stop = asyncio.Event()

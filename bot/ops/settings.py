@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, pattern=r"^(rediss?|unix)://", examples=["redis://localhost:6379/0"]
     )
+    # Redis behind Sentinel (docs/redis.md): the sentinels, host:port,host:port; the client
+    # follows a failover. REDIS_URL then gives only a password and a database
+    # (redis://:password@/0), or is unset.
+    redis_sentinels: str | None = Field(
+        default=None, examples=["sentinel-1:26379,sentinel-2:26379"]
+    )
+    # The name the sentinels monitor the master as (required with REDIS_SENTINELS).
+    redis_sentinel_master: str | None = Field(default=None, min_length=1, examples=["art"])
     # A claim on a job lasts this long unless renewed; after a crash, others wait this long.
     job_lease_seconds: float = Field(default=60.0, gt=0)
     # Finished jobs (prompt included) are kept this long for the buttons under a picture;
@@ -338,6 +346,13 @@ class Settings(BaseSettings):
             ServiceAccountKey.from_file(value)
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_sentinels(value)
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -357,7 +372,27 @@ class Settings(BaseSettings):
             raise ValueError(f"DEFAULT_MODEL must be one of MODELS ({', '.join(self.models)})")
         if self.webhook_url is not None and self.ops_port == self.webhook_port:
             raise ValueError("OPS_PORT must differ from WEBHOOK_PORT")
+        self._sentinels_consistent()
         return self
+
+    def _sentinels_consistent(self) -> None:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ValueError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
+        if self.redis_sentinels and self.redis_url:
+            parts = urlsplit(self.redis_url)
+            if parts.scheme != "redis" or parts.hostname or parts.port:
+                raise ValueError(
+                    "REDIS_URL: with REDIS_SENTINELS it names no host (the sentinels name the "
+                    "master), only a password and a database: redis://:password@/0"
+                )
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return parse_sentinels(self.redis_sentinels) if self.redis_sentinels else []
 
     @model_validator(mode="wrap")
     @classmethod
@@ -448,6 +483,17 @@ class Settings(BaseSettings):
             return None
         assert self.yandex_iam_token is not None
         return f"Bearer {self.yandex_iam_token.get_secret_value()}"
+
+
+def parse_sentinels(value: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` as pairs; ValueError names what is wrong."""
+    addresses = []
+    for item in value.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port,host:port,... (at least one)")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
 
 
 def _has_credential(data: dict[str, Any]) -> bool:

@@ -1,33 +1,36 @@
 """`JobStore` in Redis: restart-safe, shared by several bot instances.
 
-Layout (all keys under one prefix):
-- `job:<id>`: hash with `data` (the job as JSON), while someone works on it `lease` (the
-  owning instance's id), and `cancel` once the user asked to cancel;
-- `due`: sorted set of active job ids scored by next-poll time. A claim moves the score to
-  the lease's expiry, so a job whose instance died becomes due again by itself;
+Layout (all keys under one prefix; `{...}` is a Redis Cluster hash tag, see `Keys`):
+- `{jobs}:job:<id>`: hash with `data` (the job as JSON), while someone works on it `lease`
+  (the owning instance's id), and `cancel` once the user asked to cancel;
+- `{jobs}:due`: sorted set of active job ids scored by next-poll time. A claim moves the
+  score to the lease's expiry, so a job whose instance died becomes due again by itself;
 - `cache:<key>`: small values with a TTL (file_ids of delivered pictures);
 - per user: `user:<id>` (preferences), `history:<id>` (sorted set of entries by time),
-  `userjobs:<id>` and `usercache:<id>` (sets of their job ids and cache keys, for
-  `forget_user`).
+  `{u<id>}:jobs` and `{u<id>}:cache` (sets of their job ids and cache keys, for
+  `forget_user`), `{u<id>}:slots` and `{u<id>}:daily:<day>` (admission);
 - `picture:{<id>}:<index>`: a drawn picture whose delivery was put off, kept until it is
   delivered (or the job's `keep_until`), so it is never drawn again; at most
   `kept_max_bytes` each (the job's id as hash tag, for a cluster);
 - `model:{<name>}:down` (the cool-off of a model Yandex refused, with a TTL) and
   `model:{<name>}:told` (set once until the model answers again: the admins were told).
-- `quarantine:<id>`: a job record that could not be decoded, moved aside out of the
+- `{jobs}:quarantine:<id>`: a job record that could not be decoded, moved aside out of the
   schedule and kept as long as finished jobs are (`retention_seconds`), for the operator.
 
 A job's hash expires by itself at its `keep_until` plus the retention even if no instance
 ever finishes it, so no prompt outlives what /privacy promises.
 
-Every change is one Lua script, so there is no read-modify-write race between instances,
-and a save by an instance that lost its lease is refused.
+Every change to a job is one Lua script, so there is no read-modify-write race between
+instances, and a save by an instance that lost its lease is refused. `forget_user` spans
+slots (the schedule's, the user's, each cached picture's), so it runs in steps that each
+check what the previous one could have missed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
@@ -45,21 +48,30 @@ STATS_TTL = 3 * 86400
 # A model's "admins were told" mark is dropped after this even if it never answers again.
 MODEL_TOLD_TTL = 30 * 86400
 
+# Every key a script touches is passed in KEYS, never built from ARGV, and the keys of one
+# script share a hash tag, so each script also runs on a Redis Cluster node (a script may
+# only touch keys of one slot there). See `Keys` below for the tags.
+
+# KEYS: due, then the job hashes of the ids in ARGV[4..]. ARGV: now, lease expiry,
+# instance. The ids were read with ZRANGEBYSCORE just before: one taken by another instance
+# meanwhile has a score past `now` again and is skipped here.
 _CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local out = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[5] .. id
-  local data = redis.call('HGET', key, 'data')
-  if data then
-    redis.call('ZADD', KEYS[1], ARGV[3], id)
-    redis.call('HSET', key, 'lease', ARGV[4])
-    table.insert(out, data)
-    table.insert(out, redis.call('HEXISTS', key, 'cancel'))
-    table.insert(out, redis.call('HGET', key, 'status') or '')
-    table.insert(out, id)
-  else
-    redis.call('ZREM', KEYS[1], id)
+for i = 2, #KEYS do
+  local id = ARGV[i + 2]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) <= tonumber(ARGV[1]) then
+    local data = redis.call('HGET', KEYS[i], 'data')
+    if data then
+      redis.call('ZADD', KEYS[1], ARGV[2], id)
+      redis.call('HSET', KEYS[i], 'lease', ARGV[3])
+      table.insert(out, data)
+      table.insert(out, redis.call('HEXISTS', KEYS[i], 'cancel'))
+      table.insert(out, redis.call('HGET', KEYS[i], 'status') or '')
+      table.insert(out, id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
   end
 end
 return out
@@ -85,23 +97,22 @@ end
 return {1, status}
 """
 
+# The user's list of jobs (another slot) is written before this, by `add`.
 _ADD = """
 if redis.call('HSETNX', KEYS[2], 'data', ARGV[2]) == 0 then return 0 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 1
 """
 
-_FORGET = """
-local ids = redis.call('SMEMBERS', KEYS[2])
-for _, id in ipairs(ids) do
-  if redis.call('ZSCORE', KEYS[1], id) then return 0 end
+# /forget, step 1 (the schedule's slot). KEYS: due, then for each id in ARGV its job hash,
+# then its quarantined record. Nothing is deleted while one of the jobs is active.
+_FORGET_JOBS = """
+local n = #ARGV
+for i = 1, n do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then return 0 end
 end
-for _, id in ipairs(ids) do redis.call('DEL', ARGV[1] .. id, ARGV[3] .. id) end
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('DEL', ARGV[2] .. key) end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 """
 
@@ -116,6 +127,24 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local ends = (tonumber(oldest[2]) + tonumber(ARGV[3])) * 1000
 redis.call('PEXPIREAT', KEYS[1], math.max(math.ceil(ends), 1))
 return 1
+"""
+
+# /forget, last step (the user's slot). KEYS: the user's jobs and cached pictures. ARGV:
+# the job ids and cache keys seen in step 1, as 'j:<id>' and 'c:<key>'. A job added since
+# then refuses (the user is told a picture is still being made); cache keys added since are
+# returned for the caller to delete.
+_FORGET_USER = """
+local seen = {}
+for _, item in ipairs(ARGV) do seen[item] = true end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not seen['j:' .. id] then return {0} end
+end
+local out = {1}
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not seen['c:' .. key] then table.insert(out, key) end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return out
 """
 
 _QUARANTINE = """
@@ -157,11 +186,12 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
 
+# KEYS: due, then the job hashes of the ids in ARGV[3..]. ARGV: instance, lease expiry.
 _RENEW = """
 local renewed = 0
-for i, id in ipairs(ARGV) do
-  if i > 3 and redis.call('HGET', ARGV[2] .. id, 'lease') == ARGV[1] then
-    redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+for i = 2, #KEYS do
+  if redis.call('HGET', KEYS[i], 'lease') == ARGV[1] then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[i + 1])
     renewed = renewed + 1
   end
 end
@@ -213,6 +243,85 @@ _ERRORS = (RedisError, OSError)
 _CORRUPT = (ValueError, KeyError, TypeError, AttributeError)
 
 
+class Keys:
+    """Key names. One hash tag for the schedule, `{jobs}`: the due set, job hashes and
+    quarantined records, because a claim takes several due jobs and their leases at once,
+    atomically (on a cluster the schedule lives on one node; it holds only the active and
+    recently finished jobs). One tag per user, `{u<id>}`, for the keys a script or a
+    transaction touches together (admission; the lists `forget_user` works from). Keys only
+    ever touched one at a time (preferences, history, cached pictures, stats) need none."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.due = f"{prefix}{{jobs}}:due"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}{{jobs}}:job:{job_id}"
+
+    def quarantine(self, job_id: str) -> str:
+        return f"{self.prefix}{{jobs}}:quarantine:{job_id}"
+
+    def user(self, kind: str, user_id: int) -> str:
+        """`jobs`, `cache`, `slots` or `daily:<day>` of one user."""
+        return f"{self.prefix}{{u{user_id}}}:{kind}"
+
+    def stats(self, kind: str, day: int) -> str:
+        """`stats` or `lags` of one day (one transaction writes both)."""
+        return f"{self.prefix}{kind}:{{{day}}}"
+
+
+# The layout before hash tags: old key's pattern → new name. Renamed once at start-up by
+# `migrate_layout`, so an upgrade keeps the jobs in flight, counts and /forget's lists.
+_OLD_LAYOUT = (
+    (re.compile(r"job:([^:{]+)"), "{{jobs}}:job:{0}"),
+    (re.compile(r"quarantine:([^:{]+)"), "{{jobs}}:quarantine:{0}"),
+    (re.compile(r"userjobs:(-?\d+)"), "{{u{0}}}:jobs"),
+    (re.compile(r"usercache:(-?\d+)"), "{{u{0}}}:cache"),
+    (re.compile(r"slots:(-?\d+)"), "{{u{0}}}:slots"),
+    (re.compile(r"daily:(-?\d+):(\d+)"), "{{u{0}}}:daily:{1}"),
+    (re.compile(r"(stats|lags):(\d+)"), "{0}:{{{1}}}"),
+)
+LAYOUT = "2"  # hash-tagged keys
+
+
+def migrated_name(key: str, prefix: str) -> str | None:
+    """The new name of a key of the old layout; None for any other key."""
+    if not key.startswith(prefix) or "{" in key:
+        return None
+    rest = key[len(prefix) :]
+    for pattern, template in _OLD_LAYOUT:
+        match = pattern.fullmatch(rest)
+        if match:
+            return prefix + template.format(*match.groups())
+    return None
+
+
+async def migrate_layout(redis: Redis, prefix: str = "art:") -> int:
+    """Rename the keys of the layout before hash tags, once (a marker key remembers it); the
+    number renamed. Run before this instance serves: instances of the old version must be
+    stopped first (they would keep writing the old names)."""
+    marker = prefix + "layout"
+    renamed = 0
+    async with _available():
+        if _text(await redis.get(marker)) == LAYOUT:
+            return 0
+        async for raw in redis.scan_iter(match=prefix + "*", count=1000):
+            key = _text(raw) or ""
+            new = migrated_name(key, prefix)
+            if new is not None and await redis.renamenx(key, new):
+                renamed += 1
+        old_due, new_due = prefix + "due", Keys(prefix).due
+        if await redis.exists(old_due):
+            # Merged, not renamed: a newer instance may already have scheduled jobs.
+            await redis.zunionstore(new_due, [new_due, old_due], aggregate="MIN")
+            await redis.delete(old_due)
+            renamed += 1
+        await redis.set(marker, LAYOUT)
+    if renamed:
+        log.info("Redis: %d keys renamed to the hash-tagged layout", renamed)
+    return renamed
+
+
 class RedisJobStore(JobStore):
     def __init__(
         self,
@@ -225,8 +334,8 @@ class RedisJobStore(JobStore):
     ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._job_prefix = f"{prefix}job:"
-        self._due = f"{prefix}due"
+        self._keys = Keys(prefix)
+        self._due = self._keys.due
         self.lease_seconds = lease_seconds
         self._retention_ms = int(retention_seconds * 1000)
         self.instance = secrets.token_hex(8)
@@ -239,26 +348,34 @@ class RedisJobStore(JobStore):
         self._cancel = redis.register_script(_CANCEL)
         self._attach_status = redis.register_script(_ATTACH_STATUS)
         self._admit = redis.register_script(_ADMIT)
-        self._forget = redis.register_script(_FORGET)
+        self._forget_jobs = redis.register_script(_FORGET_JOBS)
+        self._forget_user = redis.register_script(_FORGET_USER)
         self._history_add = redis.register_script(_HISTORY_ADD)
         self._quarantine = redis.register_script(_QUARANTINE)
         self._count_day = redis.register_script(_COUNT_DAY)
         self._uncount_day = redis.register_script(_UNCOUNT_DAY)
 
     def _key(self, job_id: str) -> str:
-        return self._job_prefix + job_id
+        return self._keys.job(job_id)
 
     async def add(self, job: Job) -> bool:
-        # The user's list of jobs lives as long as the newest of them.
-        keys = [self._due, self._key(job.id), self._user_key("userjobs", job.user_id)]
+        lifetime = self._lifetime_ms(job)
+        owned = self._keys.user("jobs", job.user_id)
         async with _available():
+            # First in the user's list (which lives as long as the newest of their jobs), so
+            # a /forget meanwhile sees the job; an id left there by a refused add is harmless.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(owned, job.id)
+                pipe.pexpire(owned, lifetime)
+                await pipe.execute()
             added = await self._add(
-                keys=keys,
-                args=[job.id, _dump(job), job.next_poll_at, self._lifetime_ms(job)],
+                keys=[self._due, self._key(job.id)],
+                args=[job.id, _dump(job), job.next_poll_at, lifetime],
             )
         return bool(added)
 
     def _user_key(self, kind: str, user_id: int) -> str:
+        """A key of one user used on its own (no hash tag needed), such as `history`."""
         return f"{self._prefix}{kind}:{user_id}"
 
     async def get(self, job_id: str) -> Job | None:
@@ -270,9 +387,13 @@ class RedisJobStore(JobStore):
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
         async with _available():
+            found = await self._redis.zrangebyscore(self._due, "-inf", now, start=0, num=limit)
+            due = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in found]
+            if not due:
+                return []
             rows = await self._claim(
-                keys=[self._due],
-                args=[now, limit, now + self.lease_seconds, self.instance, self._job_prefix],
+                keys=[self._due, *map(self._key, due)],
+                args=[now, now + self.lease_seconds, self.instance, *due],
             )
         jobs = []
         for data, cancel, status, job_id in zip(
@@ -292,7 +413,7 @@ class RedisJobStore(JobStore):
         """Take a record out of the schedule and keep it aside (see the module docstring)."""
         async with _available():
             await self._quarantine(
-                keys=[self._due, self._key(job_id), f"{self._prefix}quarantine:{job_id}"],
+                keys=[self._due, self._key(job_id), self._keys.quarantine(job_id)],
                 args=[job_id, self._retention_ms],
             )
 
@@ -375,12 +496,13 @@ class RedisJobStore(JobStore):
 
     async def cache_put(self, key: str, value: str, ttl: float, owner: int | None = None) -> None:
         ttl_ms = int(ttl * 1000)
-        async with _available(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._prefix + "cache:" + key, value, px=ttl_ms)
+        # Two slots: the owner's list first, so /forget never misses the entry.
+        async with _available(), self._redis.pipeline(transaction=False) as pipe:
             if owner is not None:
-                owned = self._user_key("usercache", owner)
+                owned = self._keys.user("cache", owner)
                 pipe.sadd(owned, key)
                 pipe.pexpire(owned, ttl_ms)
+            pipe.set(self._prefix + "cache:" + key, value, px=ttl_ms)
             await pipe.execute()
 
     async def history_add(
@@ -399,19 +521,40 @@ class RedisJobStore(JobStore):
         return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
     async def forget_user(self, user_id: int) -> bool:
-        keys = [
-            self._due,
-            self._user_key("userjobs", user_id),
-            self._user_key("usercache", user_id),
-            self._user_key("history", user_id),
-            self._user_key("user", user_id),
-        ]
+        owned_jobs, owned_cache = (
+            self._keys.user("jobs", user_id),
+            self._keys.user("cache", user_id),
+        )
         async with _available():
-            done = await self._forget(
-                keys=keys,
-                args=[self._job_prefix, self._prefix + "cache:", self._prefix + "quarantine:"],
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.smembers(owned_jobs)
+                pipe.smembers(owned_cache)
+                raw_jobs, raw_cache = await pipe.execute()
+            job_ids = sorted(_text(raw) or "" for raw in raw_jobs)
+            cache_keys = sorted(_text(raw) or "" for raw in raw_cache)
+            records = [*map(self._key, job_ids), *map(self._keys.quarantine, job_ids)]
+            if not await self._forget_jobs(keys=[self._due, *records], args=job_ids):
+                return False
+            await self._delete_each(
+                [
+                    *(self._prefix + "cache:" + key for key in cache_keys),
+                    self._user_key("history", user_id),
+                    self._user_key("user", user_id),
+                ]
             )
+            seen = [f"j:{job_id}" for job_id in job_ids] + [f"c:{key}" for key in cache_keys]
+            done, *late = await self._forget_user(keys=[owned_jobs, owned_cache], args=seen)
+            await self._delete_each([self._prefix + "cache:" + (_text(k) or "") for k in late])
         return bool(done)
+
+    async def _delete_each(self, keys: list[str]) -> None:
+        """One DEL per key: on a cluster they are in different slots."""
+        if not keys:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.delete(key)
+            await pipe.execute()
 
     async def user_get(self, user_id: int) -> str | None:
         async with _available():
@@ -433,7 +576,7 @@ class RedisJobStore(JobStore):
         slot_ttl: float,
         pictures: int = 1,
     ) -> str | None:
-        keys = [f"{self._prefix}slots:{user_id}", self._daily_key(user_id, day)]
+        keys = [self._keys.user("slots", user_id), self._daily_key(user_id, day)]
         daily = "" if daily_quota is None else daily_quota
         args: list[str | int] = [job_id, max_concurrent, daily, int(slot_ttl * 1000), pictures]
         async with _available():
@@ -453,7 +596,7 @@ class RedisJobStore(JobStore):
         return int(used or 0)
 
     def _daily_key(self, user_id: int, day: int) -> str:
-        return f"{self._prefix}daily:{user_id}:{day}"
+        return self._keys.user(f"daily:{day}", user_id)
 
     async def uncount_day(self, user_id: int, *, day: int, pictures: int) -> None:
         async with _available():
@@ -461,10 +604,10 @@ class RedisJobStore(JobStore):
 
     async def release_slot(self, user_id: int, job_id: str) -> None:
         async with _available():
-            await self._redis.zrem(f"{self._prefix}slots:{user_id}", job_id)
+            await self._redis.zrem(self._keys.user("slots", user_id), job_id)
 
     async def record(self, day: int, event: str, lag: float | None = None) -> None:
-        counts, lags = f"{self._prefix}stats:{day}", f"{self._prefix}lags:{day}"
+        counts, lags = self._keys.stats("stats", day), self._keys.stats("lags", day)
         async with _available(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(counts, event, 1)
             pipe.expire(counts, STATS_TTL)
@@ -476,8 +619,8 @@ class RedisJobStore(JobStore):
 
     async def daily_stats(self, day: int) -> DailyStats:
         async with _available():
-            counts = await self._redis.hgetall(f"{self._prefix}stats:{day}")
-            lags = await self._redis.lrange(f"{self._prefix}lags:{day}", 0, -1)
+            counts = await self._redis.hgetall(self._keys.stats("stats", day))
+            lags = await self._redis.lrange(self._keys.stats("lags", day), 0, -1)
         return DailyStats(
             {_text(k) or "": int(v) for k, v in counts.items()}, [float(x) for x in lags]
         )
@@ -530,8 +673,8 @@ class RedisJobStore(JobStore):
             return
         async with _available():
             await self._renew(
-                keys=[self._due],
-                args=[self.instance, self._job_prefix, now + self.lease_seconds, *ids],
+                keys=[self._due, *map(self._key, ids)],
+                args=[self.instance, now + self.lease_seconds, *ids],
             )
 
     async def next_due_at(self) -> float | None:
