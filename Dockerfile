@@ -23,8 +23,8 @@ RUN pip install --no-deps . && rm -rf /src
 
 WORKDIR /app
 USER bot
-# /healthz answers 200 when the store and Telegram are reachable (HEALTH_PORT, or the
-# webhook port in webhook mode).
+# /healthz answers 200 when the store and Telegram are reachable (OPS_PORT; else HEALTH_PORT,
+# or the webhook port in webhook mode).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["yandexart-bot", "health"]
 CMD ["yandexart-bot", "run"]

@@ -13,6 +13,7 @@ from handlers import (
     history,
     info,
     inline,
+    last_resort,
     payments,
     progress,
     settings,
@@ -36,4 +37,5 @@ def routers() -> list[Router]:
         voice.create_router(),
         progress.create_router(),
         guest.create_router(),
+        last_resort.create_router(),
     ]

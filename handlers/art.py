@@ -13,7 +13,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.core.prompt import ArtRequest, PromptError
-from bot.services.art import STATUS_GRACE, ArtService, request_job_id
+from bot.services.art import STATUS_GRACE, ArtService
 from bot.services.voice import VoiceService
 from bot.telegram.drafts import Drafts
 from bot.telegram.identity import sender_key
@@ -104,7 +104,7 @@ async def draw(
         user_id=sender_key(message),
         locale=locale,
         reply_to_message_id=message.message_id,
-        job_id=request_job_id("message", message.chat.id, message.message_id),
+        job_id=art_service.job_ids.of("message", message.chat.id, message.message_id),
     )
     refusal = await art_service.admit(job)
     if refusal is not None:

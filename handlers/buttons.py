@@ -2,6 +2,11 @@
 
 Every press is answered once (Telegram refuses a second answer); the work goes to the
 service, and every generation a press starts passes `ArtService.admit` first.
+
+Who may press Again, Original, 📄 N and 🔁: anybody who sees the picture, paying with their
+own quota, but only under that picture (`Job.under`: its chat, or its inline message); a
+job id brought anywhere else is out of date. Cancel is the requester's (or, for a group's
+anonymous request, its admins').
 """
 
 from contextlib import suppress
@@ -13,7 +18,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.core.jobs import Job
 from bot.core.limits import Refusal
-from bot.services.art import STATUS_GRACE, ArtService, CancelResult, request_job_id
+from bot.services.art import STATUS_GRACE, ArtService, CancelResult
 from bot.telegram.identity import is_group_admin
 from bot.telegram.keyboards import Action, JobAction, VariantAction, status_keyboard
 from bot.telegram.pressed import PressedButtons
@@ -54,15 +59,20 @@ async def cancel(
 
 async def _finished_source(
     query: CallbackQuery,
-    callback_data: JobAction,
+    callback_data: JobAction | VariantAction,
     art_service: ArtService,
     texts: Texts,
     locale: str,
 ) -> Job | None:
-    """The job under the pressed picture, or None after telling the user it is gone."""
+    """The finished job of the pressed picture, or None after telling the user the button
+    is out of date (also when the job is not the one of the picture pressed under)."""
     source = await art_service.finished_job(callback_data.job_id)
-    if source is None:
+    chat_id = query.message.chat.id if query.message is not None else None
+    if source is None or not source.under(
+        chat_id=chat_id, inline_message_id=query.inline_message_id
+    ):
         await _answer(query, texts.get(locale, "callback.stale"))
+        return None
     return source
 
 
@@ -88,7 +98,7 @@ async def again(
         user_id=query.from_user.id,
         locale=locale,
         reply_to_message_id=message.message_id if isinstance(message, Message) else None,
-        job_id=request_job_id("callback", query.id),
+        job_id=art_service.job_ids.of("callback", query.id),
         inline_message_id=query.inline_message_id if message is None else None,
     )
     refusal = await art_service.admit(job)
@@ -132,9 +142,11 @@ async def original(
     pressed: PressedButtons,
 ) -> None:
     locale = i18n.current_locale
-    source = await art_service.finished_job(callback_data.job_id)
+    source = await _finished_source(query, callback_data, art_service, texts, locale)
+    if source is None:
+        return
     variant = callback_data.index if isinstance(callback_data, VariantAction) else 0
-    if source is None or not 0 <= variant < source.request.variants:
+    if not 0 <= variant < source.request.variants:
         await _answer(query, texts.get(locale, "callback.stale"))
         return
     message = query.message
@@ -144,7 +156,7 @@ async def original(
         chat_id, reply_to = message.chat.id, None
     else:  # an inline message: the document goes to the presser's private chat
         chat_id, reply_to = query.from_user.id, None
-    job_id = request_job_id("callback", query.id)
+    job_id = art_service.job_ids.of("callback", query.id)
     refusal = await art_service.original(
         source,
         chat_id=chat_id,

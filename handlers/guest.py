@@ -20,7 +20,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 
 from bot.core.prompt import PromptError
-from bot.services.art import ArtService, request_job_id
+from bot.services.art import ArtService
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.texts import Texts
 
@@ -58,7 +58,7 @@ async def guest(
         chat_id=user.id,
         user_id=user.id,
         locale=locale,
-        job_id=request_job_id("guest", query_id),
+        job_id=art_service.job_ids.of("guest", query_id),
     )
     title = texts.get(locale, "inline.title", prompt=request.text)
     inline_message_id = await _answer_once(

@@ -4,12 +4,12 @@ the request exactly like the Cancel button; the draft's id is the request's mess
 from aiogram import Router
 from aiogram.types import MessageGenerationStopped
 
-from bot.services.art import ArtService, request_job_id
+from bot.services.art import ArtService
 
 
 async def stopped(event: MessageGenerationStopped, art_service: ArtService) -> None:
     # A draft is shown in a private chat only, whose id is its user's.
-    job_id = request_job_id("message", event.chat.id, event.draft_id)
+    job_id = art_service.job_ids.of("message", event.chat.id, event.draft_id)
     await art_service.cancel(job_id, event.chat.id)
 
 

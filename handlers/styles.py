@@ -13,8 +13,9 @@ from bot.telegram.texts import Texts
 async def styles_(
     message: Message, styles: StyleCatalog, texts: Texts, i18n: I18n, notices: Notices
 ) -> None:
-    """Usage: in a group only the asker sees it."""
-    await notices.reply(message, texts.styles(i18n.current_locale, styles), quote=False)
+    """Usage: in a group only the asker sees it; as many messages as Telegram needs."""
+    for part in texts.styles(i18n.current_locale, styles):
+        await notices.reply(message, part, quote=False)
 
 
 def create_router() -> Router:

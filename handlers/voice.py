@@ -10,7 +10,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.limits import Refusal
 from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
-from bot.services.art import STATUS_GRACE, request_job_id
+from bot.services.art import STATUS_GRACE
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
 from bot.telegram.identity import sender_key
 from bot.telegram.notices import Notices
@@ -49,7 +49,7 @@ async def start_voice_prompt(
         await notices.reply(message, texts.voice_issue(locale, issue))
         return
     user_id = sender_key(message)
-    job_id = request_job_id("message", message.chat.id, message.message_id)
+    job_id = voice_service.job_ids.of("message", message.chat.id, message.message_id)
     # What `/art --n N` replying to the voice asks for is checked and counted now; what is
     # said is not known yet (a spoken `--n` is refused once heard).
     try:

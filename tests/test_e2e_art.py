@@ -140,6 +140,8 @@ async def test_moderation_refusal_turns_the_status_into_an_explanation(
     assert "refused this prompt" in edit.params["text"]
     assert yandex.generations == 0
     assert not telegram.sent("sendPhoto")
+    # A refusal is final: submitted once, never retried until SUBMIT_PATIENCE runs out.
+    assert len(yandex.submits) == 1
 
 
 async def test_failed_operation_is_explained(

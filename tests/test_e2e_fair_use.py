@@ -291,3 +291,27 @@ async def test_again_counts_against_the_limits(
     assert "You already have 1 picture in progress" in answer.params["text"]
     assert answer.params["show_alert"] == "true"
     assert len(yandex.submits) == 2
+
+
+async def test_again_and_a_history_repeat_count_against_the_daily_quota(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """Issue 21 ("also weak"): with the day's pictures used up, neither Again nor 🔁 in
+    /history draws (was tested against the concurrency limit only)."""
+    await start_bot(daily_quota_per_user=2)
+    telegram.push_message("/art first --seed 1")
+    photo = (await telegram.wait_for("sendPhoto"))[0]
+    telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
+    await telegram.wait_for("sendPhoto", 2)  # the second picture of the day
+    telegram.push_message("/history")
+    listing = (await telegram.wait_for("sendMessage", 3))[-1]
+    assert listing.params["text"].startswith("🕘")
+    telegram.push_callback(buttons(photo)["🔁 Again"], message=photo.result, user_id=USER)
+    telegram.push_callback(buttons(listing)["🔁 2"], message=listing.result, user_id=USER)
+    answers = await telegram.wait_for("answerCallbackQuery", 3)
+    for answer in answers[1:]:
+        assert answer.params["text"].startswith("You have drawn 2 pictures today"), answer.params
+        assert answer.params["show_alert"] == "true"
+    await asyncio.sleep(0.5)  # a wrong picture would be on its way by now
+    assert len(yandex.submits) == 2
+    assert len(telegram.sent("sendPhoto")) == 2

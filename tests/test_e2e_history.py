@@ -4,6 +4,7 @@ nothing of the user in either store."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,7 +78,7 @@ async def test_history_buttons_are_their_owners(
     listing = await last_message(telegram, 2)
     telegram.push_callback(buttons(listing)["🔁 1"], message=listing.result, user_id=7002)
     answer = (await telegram.wait_for("answerCallbackQuery"))[0]
-    assert answer.params["text"] == "This button is out of date."
+    assert answer.params["text"] == "These buttons belong to someone else."
     assert yandex.generations == 1
 
 
@@ -107,6 +108,15 @@ async def redis_dump(url: str) -> dict[str, str]:
     return dump
 
 
+def pictures_cached(where: dict[str, str] | JobStore) -> list[str]:
+    """The picture cache's entries (their values name a file_id) in a Redis dump or a
+    memory store."""
+    if isinstance(where, MemoryJobStore):
+        return [value for value, _ in where._cache.values() if '"file_id"' in value]
+    assert isinstance(where, dict)
+    return [k for k, v in where.items() if k.startswith("art:cache:") and "file_id" in v]
+
+
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 async def test_forget_leaves_nothing_of_the_user(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, kind: str
@@ -126,6 +136,7 @@ async def test_forget_leaves_nothing_of_the_user(
     before = await redis_dump(redis_url) if url else {"memory": user_data(store)}
     assert any(SECRET in value for value in before.values())
     assert any(str(USER) in key for key in before) or kind == "memory"
+    assert pictures_cached(before if url else store)  # "--seed 5" is in the cache
 
     telegram.push_message("/forget")
     confirm = await message_with(telegram, "Delete everything I keep about you")
@@ -145,10 +156,20 @@ async def test_forget_leaves_nothing_of_the_user(
         assert SECRET not in user_data(store)
         assert USER not in store._users
         assert USER not in store._history
+    if url:
+        # Cache keys are hashes and their values file_ids: neither names the user.
+        assert not pictures_cached(after), after
+    else:
+        assert not pictures_cached(store)
     telegram.push_message("/history")
     await message_with(telegram, "No requests yet")
     telegram.push_message("/settings")
     await message_with(telegram, "Style: No style")
+    # Nothing remembers the picture either: the same request is drawn anew (issue 21 item 19).
+    drawn = yandex.generations
+    telegram.push_message(f"/art {SECRET} --seed 5")
+    await telegram.wait_for("sendPhoto", 3)
+    assert yandex.generations == drawn + 1
 
 
 async def test_forget_waits_for_pictures_in_progress_and_is_the_senders(
@@ -183,11 +204,55 @@ async def store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator
 
 
 async def test_history_keeps_entries_for_the_retention_newest_first(store: JobStore) -> None:
-    await store.history_add(1, "a", '"a"', at=100.0, keep=50.0)
-    await store.history_add(1, "b", '"b"', at=120.0, keep=50.0)
-    await store.history_add(2, "c", '"c"', at=121.0, keep=50.0)
+    t = time.time() - 30  # entries of the last half minute, kept for 50 s
+    await store.history_add(1, "a", '"a"', at=t, keep=50.0)
+    await store.history_add(1, "b", '"b"', at=t + 20, keep=50.0)
+    await store.history_add(2, "c", '"c"', at=t + 21, keep=50.0)
     assert await store.history_get(1, since=0.0, limit=10) == ['"b"', '"a"']
-    assert await store.history_get(1, since=110.0, limit=10) == ['"b"']
-    await store.history_add(1, "d", '"d"', at=160.0, keep=50.0)  # "a" is older than 50 s
+    assert await store.history_get(1, since=t + 10, limit=10) == ['"b"']
+    await store.history_add(1, "d", '"d"', at=t + 60, keep=50.0)  # "a" is older than 50 s
     assert await store.history_get(1, since=0.0, limit=1) == ['"d"']
     assert await store.history_get(1, since=0.0, limit=10) == ['"d"', '"b"']
+
+
+async def stored_text(store: JobStore) -> str:
+    """Everything the store holds, as text (every key of a Redis store's database)."""
+    if isinstance(store, MemoryJobStore):
+        return user_data(store)
+    assert isinstance(store, RedisJobStore)
+    client = store._redis
+    dump = []
+    async for key in client.scan_iter():
+        if await client.type(key) == b"zset":
+            dump.append(repr(await client.zrange(key, 0, -1)))
+    return "".join(dump)
+
+
+async def test_nothing_older_than_the_retention_is_kept(store: JobStore) -> None:
+    """Issue 21 item 11: an entry goes when its retention is over, even if the user adds
+    nothing more (pruning only on the next add kept it up to twice as long)."""
+    start = time.time()
+    await store.history_add(1, "a", '"old prompt"', at=start, keep=0.8)
+    await asyncio.sleep(0.3)
+    await store.history_add(1, "b", '"new prompt"', at=time.time(), keep=0.8)
+    assert "old prompt" in await stored_text(store)
+    await asyncio.sleep(max(0.0, start + 1.0 - time.time()))
+    await store.history_get(2, since=0.0, limit=1)  # anybody's use (the memory store is lazy)
+    assert "old prompt" not in await stored_text(store)
+    assert await store.history_get(1, since=0.0, limit=10) in ([], ['"new prompt"'])
+
+
+@pytest.mark.parametrize("storage_chat", [None, -100500])
+async def test_forget_says_what_stays_in_the_inline_storage_chat(
+    start_bot: Any, telegram: FakeTelegram, storage_chat: int | None
+) -> None:
+    """Issue 21 item 14: with INLINE_STORAGE_CHAT_ID the uploads of inline pictures stay
+    in that chat; /forget must not promise otherwise."""
+    await start_bot(inline_storage_chat_id=storage_chat)
+    telegram.push_message("/forget")
+    confirm = await message_with(telegram, "Delete everything I keep about you")
+    telegram.push_callback(buttons(confirm)["🗑 Yes, delete it all"], message=confirm.result)
+    done = (await telegram.wait_for("editMessageText"))[0].params["text"]
+    note = "Pictures you shared inline stay in the bot's storage chat"
+    assert (note in confirm.params["text"]) == (storage_chat is not None)
+    assert (note in done) == (storage_chat is not None)

@@ -90,13 +90,18 @@ async def test_styles_file_adds_and_overrides(
         ("[none]\nprompt = 'x'", "reserved"),
         ("[ok]\nen = 'Ok'", "[ok] needs prompt"),
         ("[ok\nprompt = 'x'", "not valid TOML"),
+        ("[ok]\nen = '" + "T" * 33 + "'\nprompt = 'x'", "[ok]: titles must be 1-32 characters"),
+        (
+            "".join(f"[s{n}]\nprompt = 'x'\n" for n in range(21)),  # 31 with the built-in
+            "at most 30 styles",
+        ),
     ],
 )
 def test_bad_styles_file_stops_start_up_with_one_line(
     tmp_path: Path, text: str, message: str
 ) -> None:
     with pytest.raises(StylesError, match=message.replace("[", r"\[")):
-        parse_styles(text)
+        BUILTIN.merged(parse_styles(text))
     path = tmp_path / "styles.toml"
     path.write_text(text)
     with pytest.raises(StartupError) as caught:
@@ -133,3 +138,29 @@ async def test_default_style_from_settings_and_style_none(
     by_seed = {body["generationOptions"]["seed"]: body["messages"] for _, body in yandex.submits}
     assert by_seed["1"][-1]["text"] == BUILTIN.find("anime").prompt  # type: ignore[union-attr]
     assert by_seed["2"] == [{"weight": 1.0, "text": "a dog"}]
+
+
+async def test_a_long_styles_file_is_listed_in_parts_and_titles_are_escaped(
+    start_bot: Any, telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """Issue 21 item 12: 20 styles with long prompts made /styles too long for Telegram,
+    and a title with markup characters broke /settings."""
+    path = tmp_path / "styles.toml"
+    styles = [f'[s{n:02}]\nen = "Style {n:02}"\nprompt = "{"p" * 190}{n}"\n' for n in range(19)]
+    styles.append('[noir]\nen = "Noir <&> Co"\nprompt = "black & white <film> noir"\n')
+    path.write_text("".join(styles), encoding="utf-8")
+    await start_bot(styles_file=path)
+    telegram.push_message("/styles")
+    await telegram.wait_for("sendMessage", 2, ok=True)
+    parts = [c.params["text"] for c in telegram.sent("sendMessage", ok=True)]
+    assert len(parts) == len(telegram.sent("sendMessage"))  # Telegram took every part
+    assert all(len(p) <= 4096 for p in parts)
+    listing = "\n".join(parts)
+    assert all(f"<code>s{n:02}</code>" in listing for n in range(19))
+    assert "Noir &lt;&amp;&gt; Co: <i>black &amp; white &lt;film&gt; noir</i>" in listing
+
+    telegram.push_message("/settings")
+    menu = (await telegram.wait_for("sendMessage", len(parts) + 1, ok=True))[-1]
+    telegram.push_callback(buttons(menu)["Noir <&> Co"], message=menu.result)
+    edited = (await telegram.wait_for("editMessageText", ok=True))[0]
+    assert "Style: Noir &lt;&amp;&gt; Co" in edited.params["text"]

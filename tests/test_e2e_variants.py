@@ -14,7 +14,6 @@ from bot.core.jobs import VARIANT_OK, Job, job_from_dict, job_to_dict
 from bot.core.prompt import ArtRequest, PromptPart
 from bot.emulators.telegram import Call, FakeTelegram, files_of
 from bot.emulators.yandexart import FakeYandex
-from bot.services.art import request_job_id
 from tests.bot_process import BOT_TOKEN
 from tests.conftest import RunningBot
 
@@ -402,6 +401,6 @@ async def test_an_album_telegram_will_not_take_yet_is_fetched_once_and_delivered
     assert sorted(album_bytes(album)) == sorted(images_by_seed(yandex).values())
     # Each operation answered "done" once: the picture was never fetched again.
     assert [op.polls - op.polls_to_finish for op in yandex.operations.values()] == [0, 0, 0]
-    job_id = request_job_id("message", CHAT, request_id)
+    job_id = running.dispatcher["art_service"].job_ids.of("message", CHAT, request_id)
     store = running.dispatcher["store"]
     assert [await store.kept_picture(job_id, i) for i in range(3)] == [None] * 3  # dropped

@@ -21,7 +21,7 @@ from bot.emulators.yandexart import FakeYandex
 from bot.ops.settings import Settings, SettingsError, StartupError, load_settings
 from bot.ops.startup import check_yandex
 from bot.yandex.http import YandexHttp
-from bot.yandex.iam import IamTokenSource, ServiceAccountKey
+from bot.yandex.iam import RENEW_EVERY, IamTokenSource, ServiceAccountKey, renew_after
 from bot.yandex.probe import probe_art
 from tests.bot_process import BOT_TOKEN, FOLDER, BotProcess
 
@@ -87,7 +87,15 @@ async def test_tokens_are_renewed_before_they_expire(tmp_path: Path, yandex: Fak
     try:
         first = await source.header()
         assert await _status(yandex.url, first) == 404  # accepted: the operation is unknown
-        await _eventually(lambda: yandex.iam_exchanges >= 2)  # renewed in the background
+        renewed_while_valid: list[bool] = []
+
+        def renewed() -> bool:
+            if yandex.iam_exchanges >= 2 and not renewed_while_valid:
+                renewed_while_valid.append(first.removeprefix("Bearer ") in _live(yandex))
+            return bool(renewed_while_valid)
+
+        await _eventually(renewed)  # renewed in the background...
+        assert renewed_while_valid == [True]  # ...while the first token still worked
         second = await source.header()
         assert second != first
         await _eventually(lambda: first.removeprefix("Bearer ") not in _live(yandex))
@@ -95,6 +103,33 @@ async def test_tokens_are_renewed_before_they_expire(tmp_path: Path, yandex: Fak
         assert (await probe_art(http)).accepted is True  # ...and requests still pass
     finally:
         await http.close()
+
+
+def test_renewal_comes_well_before_expiry_and_never_faster_than_a_second() -> None:
+    assert renew_after(12 * 3600) == RENEW_EVERY  # hourly, 11 h before a 12-hour token expires
+    assert renew_after(1800) == 900  # a short token: at half its life
+    assert renew_after(0.2) == 1.0  # never a storm of exchanges
+    assert renew_after(-3600) == RENEW_EVERY  # expiry in the past: our clock is off
+
+
+async def test_an_expiry_in_the_past_does_not_make_a_storm_of_renewals(
+    tmp_path: Path, yandex: FakeYandex, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 21 item 15: IAM's clock 13 h behind ours, so each token seems expired."""
+    yandex.iam_clock_lag = 13 * 3600
+    source = IamTokenSource(
+        ServiceAccountKey.from_file(_key_file(tmp_path, yandex)), iam_url=yandex.url
+    )
+    try:
+        with caplog.at_level(logging.WARNING):
+            first = await source.header()
+            await asyncio.sleep(1.0)
+            assert await source.header() == first
+    finally:
+        await source.close()
+    assert yandex.iam_exchanges == 1
+    assert await _status(yandex.url, first) == 404  # the token works all the same
+    assert "expiry is in the past" in caplog.text
 
 
 def _live(yandex: FakeYandex) -> set[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,3 +169,30 @@ async def test_accepted_yandex_credentials_pass_with_one_probe(
     assert yandex.poll_times == []  # a probe is not a poll
     with pytest.raises(StartupError, match="YANDEX_API_KEY: Yandex refused"):
         await check_yandex(make_settings(yandex_api_key="wrong"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "webhook"),
+    [("WEBHOOK_PORT", True), ("OPS_PORT", True), ("HEALTH_PORT", False)],
+)
+async def test_a_port_in_use_stops_start_up_with_one_line_before_telegram_is_told(
+    tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, setting: str, webhook: bool
+) -> None:
+    """Issue 21 item 7: no traceback, exit 2, and no setWebhook (nor anything else) sent."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    ports = {"WEBHOOK_PORT": str(free_port()), setting: str(port)}
+    if webhook:
+        ports |= {"WEBHOOK_URL": "https://bot.example/hook", "WEBHOOK_SECRET": "s3cret-value-1"}
+    env = _env(telegram.url, yandex.url, WEBHOOK_HOST="127.0.0.1", **ports)
+    process = BotProcess(env, tmp_path)
+    try:
+        await process.start()
+        assert await process.wait() == 2
+    finally:
+        taken.close()
+    assert process.log.splitlines() == [f"error: {setting}: port {port} is already in use"]
+    told = [c.method for c in telegram.calls if c.method != "getMe"]
+    assert told == []

@@ -190,3 +190,36 @@ async def test_ops_endpoints_on_their_own_port(
     finally:
         await ops.cleanup()
         await public.cleanup()
+
+
+async def test_a_body_that_never_finishes_is_cut_off(
+    make_settings: Callable[..., Settings], telegram: FakeTelegram
+) -> None:
+    """Issue 21 item 13: a webhook request whose body stalls gets 408 and its connection
+    closes after its read timeout, instead of staying open."""
+    port = free_port()
+    settings = make_settings(
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_secret=SECRET,
+    )
+    bot = create_bot(settings)
+    app = build_webhook_app(settings, bot, create_dispatcher(settings, bot), read_timeout=0.3)
+    runner = await start_server(app, "127.0.0.1", port)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\nX-Telegram-Bot-Api-Secret-Token: "
+            + SECRET.encode()
+            + b'\r\n\r\n{"update_id": 1'
+        )
+        await writer.drain()
+        # Far longer than the timeout: without one, this read waits for ever.
+        answer = await asyncio.wait_for(reader.readline(), 10)
+        await asyncio.wait_for(reader.read(), 10)  # then the connection closes
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await runner.cleanup()
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 408 Request Timeout"
+    assert not telegram.sent("sendMessage")

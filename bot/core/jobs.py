@@ -10,7 +10,10 @@ seconds so that a job can outlive the process.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,6 +164,28 @@ class Job:
     def but(self, **changes: object) -> Job:
         """The job with some fields changed, state untouched."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def under(self, *, chat_id: int | None, inline_message_id: str | None) -> bool:
+        """Whether a button naming this job was pressed under its own picture: in its chat,
+        or on its inline message. A button acts on the picture it is under and nothing
+        else, so a job id carried to another chat (forged callback data) is refused."""
+        if inline_message_id is not None:
+            return self.inline_message_id == inline_message_id
+        return chat_id is not None and chat_id == self.chat_id and self.inline_message_id is None
+
+
+class JobIds:
+    """The job id of the update that asked for it: an HMAC of the update under a secret
+    all instances share, so an update delivered twice (a webhook retry, a restart before
+    polling confirmed it) makes one job, and nobody can work an id out from what the chat
+    shows (its chat and message ids). 12 URL-safe characters, like a random id."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def of(self, *update: object) -> str:
+        mac = hmac.new(self._secret, ":".join(map(str, update)).encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:9]).decode()
 
 
 def new_idempotency_key() -> str:

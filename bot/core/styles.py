@@ -16,6 +16,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
 # `--style none` asks for no style even when /settings has a default one.
 NO_STYLE = "none"
 STYLE_PROMPT_MAX = 200
+# Titles are buttons in /settings and words of /styles; the whole catalogue is buttons too.
+STYLE_TITLE_MAX = 32
+STYLES_MAX = 30
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,13 @@ class StyleCatalog:
         return list(self._styles)
 
     def merged(self, extra: Mapping[str, Style]) -> StyleCatalog:
-        return StyleCatalog({**self._styles, **extra})
+        """These styles with `extra` over them; a `StylesError` past STYLES_MAX in all."""
+        styles = {**self._styles, **extra}
+        if len(styles) > STYLES_MAX:
+            raise StylesError(
+                f"at most {STYLES_MAX} styles with the built-in ones; this file makes {len(styles)}"
+            )
+        return StyleCatalog(styles)
 
 
 def _style(name: str, en: str, ru: str, prompt: str) -> Style:
@@ -127,7 +136,9 @@ def parse_styles(text: str) -> dict[str, Style]:
         if not isinstance(prompt, str) or not 0 < len(prompt.strip()) <= STYLE_PROMPT_MAX:
             raise StylesError(f"[{name}] needs prompt, 1-{STYLE_PROMPT_MAX} characters")
         titles = {k: v for k, v in table.items() if k != "prompt"}
-        if not all(isinstance(v, str) and v.strip() for v in titles.values()):
-            raise StylesError(f"[{name}]: titles must be non-empty strings")
+        if not all(
+            isinstance(v, str) and 0 < len(v.strip()) <= STYLE_TITLE_MAX for v in titles.values()
+        ):
+            raise StylesError(f"[{name}]: titles must be 1-{STYLE_TITLE_MAX} characters")
         styles[name] = Style(name, {k: v.strip() for k, v in titles.items()}, prompt.strip())
     return styles

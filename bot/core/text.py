@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 CAPTION_LIMIT = 1024
+MESSAGE_LIMIT = 4096
 ELLIPSIS = "…"
 
 
@@ -24,6 +25,18 @@ def shorten(text: str, limit: int) -> str:
     while utf16_len(cut) > limit - 1:
         cut = cut[:-1]
     return cut.rstrip() + ELLIPSIS
+
+
+def split_lines(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Lines joined into as few messages as fit `limit` UTF-16 units each (a line is never
+    split, so each must fit on its own). Markup counts too: a safe bound for HTML."""
+    parts: list[str] = []
+    for line in lines:
+        if parts and utf16_len(parts[-1]) + 1 + utf16_len(line) <= limit:
+            parts[-1] += "\n" + line
+        else:
+            parts.append(line)
+    return parts
 
 
 def caption(prompt: str, meta: str, limit: int = CAPTION_LIMIT) -> str:

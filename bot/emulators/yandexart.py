@@ -169,6 +169,9 @@ class FakeYandex(LocalServer):
         self.iam_token_lifetime = 12 * 3600.0
         self.iam_exchanges = 0
         self.iam_failures = 0  # the next exchanges answered 503 (IAM down)
+        # Seconds IAM's clock is behind the bot's: the `expiresAt` it writes (its tokens live
+        # as long all the same).
+        self.iam_clock_lag = 0.0
         self.app.router.add_post("/iam/v1/tokens", self._iam_token)
         self.app.router.add_post("/foundationModels/v1/completion", self._complete)
         self.app.router.add_post("/foundationModels/v1/tokenize", self._tokenize)
@@ -220,7 +223,12 @@ class FakeYandex(LocalServer):
         expires_at = time.time() + self.iam_token_lifetime
         self.iam_tokens[token] = expires_at
         return web.json_response(
-            {"iamToken": token, "expiresAt": datetime.fromtimestamp(expires_at, UTC).isoformat()}
+            {
+                "iamToken": token,
+                "expiresAt": datetime.fromtimestamp(
+                    expires_at - self.iam_clock_lag, UTC
+                ).isoformat(),
+            }
         )
 
     async def _submit(self, request: web.Request) -> web.Response:

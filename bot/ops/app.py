@@ -7,6 +7,7 @@ same app pointed at fake servers through the settings alone.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from bot.core.backend import ImageBackend
 from bot.core.budget import Budget, WaitingLine
 from bot.core.errors import StoreUnavailable
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
+from bot.core.jobs import JobIds
 from bot.core.limits import AccessRules
 from bot.core.netcause import network_cause, where
 from bot.core.prompt import Limits
@@ -467,6 +469,7 @@ def create_services(
         history_retention=settings.history_retention,
         models=backends.capabilities,
         offered=tuple(backends.offered),
+        inline_storage=settings.inline_storage_chat_id is not None,
         button_icons=settings.button_emoji,
     )
     enhancer = PromptEnhancer(
@@ -569,6 +572,10 @@ def create_services(
         availability=availability,
         deadline=settings.generation_deadline,
         upload_chat=delivery.upload_chat,
+        # Keyed by the token, which every instance of the bot shares and nobody else knows.
+        job_ids=JobIds(
+            hashlib.sha256(b"job ids:" + settings.bot_token.get_secret_value().encode()).digest()
+        ),
         clock=clock,
         styles=styles,
         wallet=wallet,

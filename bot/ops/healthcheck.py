@@ -1,5 +1,5 @@
 """`python -m bot health`: the container's health check, asking the running bot's `/healthz`
-(on HEALTH_PORT, or the webhook port in webhook mode)."""
+(on OPS_PORT; else the webhook port in webhook mode, HEALTH_PORT in polling mode)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ ANY_ADDRESS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared with, not bound to
 
 
 def health_url(settings: Settings) -> str | None:
-    port = settings.webhook_port if settings.webhook_url is not None else settings.health_port
-    if port is None:
+    listener = settings.ops_listener
+    if listener is None:
         return None
+    port = listener[1]
     host = "127.0.0.1" if settings.webhook_host in ANY_ADDRESS else settings.webhook_host
     return f"http://{host}:{port}/healthz"
 
@@ -25,7 +26,7 @@ def probe(settings: Settings) -> int:
     """0 when the bot answers 200, 1 otherwise, with one line saying why."""
     url = health_url(settings)
     if url is None:
-        print("✗ health: HEALTH_PORT is unset, the bot serves no /healthz")
+        print("✗ health: OPS_PORT and HEALTH_PORT are unset, the bot serves no /healthz")
         return 1
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 - http to self

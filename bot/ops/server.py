@@ -7,10 +7,13 @@ then sessions close.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
 import secrets
 import signal
+import socket
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -22,7 +25,7 @@ from aiohttp.web_log import AccessLogger
 from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
-from bot.ops.settings import Settings
+from bot.ops.settings import Settings, StartupError
 from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
 
 if TYPE_CHECKING:
@@ -31,10 +34,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+# A connection that completes no request in this long is closed (aiohttp's default: an hour).
+IDLE_TIMEOUT = 75.0
+# Seconds an update's body may take to arrive once its headers did (Telegram sends it at once).
+READ_TIMEOUT = 10.0
 
 
 async def run(settings: Settings) -> None:
     """Serve until SIGTERM/SIGINT: long polling by default, a webhook when WEBHOOK_URL is set."""
+    # Every port first: one taken is told before Telegram hears of this instance.
+    sockets = bind_ports(settings.webhook_host, settings.listeners)
+    try:
+        await _run(settings, sockets)
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+async def _run(settings: Settings, sockets: dict[str, socket.socket]) -> None:
     # Redis first: a wrong REDIS_URL is told at once, without waiting for Telegram.
     redis = await open_redis(settings)
     bot = create_bot(settings)
@@ -56,21 +73,13 @@ async def run(settings: Settings) -> None:
     tune_gc()
     # The ops endpoints on their own port (OPS_PORT; in polling mode also HEALTH_PORT), else
     # in webhook mode on the webhook listener.
-    ops_port = settings.ops_port
-    if ops_port is None and settings.webhook_url is None:
-        ops_port = settings.health_port
+    ops = sockets.get("OPS_PORT", sockets.get("HEALTH_PORT"))
     ops_runner = None
-    if ops_port is not None:
-        ops_runner = await start_server(
-            build_ops_app(bot, dispatcher), settings.webhook_host, ops_port
-        )
+    if ops is not None:
+        ops_runner = await start_server(build_ops_app(bot, dispatcher), sock=ops)
     try:
         if settings.webhook_url is not None:
-            await serve(
-                build_webhook_app(settings, bot, dispatcher),
-                settings.webhook_host,
-                settings.webhook_port,
-            )
+            await serve(build_webhook_app(settings, bot, dispatcher), sockets["WEBHOOK_PORT"])
             return
         await bot.delete_webhook()
         await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
@@ -99,7 +108,14 @@ def build_ops_app(bot: Bot, dispatcher: Dispatcher) -> web.Application:
 
 class SecretWebhookHandler(SimpleRequestHandler):
     """Telegram's webhook with its secret checked first: a wrong, missing or malformed one
-    gets 403; a body that is not JSON, 400."""
+    gets 403; a body that is not JSON, 400; one that does not arrive in `read_timeout`,
+    408 (else a client could hold a connection open for ever)."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str, read_timeout: float
+    ) -> None:
+        super().__init__(dispatcher, bot, secret_token=secret_token)
+        self.read_timeout = read_timeout
 
     async def handle(self, request: web.Request) -> web.Response:
         # Header values arrive decoded with surrogate escapes: compare them as bytes, since
@@ -109,13 +125,20 @@ class SecretWebhookHandler(SimpleRequestHandler):
         if not expected or not secrets.compare_digest(given, expected):
             return web.Response(status=403, text="Forbidden")
         try:
-            json.loads(await request.read())
+            async with asyncio.timeout(self.read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="Request Timeout")
+        try:
+            json.loads(body)
         except ValueError:  # malformed JSON or text that is not UTF-8
             return web.Response(status=400, text="Bad Request")
         return await super().handle(request)
 
 
-def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> web.Application:
+def build_webhook_app(
+    settings: Settings, bot: Bot, dispatcher: Dispatcher, *, read_timeout: float = READ_TIMEOUT
+) -> web.Application:
     assert settings.webhook_url is not None
     assert settings.webhook_secret is not None
     url = str(settings.webhook_url)
@@ -133,7 +156,7 @@ def build_webhook_app(settings: Settings, bot: Bot, dispatcher: Dispatcher) -> w
         )
 
     app.on_startup.append(set_webhook)
-    SecretWebhookHandler(dispatcher, bot, secret_token=secret).register(
+    SecretWebhookHandler(dispatcher, bot, secret_token=secret, read_timeout=read_timeout).register(
         app, path=urlsplit(url).path or "/"
     )
     if settings.ops_port is None:
@@ -153,21 +176,73 @@ class QuietAccessLogger(AccessLogger):
             super().log(request, response, time)
 
 
-async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=QuietAccessLogger)
+def bind_ports(host: str, ports: dict[str, int]) -> dict[str, socket.socket]:
+    """A bound socket for each port (served later); a port that cannot be had stops start-up
+    with one line naming its setting."""
+    bound: dict[str, socket.socket] = {}
+    try:
+        for name, port in ports.items():
+            bound[name] = _bind(host, port, name)
+    except StartupError:
+        for sock in bound.values():
+            sock.close()
+        raise
+    return bound
+
+
+def _bind(host: str, port: int, name: str) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise StartupError(f"WEBHOOK_HOST: cannot listen on {host!r} ({exc.strerror})") from None
+    try:
+        # As aiohttp does: a restart may bind while the old connections linger in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"{name}: port {port} is already in use") from None
+        reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+        raise StartupError(f"{name}: cannot listen on port {port} ({reason})") from None
+    sock.setblocking(False)
+    return sock
+
+
+async def start_server(
+    app: web.Application,
+    host: str = "",
+    port: int = 0,
+    *,
+    sock: socket.socket | None = None,
+) -> web.AppRunner:
+    """Serve the app on `sock` (bound by `bind_ports`), or on host:port. A request answered
+    before its body arrived (403, 408) closes its connection at once: aiohttp would go on
+    reading the body for 10 s."""
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log_class=QuietAccessLogger,
+        keepalive_timeout=IDLE_TIMEOUT,
+        lingering_time=0,
+    )
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("listening on %s:%s", host, port)
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("listening on %s", site.name)
     return runner
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
+async def serve(app: web.Application, sock: socket.socket) -> None:
     """Run an aiohttp app until SIGTERM/SIGINT, then shut it down gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = await start_server(app, host, port)
+    runner = await start_server(app, sock=sock)
     try:
         await stop.wait()
     finally:

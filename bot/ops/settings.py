@@ -429,6 +429,24 @@ class Settings(BaseSettings):
         return secrets
 
     @property
+    def ops_listener(self) -> tuple[str, int] | None:
+        """The setting and port serving /healthz and /metrics: OPS_PORT in either mode, else
+        the webhook listener in webhook mode, else HEALTH_PORT; None when nothing does."""
+        if self.ops_port is not None:
+            return "OPS_PORT", self.ops_port
+        if self.webhook_url is not None:
+            return "WEBHOOK_PORT", self.webhook_port
+        return None if self.health_port is None else ("HEALTH_PORT", self.health_port)
+
+    @property
+    def listeners(self) -> dict[str, int]:
+        """Every port the bot listens on, by the setting that names it."""
+        ports = {"WEBHOOK_PORT": self.webhook_port} if self.webhook_url is not None else {}
+        if self.ops_listener is not None:
+            ports[self.ops_listener[0]] = self.ops_listener[1]
+        return ports
+
+    @property
     def model_uri(self) -> str:
         return self.art_model_uri.format(folder=self.yandex_folder_id)
 

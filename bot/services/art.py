@@ -3,9 +3,7 @@ the buttons under pictures. Handlers call this and only talk to Telegram."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import logging
 import random
 import secrets
@@ -15,7 +13,7 @@ from enum import StrEnum
 
 from bot.core.errors import StoreUnavailable
 from bot.core.history import HistoryEntry
-from bot.core.jobs import VARIANT_OK, Job, JobState, new_idempotency_key
+from bot.core.jobs import VARIANT_OK, Job, JobIds, JobState, new_idempotency_key
 from bot.core.limits import BUSY, DUPLICATE, REUSED, Refusal, is_chat_key
 from bot.core.models import NoModel
 from bot.core.prompt import ArtRequest, Limits, PromptError, parse_art_args
@@ -59,6 +57,7 @@ class ArtService:
         availability: ModelAvailability,
         deadline: float,
         upload_chat: Callable[[int], int],
+        job_ids: JobIds,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         styles: StyleCatalog = BUILTIN,
@@ -77,6 +76,7 @@ class ArtService:
         self._availability = availability
         self._deadline = deadline
         self._upload_chat = upload_chat
+        self.job_ids = job_ids
         self._clock = clock
         self._rng = rng or random.SystemRandom()
 
@@ -404,11 +404,3 @@ class ArtService:
 def new_job_id() -> str:
     """12 URL-safe characters: short enough for callback data and inline result ids."""
     return secrets.token_urlsafe(9)
-
-
-def request_job_id(*update: object) -> str:
-    """The job id of the update that asked for it (like `new_job_id`, 12 characters), so
-    an update delivered twice, by a webhook retry or after a restart that polling had not
-    confirmed, makes one job."""
-    digest = hashlib.sha256(":".join(map(str, update)).encode()).digest()
-    return base64.urlsafe_b64encode(digest[:9]).decode()

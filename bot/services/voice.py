@@ -89,6 +89,7 @@ class VoiceService:
         self._edits = edits
         self._texts = texts
         self.enabled = enabled
+        self.job_ids = art.job_ids
         # Requests of this instance from admission until their job is stored: a copy of
         # the update that arrives meanwhile (handled concurrently) is a duplicate.
         self._claimed: set[str] = set()

@@ -52,7 +52,7 @@ class MemoryJobStore(JobStore):
         self._cache_owners: dict[int, set[str]] = {}  # user -> cache keys of their requests
         self._cache_owner: dict[str, int] = {}
         self._history: dict[int, dict[str, tuple[float, str]]] = {}
-        self._history_until: dict[int, float] = {}  # when a user's newest entry expires
+        self._history_expiry: list[tuple[float, int, str]] = []  # (when, user, entry id)
         self._slots: dict[int, dict[str, float]] = {}
         self._daily: dict[int, Counter[int]] = {}  # day -> generations per user
         self._stats: dict[int, DailyStats] = {}
@@ -77,6 +77,7 @@ class MemoryJobStore(JobStore):
         return self._jobs.get(job_id)
 
     async def claim_due(self, now: float, limit: int) -> list[Job]:
+        self._expire_history()
         claimed: list[Job] = []
         while self._heap and len(claimed) < limit:
             due, job_id = self._heap[0]
@@ -174,14 +175,16 @@ class MemoryJobStore(JobStore):
     async def history_add(
         self, user_id: int, entry_id: str, value: str, at: float, keep: float
     ) -> None:
+        self._expire_history()
         entries = self._history.setdefault(user_id, {})
         entries[entry_id] = (at, value)
+        heapq.heappush(self._history_expiry, (at + keep, user_id, entry_id))
         newest = sorted(entries, key=lambda i: entries[i][0], reverse=True)
         for old in newest[HISTORY_KEEP:] + [i for i in newest if entries[i][0] < at - keep]:
             entries.pop(old, None)
-        self._history_until[user_id] = at + keep
 
     async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
+        self._expire_history()
         entries = sorted(self._history.get(user_id, {}).values(), reverse=True)
         return [value for at, value in entries if at > since][:limit]
 
@@ -197,7 +200,6 @@ class MemoryJobStore(JobStore):
             self._cache_owner.pop(key, None)
         self._users.pop(user_id, None)
         self._history.pop(user_id, None)
-        self._history_until.pop(user_id, None)
         return True
 
     async def user_get(self, user_id: int) -> str | None:
@@ -315,15 +317,13 @@ class MemoryJobStore(JobStore):
 
     def _new_day(self, day: int) -> None:
         """On the first call of a new day, drop what Redis would have let expire by now."""
+        self._expire_history()
         if day <= self._newest_day:
             return
         self._newest_day = day
         self._daily = {d: c for d, c in self._daily.items() if d >= day - DAILY_DAYS_KEPT + 1}
         self._stats = {d: s for d, s in self._stats.items() if d >= day - STATS_DAYS_KEPT + 1}
         now = self._clock()
-        for user in [u for u, until in self._history_until.items() if until <= now]:
-            del self._history_until[user]
-            self._history.pop(user, None)
         self._slots = {
             user: live
             for user, slots in self._slots.items()
@@ -337,6 +337,16 @@ class MemoryJobStore(JobStore):
             if self._cache.get(key, ("", None))[1] == expires_at:
                 del self._cache[key]
                 self._disown(key)
+
+    def _expire_history(self) -> None:
+        """Each entry goes when its own retention is over, as /privacy promises."""
+        now = self._clock()
+        while self._history_expiry and self._history_expiry[0][0] <= now:
+            _, user_id, entry_id = heapq.heappop(self._history_expiry)
+            entries = self._history.get(user_id, {})
+            entries.pop(entry_id, None)
+            if not entries:
+                self._history.pop(user_id, None)
 
     def _disown(self, key: str) -> None:
         owner = self._cache_owner.pop(key, None)

@@ -116,6 +116,19 @@ for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 """
 
+# A user's history: add, drop what is past its retention or beyond the count kept, and let
+# the key expire with its oldest entry, so that nothing outlives its retention even when
+# the user never comes back (the newer entries go with it then: deleted early, never late).
+_HISTORY_ADD = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local ends = (tonumber(oldest[2]) + tonumber(ARGV[3])) * 1000
+redis.call('PEXPIREAT', KEYS[1], math.max(math.ceil(ends), 1))
+return 1
+"""
+
 # /forget, last step (the user's slot). KEYS: the user's jobs and cached pictures. ARGV:
 # the job ids and cache keys seen in step 1, as 'j:<id>' and 'c:<key>'. A job added since
 # then refuses (the user is told a picture is still being made); cache keys added since are
@@ -337,6 +350,7 @@ class RedisJobStore(JobStore):
         self._admit = redis.register_script(_ADMIT)
         self._forget_jobs = redis.register_script(_FORGET_JOBS)
         self._forget_user = redis.register_script(_FORGET_USER)
+        self._history_add = redis.register_script(_HISTORY_ADD)
         self._quarantine = redis.register_script(_QUARANTINE)
         self._count_day = redis.register_script(_COUNT_DAY)
         self._uncount_day = redis.register_script(_UNCOUNT_DAY)
@@ -495,12 +509,8 @@ class RedisJobStore(JobStore):
         self, user_id: int, entry_id: str, value: str, at: float, keep: float
     ) -> None:
         key = self._user_key("history", user_id)
-        async with _available(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {value: at})
-            pipe.zremrangebyscore(key, "-inf", f"({at - keep}")
-            pipe.zremrangebyrank(key, 0, -HISTORY_KEEP - 1)
-            pipe.pexpire(key, int(keep * 1000))
-            await pipe.execute()
+        async with _available():
+            await self._history_add(keys=[key], args=[value, repr(at), repr(keep), HISTORY_KEEP])
 
     async def history_get(self, user_id: int, since: float, limit: int) -> list[str]:
         key = self._user_key("history", user_id)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram.types import TelegramObject, User
+from aiogram.types import Message, TelegramObject, User
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 
 from bot.core.prefs import PrefsReader
+from bot.telegram.identity import sender_key
 
 MAX_LANGUAGE_CODES = 1000
 
 
 class PrefsI18nMiddleware(SimpleI18nMiddleware):
-    """The language chosen in /settings, else Telegram's `language_code` (aiogram's
-    SimpleI18nMiddleware), else English."""
+    """The language chosen in /settings (by the sender: `sender_key`), else Telegram's
+    `language_code` (aiogram's SimpleI18nMiddleware), else English."""
 
     def __init__(self, i18n: I18n, prefs: PrefsReader) -> None:
         super().__init__(i18n)
@@ -26,7 +27,8 @@ class PrefsI18nMiddleware(SimpleI18nMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None:
             return await super().get_locale(event, data)
-        chosen = (await self._prefs.get(user.id)).language
+        key = sender_key(event) if isinstance(event, Message) else user.id
+        chosen = (await self._prefs.get(key)).language
         if chosen in self.i18n.available_locales:
             return chosen
         locale = self._by_code.get(user.language_code)

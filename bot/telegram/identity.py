@@ -1,8 +1,10 @@
-"""Who asked: the key limits, ownership and Cancel are counted under.
+"""Who asked: the key every per-user feature is kept under (limits, quota, ownership,
+Cancel, /history, /forget, /settings).
 
 Messages from a group's anonymous admins and those sent on behalf of a channel carry one
 placeholder `from` user for everybody (GroupAnonymousBot 1087968824, Channel_Bot 136817688);
-the chat they speak for is `sender_chat`, so that chat is the key.
+the chat they speak for is `sender_chat`, so that chat is the key. Presses are never
+anonymous: a button made for a group's key may be pressed by that group's admins, there.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
-from aiogram.types import Chat, Message
+from aiogram.types import CallbackQuery, Chat, Message
 
 _ADMINS = frozenset({ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR})
 _GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
@@ -21,6 +23,18 @@ def sender_key(message: Message) -> int:
     if message.sender_chat is not None:
         return message.sender_chat.id
     return message.from_user.id if message.from_user is not None else message.chat.id
+
+
+async def may_act_for(bot: Bot, query: CallbackQuery, owner: int) -> bool:
+    """Whether a press may act for `owner`, the key its button was made for: the owner
+    pressing it, or, when the key is a group (its anonymous admins'), one of the group's
+    admins pressing it in that group."""
+    if query.from_user.id == owner:
+        return True
+    chat = query.message.chat if query.message is not None else None
+    if chat is None or chat.id != owner:
+        return False
+    return await is_group_admin(bot, chat, query.from_user.id)
 
 
 async def is_group_admin(bot: Bot, chat: Chat, user_id: int) -> bool:

@@ -52,21 +52,26 @@ def _button(texts: Texts, locale: str, action: Action, job_id: str) -> InlineKey
 
 
 class HistoryAction(CallbackData, prefix="h"):
-    """Repeat a /history entry; the entry id is its job id."""
+    """Repeat a /history entry of `owner` (the key the list was made for); the entry id
+    is its job id."""
 
     entry_id: str
+    owner: int
 
 
 class ForgetAction(CallbackData, prefix="forget"):
-    """Confirm /forget; only the user who asked may press it."""
+    """Confirm /forget; only the user who asked may press it (or, for a group's key, the
+    group's admins)."""
 
     user_id: int
 
 
-def history_keyboard(entry_ids: list[str]) -> InlineKeyboardMarkup:
+def history_keyboard(entry_ids: list[str], owner: int) -> InlineKeyboardMarkup:
     """🔁 1 … 🔁 N, numbered like the lines of the list, five to a row."""
     buttons = [
-        InlineKeyboardButton(text=f"🔁 {n}", callback_data=HistoryAction(entry_id=i).pack())
+        InlineKeyboardButton(
+            text=f"🔁 {n}", callback_data=HistoryAction(entry_id=i, owner=owner).pack()
+        )
         for n, i in enumerate(entry_ids, 1)
     ]
     return InlineKeyboardMarkup(

@@ -37,10 +37,12 @@ class Notices:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         quote: bool = True,
+        not_ephemeral: str | None = None,
     ) -> Message:
         """Answer `message` so that only its sender sees it (see the module's docstring);
         where that cannot be, as a reply to it, or with `quote=False` as a message after it
-        (as /help always was)."""
+        (as /help always was). In a group, `not_ephemeral` (without buttons) replaces a
+        text that must not be seen by others when the ephemeral message is refused."""
         if message.chat.type == ChatType.PRIVATE:
             if not quote:
                 return await message.answer(text, reply_markup=reply_markup)
@@ -61,6 +63,8 @@ class Notices:
                 )
             except TelegramBadRequest:
                 log.info("ephemeral message refused in a group; a reply deleted later instead")
+        if not_ephemeral is not None:
+            text, reply_markup = not_ephemeral, None
         if not quote or message.ephemeral_message_id is not None:  # (nothing to reply to)
             sent = await message.answer(text, reply_markup=reply_markup)
         else:

@@ -21,7 +21,7 @@ from bot.core.models import FULL, ONLY_YANDEXART, YANDEXART, Capabilities
 from bot.core.prompt import MAX_PARTS, MAX_SEED, ArtRequest, Limits, PromptError
 from bot.core.stats import StatsReport
 from bot.core.styles import StyleCatalog
-from bot.core.text import caption, shorten
+from bot.core.text import caption, shorten, split_lines
 from bot.core.voice import MAX_BYTES, MAX_SECONDS, VoiceIssue, stt_failure
 
 HISTORY_PROMPT_LENGTH = 60
@@ -62,10 +62,13 @@ class Texts:
         *,
         models: Mapping[str, Capabilities] = ONLY_YANDEXART,
         offered: tuple[str, ...] = (YANDEXART,),
+        inline_storage: bool = False,
         button_icons: Mapping[str, str] | None = None,
     ) -> None:
         """`models`: what each known model can do; `offered`: those users may pick;
+        `inline_storage`: inline pictures are uploaded to INLINE_STORAGE_CHAT_ID;
         `button_icons`: the custom emoji the operator set for buttons, by action."""
+        self._inline_storage = inline_storage
         self.button_icons: Mapping[str, str] = button_icons or {}
         self._history_days = max(1, round(history_retention / 86400)) if history_retention else 0
         self._i18n = i18n
@@ -137,7 +140,8 @@ class Texts:
         kept = "privacy.history" if self._history_days else "privacy.no_history"
         return "\n".join([text, self.get(locale, kept, days=self._history_days)])
 
-    def styles(self, locale: str, styles: StyleCatalog) -> str:
+    def styles(self, locale: str, styles: StyleCatalog) -> list[str]:
+        """/styles, in as many messages as Telegram needs."""
         lines = [
             self.get(
                 locale,
@@ -148,7 +152,17 @@ class Texts:
             )
             for style in styles
         ]
-        return "\n".join([self.get(locale, "styles.header"), *lines])
+        return split_lines([self.get(locale, "styles.header"), *lines])
+
+    def forget(self, locale: str, key: str) -> str:
+        """/forget's question or its answer; with a storage chat, what /forget leaves there
+        (the bot does not track those uploads, so it cannot delete them)."""
+        text = self.get(locale, key)
+        return (
+            text + "\n\n" + self.get(locale, "forget.inline_storage")
+            if self._inline_storage
+            else text
+        )
 
     def history(self, locale: str, entries: list[HistoryEntry]) -> str:
         if not entries:

@@ -32,6 +32,7 @@ TOKENS_PATH = "/iam/v1/tokens"
 JWT_AUDIENCE = DEFAULT_IAM_URL + TOKENS_PATH
 JWT_LIFETIME = 3600  # Yandex accepts JWTs that live at most an hour
 RENEW_EVERY = 3600.0
+RENEW_AFTER_MIN = 1.0  # however short a token's life, at most one exchange a second
 RETRY_FIRST = 1.0
 RETRY_CAP = 60.0
 
@@ -83,8 +84,11 @@ def make_jwt(key: ServiceAccountKey, now: float, audience: str = JWT_AUDIENCE) -
 
 def renew_after(lifetime: float) -> float:
     """Seconds after issue to renew a token living `lifetime`: hourly, or at half its life
-    when it is shorter, so a renewal that fails has time to be retried."""
-    return max(0.1, min(RENEW_EVERY, lifetime / 2))
+    when it is shorter, so a renewal that fails has time to be retried. A lifetime already
+    over means our clock is off (IAM has just issued the token): hourly too."""
+    if lifetime <= 0:
+        return RENEW_EVERY
+    return max(RENEW_AFTER_MIN, min(RENEW_EVERY, lifetime / 2))
 
 
 def retry_delay(attempt: int, rng: random.Random) -> float:
@@ -161,6 +165,12 @@ class IamTokenSource:
         if not isinstance(token, str) or not token:
             raise ServiceUnavailable("IAM answered without a token")
         lifetime = _expires_at(payload.get("expiresAt"), now) - now
+        if lifetime <= 0:
+            log.warning(
+                "IAM token expiry is in the past by %.0f s: is this machine's clock right?",
+                -lifetime,
+            )
+            lifetime = 2 * RENEW_EVERY
         self._token = token
         # Never used in its last tenth (clocks differ; a request takes time).
         self._usable_until = now + lifetime * 0.9
