@@ -180,4 +180,7 @@ async def test_health_command_asks_the_running_bot(
     refused = "connection refused (nothing listens on that port)"
     assert (code, lines) == (1, [f"✗ health: no answer from 127.0.0.1:{port}: {refused}"])
     code, lines = await _command("health", _env(telegram, yandex), tmp_path)
-    assert (code, lines) == (1, ["✗ health: HEALTH_PORT is unset, the bot serves no /healthz"])
+    assert (code, lines) == (
+        1,
+        ["✗ health: OPS_PORT and HEALTH_PORT are unset, the bot serves no /healthz"],
+    )
