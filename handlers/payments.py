@@ -24,6 +24,7 @@ from bot.core.limits import AccessRules
 from bot.services.wallet import Wallet
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
+from handlers.admins import refused_unless_admin
 
 RECENT_PAYMENTS = 10
 
@@ -158,8 +159,7 @@ async def refund(
 ) -> None:
     """/refund <charge id>, for admins: through Telegram, while the credits are unspent."""
     locale = i18n.current_locale
-    if message.from_user is None or not rules.is_admin(message.from_user.id):
-        await message.answer(texts.get(locale, "stats.admins_only"))
+    if await refused_unless_admin(message, rules, texts, locale):
         return
     charge_id = (command.args or "").strip()
     owner = await wallet.owner_of(charge_id) if charge_id else None
@@ -187,8 +187,7 @@ async def grant(
 ) -> None:
     """/grant <user id> <credits>, for admins: support cases."""
     locale = i18n.current_locale
-    if message.from_user is None or not rules.is_admin(message.from_user.id):
-        await message.answer(texts.get(locale, "stats.admins_only"))
+    if await refused_unless_admin(message, rules, texts, locale):
         return
     args = (command.args or "").split()
     if len(args) != 2 or not args[0].isdigit() or not args[1].isdigit() or int(args[1]) < 1:

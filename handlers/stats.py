@@ -9,6 +9,7 @@ from bot.core.limits import AccessRules
 from bot.services.stats import StatsService
 from bot.services.wallet import Wallet
 from bot.telegram.texts import Texts
+from handlers.admins import refused_unless_admin
 
 
 async def stats(
@@ -20,8 +21,7 @@ async def stats(
     wallet: Wallet,
 ) -> None:
     locale = i18n.current_locale
-    if message.from_user is None or not rules.is_admin(message.from_user.id):
-        await message.answer(texts.get(locale, "stats.admins_only"))
+    if await refused_unless_admin(message, rules, texts, locale):
         return
     text = texts.stats(locale, await stats.today())
     if wallet.enabled:
