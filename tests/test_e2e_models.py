@@ -423,3 +423,22 @@ async def test_a_picture_telegram_will_not_take_yet_is_drawn_once_and_delivered_
     await settle()
     assert len(images.calls) + len(yandex.submits) == 1
     assert len(telegram.sent("sendPhoto", ok=True)) == 1
+
+
+async def test_seed_out_of_the_box_is_drawn_by_a_model_that_takes_it(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex, images: FakeImages
+) -> None:
+    """The shipped defaults (MODELS=aliceai,yandexart, DEFAULT_MODEL=aliceai, asserted in
+    test_models.py): `/art … --seed 42` goes to YandexART, which takes seeds, and the status
+    and caption name it; a request without flags stays with the default."""
+    await start_bot(models="aliceai,yandexart", default_model="aliceai", images_api_url=images.url)
+    seeded = telegram.push_message("/art a red fox in the snow --seed 42 --ratio 2:1")
+    plain = telegram.push_message("/art an owl at dusk")
+    photos = await telegram.wait_for("sendPhoto", 2)
+    statuses = telegram.sent("sendMessage")
+    assert replying_to(statuses, seeded).params["text"] == "🎨 Generating… yandexart, seed 42, 2:1"
+    [(_, body)] = yandex.submits
+    assert body["generationOptions"]["seed"] == "42"
+    assert replying_to(photos, seeded).params["caption"].endswith("yandexart · seed 42 · 2:1")
+    assert [body["prompt"] for _, body in images.calls] == ["an owl at dusk"]
+    assert replying_to(photos, plain).params["caption"].endswith("aliceai · 1:1")

@@ -73,9 +73,19 @@ def test_what_aliceai_cannot_do_is_refused_naming_it(args: str, code: str) -> No
     assert (error.code, error.params) == (code, {"model": "aliceai"})
 
 
-def test_default_model_without_seeds_refuses_a_seed() -> None:
-    error = error_of("a fox --seed 1", Defaults(model="aliceai"))
-    assert (error.code, error.params) == ("model_no_seed", {"model": "aliceai"})
+def test_a_default_model_without_seeds_hands_a_seed_to_one_with_them() -> None:
+    """The public contract: `--seed` draws out of the box whatever the default model; only
+    when no offered model takes seeds is it refused, naming the model."""
+    assert parse("a fox --seed 1", Defaults(model="aliceai")).model == "yandexart"
+    with pytest.raises(PromptError) as info:
+        parse_art_args(
+            "a fox --seed 1",
+            Limits(),
+            None,
+            Defaults(model="aliceai"),
+            models={"aliceai": IMAGES_CAPABILITIES},
+        )
+    assert (info.value.code, info.value.params) == ("model_no_seed", {"model": "aliceai"})
 
 
 def test_unknown_model_lists_the_offered_ones() -> None:
@@ -109,10 +119,13 @@ def test_variants_are_refused_for_a_model_without_them(flag: str) -> None:
     assert (error.code, error.params) == ("model_no_variants", {"model": "aliceai"})
 
 
-def test_variants_refused_for_the_default_model_too_and_one_variant_is_fine() -> None:
+def test_variants_go_to_a_model_that_draws_them_and_one_variant_stays() -> None:
     alice = Defaults(model="aliceai")
-    assert error_of("a fox --n 2", alice).code == "model_no_variants"
-    assert parse("a fox --n 1", alice).variants == 1
+    album = parse("a fox --n 2", alice)
+    assert (album.model, album.variants) == ("yandexart", 2)
+    assert error_of("a fox --n 2 --model aliceai", alice).code == "model_no_variants"
+    single = parse("a fox --n 1", alice)
+    assert (single.model, single.variants) == ("aliceai", 1)
     assert parse("a fox --n 3").variants == 3  # yandexart: an album
 
 

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bot.core.models import FULL, Capabilities
 from bot.core.prompt import (
     MAX_SEED,
     SQUARE,
     ArtRequest,
+    Defaults,
     Limits,
     PromptError,
     PromptPart,
@@ -407,3 +409,26 @@ def test_valid_seed_and_ratio_round_trip(
     args = f"{flags} word" if flags_first else f"word {flags}"
     request = parse_art_args(args, LIMITS)
     assert request == ArtRequest(parts=(PromptPart("word"),), seed=seed, ratio=reduced)
+
+
+def test_without_model_a_flag_the_default_cannot_honour_goes_to_a_model_that_can() -> None:
+    """`--seed`, weights and `--n` draw out of the box whatever the default model: the first
+    offered model that can do them draws; an explicit `--model` is never changed."""
+    # The Images API's capabilities (bot/yandex/images.py): no seeds, weights or variants.
+    alice = Capabilities(seed=False, weights=False, variants=False, keeps_results=False)
+    models = {"aliceai": alice, "yandexart": FULL}
+    defaults = Defaults(model="aliceai")
+    for args in ("a fox --seed 42", "a fox :: 2 | snow :: 1", "a fox --n 2", "a fox"):
+        request = parse_art_args(args, Limits(), defaults=defaults, models=models)
+        assert request.model == ("aliceai" if args == "a fox" else "yandexart"), args
+        assert request.instead_of is None
+    assert parse_art_args("a fox --seed 42", Limits(), defaults=defaults, models=models).seed == 42
+    with pytest.raises(PromptError) as refused:
+        parse_art_args(
+            "a fox --seed 42 --model aliceai", Limits(), defaults=defaults, models=models
+        )
+    assert refused.value.code == "model_no_seed"
+    only_alice = {"aliceai": alice}
+    with pytest.raises(PromptError) as alone:
+        parse_art_args("a fox --seed 42", Limits(), defaults=defaults, models=only_alice)
+    assert alone.value.code == "model_no_seed"

@@ -146,7 +146,45 @@ def parse_art_args(
     `models` are the models users may pick, with what each can do.
     """
     flags, words = _split_flags(args or "")
-    model = _parse_model(flags["model"], models) if "model" in flags else defaults.model
+    if "model" in flags:
+        model = _parse_model(flags["model"], models)
+        return _request(flags, words, model, limits, replied_text, defaults, styles, models)
+    # Without --model: the default model, unless it cannot do what the flags ask (a seed,
+    # weights, variants); then the first offered model that can, so `/art … --seed 42` draws
+    # out of the box whatever the default. The caption names the model that drew.
+    try:
+        return _request(
+            flags, words, defaults.model, limits, replied_text, defaults, styles, models
+        )
+    except PromptError as refused:
+        if refused.code not in _MODEL_REFUSALS:
+            raise
+        for model in models:
+            if model == defaults.model:
+                continue
+            try:
+                return _request(flags, words, model, limits, replied_text, defaults, styles, models)
+            except PromptError as again:
+                if again.code not in _MODEL_REFUSALS:
+                    raise
+        raise
+
+
+# What one model cannot do and another may: parsing tries the next offered model.
+_MODEL_REFUSALS = frozenset({"model_no_seed", "model_no_weights", "model_no_variants"})
+
+
+def _request(
+    flags: dict[str, str],
+    words: list[str],
+    model: str,
+    limits: Limits,
+    replied_text: str | None,
+    defaults: Defaults,
+    styles: StyleCatalog,
+    models: Mapping[str, Capabilities],
+) -> ArtRequest:
+    """The request as `model` would draw it, or the user's mistake."""
     capabilities = models.get(model, FULL)
     if "seed" in flags and not capabilities.seed:
         raise PromptError("model_no_seed", {"model": model})
