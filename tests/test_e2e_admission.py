@@ -189,6 +189,24 @@ async def test_again_that_cannot_start_gives_its_slot_back(
     await telegram.wait_for("sendPhoto", 2)
 
 
+async def test_again_that_cannot_start_gives_its_days_picture_back(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    """A quota of 2: the inline picture is one; an Again that cannot start must not take the
+    other, so the next /art is still drawn."""
+    await start_bot(daily_quota_per_user=2)
+    inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a green owl")
+    edit = (await telegram.wait_for("editMessageMedia", ok=True))[0]
+    del telegram.inline_messages[inline_id]  # the message was deleted meanwhile
+    telegram.push_callback(buttons(edit)["🔁 Again"], inline_message_id=inline_id, user_id=USER)
+    answer = (await telegram.wait_for("answerCallbackQuery", ok=True))[0]
+    assert answer.params["text"] == "This button is out of date."
+    uploads = len(telegram.sent("sendPhoto"))  # the inline picture went up through a chat
+    telegram.push_message("/art the next picture")
+    await telegram.wait_for("sendPhoto", uploads + 1)
+    assert yandex.generations == 2
+
+
 async def test_again_under_an_inaccessible_message_draws_in_its_chat(
     running: Any, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:

@@ -151,13 +151,17 @@ class ArtService:
         return refusal
 
     async def release(self, job: Job) -> None:
-        """Hand back the slot (and the credits) of an admitted job that could not start."""
+        """Hand back what admission took of a job that could not start: the slot, the
+        credits held, and the day's pictures it counted (a picture is paid only when drawn)."""
+        paid = 0
         try:
             await self._store.release_slot(job.user_id, job.slot)
             if self._wallet is not None and self._wallet.enabled:
-                await self._wallet.settle(job.user_id, job.id, 0)
+                paid = await self._wallet.settle(job.user_id, job.id, 0)
         except StoreUnavailable:
             log.warning("job %s: store unavailable, its slot expires by itself", job.id)
+        if job.operation_id is None:  # admitted with charge=True: its pictures were counted
+            await self._quotas.give_back(job.user_id, job.request.variants - paid)
 
     def pick_seed(self, request: ArtRequest) -> int:
         return self._rng.randint(1, PICKED_SEED_MAX) if request.seed is None else request.seed
