@@ -654,11 +654,16 @@ class Tracker:
         if outcome is Outcome.RETRY_LATER:
             await self._save(job.but(untold_failure=kind, next_poll_at=self._later()))
             return
-        if job.state is JobState.HEARING:  # nothing was drawn: the pictures are given back
-            await self._quotas.give_back(job.user_id, job.free_pictures)
+        await self._give_back_unheard(job)
         self._metrics.failures.labels(kind=kind, model=job.request.model).inc()
         await self._record(f"failed:{kind}", model=job.request.model)
         await self._finish(job.moved_to(state, untold_failure=None))
+
+    async def _give_back_unheard(self, job: Job) -> None:
+        """A voice request that ends before it was heard drew nothing: its pictures of the
+        day are given back."""
+        if job.state is JobState.HEARING:
+            await self._quotas.give_back(job.user_id, job.free_pictures)
 
     async def _finish(self, job: Job, delivered: int = 0) -> None:
         """End the job: saved as ended, its status message cleaned up, its slot freed and
@@ -689,6 +694,7 @@ class Tracker:
         """Past `keep_until` (or after an error even the failure path hit): the job ends,
         so its prompt leaves the store, although its user could not be told."""
         log.warning("job %s: given up without telling its user", job.id)
+        await self._give_back_unheard(job)
         self._metrics.failures.labels(
             kind=job.untold_failure or ErrorKind.TIMEOUT, model=job.request.model
         ).inc()
