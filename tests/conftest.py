@@ -14,6 +14,7 @@ from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
 from bot.core.backend import ImageBackend
+from bot.emulators.images import FakeImages
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot, create_dispatcher, open_redis
@@ -80,6 +81,19 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
     server = FakeTelegram()
     await server.start()
     yield server
+    await server.stop()
+
+
+ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"
+
+
+@pytest.fixture
+async def images() -> AsyncIterator[FakeImages]:
+    """The Images API emulator (model `aliceai`), for tests that offer both models."""
+    server = FakeImages(api_key=API_KEY, model_uri=ALICE_URI)
+    await server.start()
+    yield server
+    server.hold.set()  # a held call must end before the server can stop
     await server.stop()
 
 

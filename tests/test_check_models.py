@@ -17,18 +17,10 @@ from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex, model_denied
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, bot_env
+from tests.conftest import ALICE_URI
 from tests.redis_server import free_port
 
-ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"
 ART_URI = f"art://{FOLDER}/yandex-art/latest"
-
-
-@pytest.fixture
-async def images() -> AsyncIterator[FakeImages]:
-    server = FakeImages(api_key=API_KEY, model_uri=ALICE_URI)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -17,22 +17,12 @@ from bot.emulators.telegram import Call, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.services.profile import KEY_PREFIX as PROFILE_PREFIX
 from bot.storage.memory import MemoryJobStore
-from tests.bot_process import API_KEY, FOLDER
-from tests.conftest import RunningBot
+from tests.bot_process import API_KEY
+from tests.conftest import ALICE_URI, RunningBot
 
 USER = 7001
-ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"
 OGG = b"OggS\x00\x02" + bytes(2000)
 WATERCOLOR = BUILTIN.get("watercolor")
-
-
-@pytest.fixture
-async def images() -> AsyncIterator[FakeImages]:
-    server = FakeImages(api_key=API_KEY, model_uri=ALICE_URI)
-    await server.start()
-    yield server
-    server.hold.set()
-    await server.stop()
 
 
 @pytest.fixture

@@ -5,28 +5,16 @@ YandexART and the fake Images API (issue 20)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bot.emulators.images import FakeImages
 from bot.emulators.telegram import Call, FakeTelegram
 from bot.emulators.yandexart import FakeYandex, model_denied, model_not_found
-from tests.bot_process import API_KEY, FOLDER
-from tests.conftest import RunningBot
+from tests.bot_process import FOLDER
+from tests.conftest import ALICE_URI, RunningBot
 
-ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"
 ART_URI = f"art://{FOLDER}/yandex-art/latest"
 ADMINS = (9001, 9002)
-
-
-@pytest.fixture
-async def images() -> AsyncIterator[FakeImages]:
-    server = FakeImages(api_key=API_KEY, model_uri=ALICE_URI)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def settings(images: FakeImages, **overrides: Any) -> dict[str, Any]:

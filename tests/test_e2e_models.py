@@ -4,7 +4,6 @@ the real bot against the fake Bot API, the fake YandexART and the fake Images AP
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,10 @@ import pytest
 from bot.emulators.images import FakeImages
 from bot.emulators.telegram import Call, FakeTelegram, files_of
 from bot.emulators.yandexart import FakeYandex, Reply
-from tests.bot_process import API_KEY, FOLDER, BotProcess, fast_settings
-from tests.conftest import RunningBot
+from tests.bot_process import API_KEY, BotProcess, fast_settings
+from tests.conftest import ALICE_URI, RunningBot
 
 USER = 7001
-ALICE_URI = f"art://{FOLDER}/aliceai-image-art-3.0"
-
-
-@pytest.fixture
-async def images() -> AsyncIterator[FakeImages]:
-    server = FakeImages(api_key=API_KEY, model_uri=ALICE_URI)
-    await server.start()
-    yield server
-    server.hold.set()  # a held call must end before the server can stop
-    await server.stop()
 
 
 @pytest.fixture
