@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from bot.core.backend import ImageBackend
 from bot.emulators.images import FakeImages
+from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot, create_dispatcher, open_redis
@@ -94,6 +95,15 @@ async def images() -> AsyncIterator[FakeImages]:
     await server.start()
     yield server
     server.hold.set()  # a held call must end before the server can stop
+    await server.stop()
+
+
+@pytest.fixture
+async def speechkit() -> AsyncIterator[FakeSpeechKit]:
+    """The SpeechKit emulator, for the voice tests and `check`."""
+    server = FakeSpeechKit(api_key=API_KEY)
+    await server.start()
+    yield server
     await server.stop()
 
 

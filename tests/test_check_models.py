@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from tests.conftest import ALICE_URI
 from tests.redis_server import free_port
 
 ART_URI = f"art://{FOLDER}/yandex-art/latest"
-
-
-@pytest.fixture
-async def speechkit() -> AsyncIterator[FakeSpeechKit]:
-    server = FakeSpeechKit(api_key=API_KEY)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ Bot API, YandexART, Images API and SpeechKit."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,20 +16,11 @@ from bot.emulators.telegram import Call, FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.services.profile import KEY_PREFIX as PROFILE_PREFIX
 from bot.storage.memory import MemoryJobStore
-from tests.bot_process import API_KEY
 from tests.conftest import ALICE_URI, RunningBot
 
 USER = 7001
 OGG = b"OggS\x00\x02" + bytes(2000)
 WATERCOLOR = BUILTIN.get("watercolor")
-
-
-@pytest.fixture
-async def speechkit() -> AsyncIterator[FakeSpeechKit]:
-    server = FakeSpeechKit(api_key=API_KEY)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the fake SpeechKit and the fake YandexART."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,14 +19,6 @@ CHAT = 7001
 GROUP = -100777
 OTHER_USER = 7002
 OGG = b"OggS\x00\x02" + bytes(2000)  # an OGG page header, then "audio"
-
-
-@pytest.fixture
-async def speechkit() -> AsyncIterator[FakeSpeechKit]:
-    server = FakeSpeechKit(api_key=API_KEY)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
