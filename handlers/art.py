@@ -6,7 +6,7 @@ a replied voice message (handlers/voice.py). In private chats any other text tha
 command is read like `/art`'s arguments (`PRIVATE_TEXT_PROMPTS`).
 """
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -76,9 +76,11 @@ async def plain_text(
     await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
-def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
+async def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
     """Text typed in a private chat that is not a command (nor an inline result posted
-    through this bot, which carries the bot's own status text)."""
+    through this bot, which carries the bot's own status text). A coroutine, as every
+    filter here: aiogram runs a plain function (or an `F` rule) in a thread, for every
+    message that reaches it."""
     return (
         private_text_prompts
         and message.chat.type == ChatType.PRIVATE
@@ -126,5 +128,5 @@ async def draw(
 def create_router() -> Router:
     router = Router(name="art")
     router.message.register(art, Command("art"))
-    router.message.register(plain_text, F.text, is_text_prompt)
+    router.message.register(plain_text, is_text_prompt)
     return router

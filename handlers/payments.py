@@ -5,7 +5,7 @@ the commands are unknown, as before."""
 import html
 import time
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -33,8 +33,13 @@ class BuyPack(CallbackData, prefix="buy"):
     credits: int
 
 
-def payments_on(_: object, wallet: Wallet) -> bool:
+async def payments_on(_: object, wallet: Wallet) -> bool:
+    """A coroutine, as every filter here: aiogram runs a plain function in a thread."""
     return wallet.enabled
+
+
+async def has_payment(message: Message) -> bool:
+    return message.successful_payment is not None
 
 
 async def buy(message: Message, wallet: Wallet, texts: Texts, i18n: I18n, notices: Notices) -> None:
@@ -205,7 +210,7 @@ def create_router() -> Router:
     # Even with payments off, an invoice sent before is refused at its pre-checkout (no
     # pack is sold), and a payment made just before they were turned off is credited.
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(paid, F.successful_payment)
+    router.message.register(paid, has_payment)
     router.callback_query.register(buy_pack, BuyPack.filter(), payments_on)
     router.message.register(buy, Command("buy"), payments_on)
     router.message.register(balance, Command("balance"), payments_on)

@@ -2,7 +2,7 @@
 admit the request, answer with a status message at once, and let the voice service hear
 and draw it. `/art` replying to a voice message comes here through handlers/art.py."""
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
@@ -84,7 +84,12 @@ async def start_voice_prompt(
     await voice_service.attach_status(job, status.message_id)
 
 
+async def private_voice(message: Message) -> bool:
+    """A voice message in a private chat (a coroutine: see handlers/art.py's filter)."""
+    return message.voice is not None and message.chat.type == ChatType.PRIVATE
+
+
 def create_router() -> Router:
     router = Router(name="voice")
-    router.message.register(voice, F.voice, F.chat.type == ChatType.PRIVATE)
+    router.message.register(voice, private_voice)
     return router
