@@ -76,8 +76,9 @@ class Intake:
         self._line.put_nowait(update)
         return True
 
-    async def wait_for_room(self) -> None:
-        while not self.room:
+    async def wait_for_room(self, at_least: int = 1) -> None:
+        at_least = min(at_least, self._line.maxsize)
+        while self.room < at_least:
             self._room.clear()
             await self._room.wait()
 
@@ -144,7 +145,8 @@ class Poller:
         """Never ends by itself: Telegram out of reach is retried with backoff."""
         failures = 0
         while True:
-            await self._intake.wait_for_room()
+            # Half a line at a time, not one update per call while a backlog is worked off.
+            await self._intake.wait_for_room(MAX_BATCH // 2)
             self._told = self.offset
             try:
                 updates = await self._bot.get_updates(
