@@ -198,6 +198,13 @@ async def test_a_webhook_shutdown_works_off_every_update_it_took(
         assert refused.status == 503
     while held < IN_WORK:  # the workers are all waiting for Telegram
         await asyncio.sleep(0.01)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        metrics = await resp.text()
+    assert f"bot_updates_in_work {IN_WORK}.0" in metrics
+    assert f"bot_updates_waiting {taken - IN_WORK}.0" in metrics
     stopping = asyncio.create_task(runner.cleanup())
     await asyncio.sleep(0.05)
     assert not stopping.done()  # it waits for the updates taken

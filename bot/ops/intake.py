@@ -25,6 +25,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
 from bot.ops.startup import backoff_delay
+from bot.services.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,23 @@ class Intake:
         self._size = workers
         self._workers: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
+        self.in_work = 0
         self.closed = False
+
+    @property
+    def waiting(self) -> int:
+        return self._line.qsize()
 
     @property
     def room(self) -> int:
         """How many more updates the line takes now."""
         return self._line.maxsize - self._line.qsize()
 
-    def start(self) -> None:
+    def start(self, metrics: Metrics | None = None) -> None:
+        """The workers; `metrics`' intake gauges then read this intake."""
+        if metrics is not None:
+            metrics.updates_in_work.set_function(lambda: self.in_work)
+            metrics.updates_waiting.set_function(lambda: self.waiting)
         for n in range(self._size):
             self._workers.add(asyncio.create_task(self._work(), name=f"intake-{n}"))
 
@@ -108,9 +118,11 @@ class Intake:
         while True:
             update = await self._line.get()
             self._room.set()
+            self.in_work += 1
             try:
                 await self._handle(update)
             finally:
+                self.in_work -= 1
                 self._line.task_done()
 
     async def _handle(self, update: Raw) -> None:

@@ -114,7 +114,7 @@ async def poll_updates(
     )
     await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
     try:
-        intake.start()
+        intake.start(dispatcher["metrics"])
         polling = asyncio.create_task(poller.run(), name="polling")
         stopped = asyncio.create_task(stop.wait())
         try:
@@ -230,7 +230,7 @@ def build_webhook_app(
         )
 
     async def open_intake(_: web.Application) -> None:
-        intake.start()
+        intake.start(dispatcher["metrics"])
 
     app.on_startup.append(open_intake)
     app.on_startup.append(set_webhook)
