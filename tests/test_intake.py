@@ -12,11 +12,12 @@ from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
-from aiogram.types import TelegramObject, Update
+from aiogram.types import Message, TelegramObject, Update
 
 import handlers
 from bot.emulators.telegram import Call, FakeTelegram
 from bot.ops.app import create_bot, create_dispatcher
+from bot.ops.intake import Intake
 from bot.ops.server import build_webhook_app, poll_updates, start_server
 from bot.ops.settings import Settings
 from tests.redis_server import free_port
@@ -225,3 +226,24 @@ def test_no_handler_or_filter_runs_in_a_thread() -> None:
                 objects = [handler, *(handler.filters or [])]
                 sync += [f"{router.name}.{name}: {o.callback}" for o in objects if not o.awaitable]
     assert sync == []
+
+
+async def test_a_shutdown_whose_grace_runs_out_names_the_updates_not_finished() -> None:
+    """For polling to leave them to Telegram: the one cut off in work and those waiting."""
+    released = asyncio.Event()
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def stuck(message: Message) -> None:
+        await released.wait()
+
+    bot = Bot("1:unused")
+    intake = Intake(dispatcher, bot, workers=1, line=5)
+    intake.start()
+    for n in (7, 8, 9):
+        assert intake.offer(FakeTelegram().new_update("/x", chat_id=n) | {"update_id": n})
+    while not intake.in_work:
+        await asyncio.sleep(0.01)
+    assert await intake.close(grace=0.05) == [7, 8, 9]
+    assert not intake.offer({"update_id": 10})  # closed
+    await bot.session.close()

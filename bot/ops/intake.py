@@ -59,8 +59,12 @@ class Intake:
         self._size = workers
         self._workers: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
-        self.in_work = 0
+        self._working: dict[asyncio.Task[Any], int | None] = {}
         self.closed = False
+
+    @property
+    def in_work(self) -> int:
+        return len(self._working)
 
     @property
     def waiting(self) -> int:
@@ -94,35 +98,38 @@ class Intake:
 
     async def close(self, grace: float) -> list[int]:
         """Take no more; let the workers finish the line and what they hold, within
-        `grace` seconds. The ids of the updates still waiting after it (none, unless the
-        grace ran out) are returned, for Telegram to hand out again."""
+        `grace` seconds. Returned: the ids of the updates not finished by then (none,
+        unless the grace ran out): still waiting, or cut off in work, for Telegram to hand
+        out again (one cut off may have answered already: rather twice than never)."""
         self.closed = True
         with suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self._line.join()
-        left: list[int] = []
+        unfinished = [i for i in self._working.values() if i is not None]
         while not self._line.empty():
             waiting = update_id(self._line.get_nowait())
             self._line.task_done()
             if waiting is not None:
-                left.append(waiting)
+                unfinished.append(waiting)
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
-        if left:
-            log.error("shutdown grace over: %d updates not handled here", len(left))
-        return left
+        if unfinished:
+            log.error("shutdown grace over: %d updates not finished here", len(unfinished))
+        return sorted(unfinished)
 
     async def _work(self) -> None:
         while True:
             update = await self._line.get()
             self._room.set()
-            self.in_work += 1
+            worker = asyncio.current_task()
+            assert worker is not None
+            self._working[worker] = update_id(update)
             try:
                 await self._handle(update)
             finally:
-                self.in_work -= 1
+                del self._working[worker]
                 self._line.task_done()
 
     async def _handle(self, update: Raw) -> None:
@@ -180,11 +187,14 @@ class Poller:
                     break  # closed: not taken, Telegram hands it out again
                 self.offset = update.update_id + 1
 
-    async def confirm(self, first_left: int | None) -> None:
-        """Tell Telegram which updates were taken (those below the offset) when the last
-        getUpdates did not: its updates were taken since, or some were left untouched."""
-        offset = first_left if first_left is not None else self.offset
-        if offset is None or offset == self._told:
+    async def confirm(self, first_unfinished: int | None) -> None:
+        """Tell Telegram which updates were taken (those below the offset), unless the
+        last getUpdates did: the offset has moved since. Updates not finished (the grace
+        ran out) are handed out again if they came in the last batch; earlier ones were
+        confirmed when the next batch was asked for (a getUpdates confirms everything below
+        its offset), and are lost (`Intake.close` logged them)."""
+        offset = self.offset if first_unfinished is None else first_unfinished
+        if offset is None or (self._told is not None and offset <= self._told):
             return
         try:
             await self._bot.get_updates(

@@ -105,6 +105,7 @@ async def poll_updates(
     stop: asyncio.Event,
     *,
     polling_timeout: int = 10,
+    grace: float = INTAKE_GRACE,
 ) -> None:
     """Long polling until `stop` is set, at most UPDATES_IN_WORK updates in work; then the
     updates taken are worked off and confirmed before the dispatcher shuts down."""
@@ -123,8 +124,8 @@ async def poll_updates(
             for task in (polling, stopped):
                 task.cancel()
             ended = await asyncio.gather(polling, stopped, return_exceptions=True)
-        left = await intake.close(INTAKE_GRACE)
-        await poller.confirm(min(left, default=None))
+        unfinished = await intake.close(grace)
+        await poller.confirm(min(unfinished, default=None))
         for outcome in ended:
             if isinstance(outcome, Exception):
                 raise outcome  # a bug in the polling loop: after the updates taken are done
