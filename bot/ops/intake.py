@@ -47,14 +47,11 @@ def update_id(update: Raw) -> int | None:
 class Intake:
     """At most `workers` updates in work at once; up to `line` more wait, as data."""
 
-    def __init__(
-        self, dispatcher: Dispatcher, bot: Bot, *, workers: int, line: int, **data: Any
-    ) -> None:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, workers: int, line: int) -> None:
         assert workers >= 1
         assert line >= 1  # a Queue of size 0 has no bound at all
         self._dispatcher = dispatcher
         self._bot = bot
-        self._data = data
         self._line: asyncio.Queue[Raw] = asyncio.Queue(line)
         self._size = workers
         self._workers: set[asyncio.Task[None]] = set()
@@ -137,7 +134,7 @@ class Intake:
         try:
             if not isinstance(update, Update):
                 update = Update.model_validate(update, context={"bot": self._bot})
-            result = await self._dispatcher.feed_update(self._bot, update, **self._data)
+            result = await self._dispatcher.feed_update(self._bot, update)
             if isinstance(result, TelegramMethod):
                 await self._dispatcher.silent_call_request(self._bot, result)
         except Exception:
