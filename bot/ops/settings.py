@@ -246,7 +246,7 @@ class Settings(BaseSettings):
     stt_max_in_flight: int = Field(default=20, ge=1)
     # Updates one instance handles at a time; the rest wait as data: at Telegram when
     # polling, in a line of 4x this when a webhook (docs/intake.md).
-    updates_in_work: int = Field(default=8, ge=1, le=1000)
+    updates_in_work: int = Field(default=16, ge=1, le=1000)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     # Out of the box both, the one Yandex recommends today first (docs/models.md); a model
     # Yandex refuses is set aside and requests go to the next one here.
