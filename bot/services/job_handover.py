@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.core.backend import ImageReady, OperationFailed
 from bot.core.errors import ErrorKind
@@ -24,27 +25,16 @@ from bot.telegram.delivery import Delivery, Outcome
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Handover:
-    def __init__(
-        self,
-        *,
-        delivery: Delivery,
-        polls: OperationPolls,
-        kept: KeptPictures,
-        endings: Endings,
-        writer: JobWriter,
-        cache: PictureCache,
-        metrics: Metrics,
-        clock: Callable[[], float],
-    ) -> None:
-        self._delivery = delivery
-        self._polls = polls
-        self._kept = kept
-        self._endings = endings
-        self._writer = writer
-        self._cache = cache
-        self._metrics = metrics
-        self._clock = clock
+    delivery: Delivery
+    polls: OperationPolls
+    kept: KeptPictures
+    endings: Endings
+    writer: JobWriter
+    cache: PictureCache
+    metrics: Metrics
+    clock: Callable[[], float]
 
     async def end(
         self,
@@ -70,9 +60,7 @@ class Handover:
             else:
                 fetched = await self._fetch_again(job, pictures.ops[i])
                 if fetched is None:  # Yandex keeps the result: fetch it on the next try
-                    await self._writer.save(
-                        pictures.into(job).but(next_poll_at=self._writer.later())
-                    )
+                    await self.writer.save(pictures.into(job).but(next_poll_at=self.writer.later()))
                     return
                 if isinstance(fetched, bytes):
                     sendable[i] = fetched
@@ -81,7 +69,7 @@ class Handover:
         pictures = pictures.but(results=tuple(results))
         job = pictures.into(job)
         if not sendable:
-            await self._endings.fail(job, pictures.first_failure(), failed_as)
+            await self.endings.fail(job, pictures.first_failure(), failed_as)
             return
         outcome, file_ids = await self._send(job, sendable)
         drawn = {i: p for i, p in sendable.items() if isinstance(p, bytes)}
@@ -89,30 +77,30 @@ class Handover:
             return
         lag = None
         if outcome is Outcome.SENT and finished_at is not None:
-            lag = max(0.0, self._clock() - finished_at)
-            self._metrics.delivery_lag.observe(lag)
-        await self._writer.record(f"delivered:{outcome}", lag, model=job.request.model)
+            lag = max(0.0, self.clock() - finished_at)
+            self.metrics.delivery_lag.observe(lag)
+        await self.writer.record(f"delivered:{outcome}", lag, model=job.request.model)
         if not job.request.enhance:
             for i, file_id in file_ids.items():
                 if not pictures.files[i]:
-                    await self._cache.remember(job, file_id, variant=i)
-        self._metrics.deliveries.labels(outcome=outcome, model=job.request.model).inc()
+                    await self.cache.remember(job, file_id, variant=i)
+        self.metrics.deliveries.labels(outcome=outcome, model=job.request.model).inc()
         log.info("job %s: %d of %d pictures %s", job.id, len(sendable), len(results), outcome)
         sent = len(sendable) if outcome is Outcome.SENT else 0
-        await self._endings.finish(job.moved_to(JobState.DONE), sent)
+        await self.endings.finish(job.moved_to(JobState.DONE), sent)
 
     async def _fetch_again(self, job: Job, operation_id: str) -> bytes | ErrorKind | None:
         """A picture that finished in an earlier step, from its operation; how it ended when
         that fails; None to try again on the next step."""
         log.info("job %s: fetching a picture again from its operation", job.id)
-        state = await self._polls.once(job, operation_id)
+        state = await self.polls.once(job, operation_id)
         if isinstance(state, ImageReady) and not is_image(state.image):
             return ErrorKind.FAILED
         if isinstance(state, ImageReady):
             return state.image
         if isinstance(state, OperationFailed):
             return state.error.kind
-        if self._clock() >= job.deadline_at:
+        if self.clock() >= job.deadline_at:
             return state if isinstance(state, ErrorKind) else ErrorKind.TIMEOUT
         return None
 
@@ -122,10 +110,10 @@ class Handover:
         """A single picture as a photo (a cached one is the job's own file), an album's
         survivors as an album; with the Telegram files sent, by index, for the cache."""
         if job.is_album:
-            album = await self._delivery.album(job, pictures)
+            album = await self.delivery.album(job, pictures)
             return album.outcome, album.file_ids
         image = pictures.get(0)
-        delivered = await self._delivery.picture(job, image if isinstance(image, bytes) else None)
+        delivered = await self.delivery.picture(job, image if isinstance(image, bytes) else None)
         return delivered.outcome, {} if delivered.file_id is None else {0: delivered.file_id}
 
     async def _not_delivered(
@@ -134,12 +122,12 @@ class Handover:
         """Settle a delivery that did not reach the user: put off until later, or failed at
         the deadline or when Telegram refused it. False when it was delivered (sent, or the
         chat is gone)."""
-        if outcome is Outcome.RETRY_LATER and self._clock() >= job.deadline_at:
-            await self._endings.fail(job, ErrorKind.UNDELIVERED)
+        if outcome is Outcome.RETRY_LATER and self.clock() >= job.deadline_at:
+            await self.endings.fail(job, ErrorKind.UNDELIVERED)
         elif outcome is Outcome.RETRY_LATER:
             await self._put_off(job, pictures, drawn)
         elif outcome is Outcome.REFUSED:
-            await self._endings.fail(job, ErrorKind.REFUSED)
+            await self.endings.fail(job, ErrorKind.REFUSED)
         else:
             return False
         return True
@@ -149,10 +137,10 @@ class Handover:
         cap) is fetched again from its operation; a synchronous model's picture that cannot
         be kept fails the job, told: it is never drawn again."""
         if not job.kept and drawn:
-            if await self._kept.keep(job, drawn):
+            if await self.kept.keep(job, drawn):
                 job = job.but(kept=True)
             elif not all(pictures.ops[i] for i in drawn):
                 log.warning("job %s: picture too large to keep for a later delivery", job.id)
-                await self._endings.fail(job, ErrorKind.UNDELIVERED)
+                await self.endings.fail(job, ErrorKind.UNDELIVERED)
                 return
-        await self._writer.save(job.but(next_poll_at=self._writer.later()))
+        await self.writer.save(job.but(next_poll_at=self.writer.later()))

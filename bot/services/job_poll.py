@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.core.backend import ImageReady, OperationFailed, OperationState
 from bot.core.errors import ErrorKind
@@ -25,29 +26,17 @@ from bot.yandex.errors import OperationNotFound
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Poller:
-    def __init__(
-        self,
-        *,
-        polls: OperationPolls,
-        planner: PollPlanner,
-        delivery: Delivery,
-        quotas: Quotas,
-        writer: JobWriter,
-        endings: Endings,
-        handover: Handover,
-        fallback: ModelFallback,
-        clock: Callable[[], float],
-    ) -> None:
-        self._polls = polls
-        self._planner = planner
-        self._delivery = delivery
-        self._quotas = quotas
-        self._writer = writer
-        self._endings = endings
-        self._handover = handover
-        self._fallback = fallback
-        self._clock = clock
+    polls: OperationPolls
+    planner: PollPlanner
+    delivery: Delivery
+    quotas: Quotas
+    writer: JobWriter
+    endings: Endings
+    handover: Handover
+    fallback: ModelFallback
+    clock: Callable[[], float]
 
     async def poll(self, job: Job) -> None:
         """Poll the pictures still running; show how many have ended; when all have, or
@@ -58,7 +47,7 @@ class Poller:
         for i, operation_id in enumerate(pictures.ops):
             if results[i] or not operation_id:
                 continue
-            state = await self._polls.once(job, operation_id)
+            state = await self.polls.once(job, operation_id)
             if self._gone_original(job, state):
                 await self._regenerate(job)
                 return
@@ -66,7 +55,7 @@ class Poller:
                 log.warning("job %s: picture %d is not a JPEG, PNG or WebP image", job.id, i)
                 results[i] = ErrorKind.FAILED
             elif isinstance(state, ImageReady):
-                await self._planner.observe(job, state.finished_at)
+                await self.planner.observe(job, state.finished_at)
                 results[i], images[i], finished_at = VARIANT_OK, state.image, state.finished_at
             elif isinstance(state, OperationFailed):
                 results[i] = state.error.kind
@@ -75,22 +64,22 @@ class Poller:
             else:
                 running = True
         job = job.but(last_error=last_error)
-        late = not all(results) and self._clock() >= job.deadline_at
+        late = not all(results) and self.clock() >= job.deadline_at
         if late:
             results = [result or expiry_reason(job) for result in results]
         pictures_now = pictures.but(results=tuple(results))
         if pictures_now.all_ended:
             failed_as = JobState.EXPIRED if late else JobState.FAILED
-            await self._handover.end(job, pictures_now, images, finished_at, failed_as)
-        elif running and not job.is_album and await self._fallback.stalled(job):
+            await self.handover.end(job, pictures_now, images, finished_at, failed_as)
+        elif running and not job.is_album and await self.fallback.stalled(job):
             return
         else:
             if pictures_now.ended > pictures.ended:
-                await self._delivery.progress(pictures_now.into(job), pictures_now.ended)
+                await self.delivery.progress(pictures_now.into(job), pictures_now.ended)
             attempts = job.attempts + 1
             job = pictures_now.into(job).but(attempts=attempts)
-            next_at = await self._planner.next_poll_at(job, self._clock(), attempts)
-            await self._writer.save(job.but(next_poll_at=next_at))
+            next_at = await self.planner.next_poll_at(job, self.clock(), attempts)
+            await self.writer.save(job.but(next_poll_at=next_at))
 
     @staticmethod
     def _gone_original(job: Job, state: OperationState | ErrorKind) -> bool:
@@ -106,17 +95,17 @@ class Poller:
         """An Original asked for after Yandex dropped the result: draw it again with the
         same seed, once (a failed operation is never submitted again), counted against the
         user's daily quota like any generation."""
-        refusal = await self._quotas.charge(job.user_id)
+        refusal = await self.quotas.charge(job.user_id)
         if refusal is not None:
-            await self._endings.fail(job, ErrorKind.DAILY_LIMIT)
+            await self.endings.fail(job, ErrorKind.DAILY_LIMIT)
             return
         log.info("job %s: operation gone, generating the original again", job.id)
-        await self._writer.save(
+        await self.writer.save(
             job.moved_to(
                 JobState.SUBMITTED,
                 operation_id=None,
                 idempotency_key=new_idempotency_key(),
                 attempts=0,
-                next_poll_at=self._clock(),
+                next_poll_at=self.clock(),
             )
         )

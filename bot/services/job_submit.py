@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 
 from bot.core.backend import ImageBackend, ImageReady, Submitted
 from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
@@ -37,56 +38,39 @@ log = logging.getLogger(__name__)
 CANCEL_CHECK = 1.0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Submitter:
-    def __init__(
-        self,
-        *,
-        store: JobStore,
-        backends: Backends,
-        availability: ModelAvailability,
-        enhancer: PromptEnhancer,
-        planner: PollPlanner,
-        delivery: Delivery,
-        places: PicturePlaces,
-        metrics: Metrics,
-        writer: JobWriter,
-        endings: Endings,
-        handover: Handover,
-        fallback: ModelFallback,
-        submit_patience: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self._store = store
-        self._backends = backends
-        self._availability = availability
-        self._enhancer = enhancer
-        self._planner = planner
-        self._delivery = delivery
-        self._places = places
-        self._metrics = metrics
-        self._writer = writer
-        self._endings = endings
-        self._handover = handover
-        self._fallback = fallback
-        self._submit_patience = submit_patience
-        self._clock = clock
+    store: JobStore
+    backends: Backends
+    availability: ModelAvailability
+    enhancer: PromptEnhancer
+    planner: PollPlanner
+    delivery: Delivery
+    places: PicturePlaces
+    metrics: Metrics
+    writer: JobWriter
+    endings: Endings
+    handover: Handover
+    fallback: ModelFallback
+    submit_patience: float
+    clock: Callable[[], float]
 
     async def submit(self, job: Job) -> None:
-        now = self._clock()
+        now = self.clock()
         if now >= job.deadline_at:
-            await self._endings.fail(job, expiry_reason(job), JobState.EXPIRED)
+            await self.endings.fail(job, expiry_reason(job), JobState.EXPIRED)
             return
         if not job.is_album:  # the model fallback (see model_fallback.py)
-            request = await self._availability.reroute(job.request)
+            request = await self.availability.reroute(job.request)
             # An Original is that picture or nothing: never drawn by another model.
             if isinstance(request, NoModel) or (
                 job.source_id is not None and request.model != job.request.model
             ):
-                await self._endings.fail(job, ErrorKind.NO_MODEL)
+                await self.endings.fail(job, ErrorKind.NO_MODEL)
                 return
             job = job.but(request=request)
         if job.needs_enhancing:
-            enhanced = await self._enhancer.enhance(job.request.text, job.locale)
+            enhanced = await self.enhancer.enhance(job.request.text, job.locale)
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
         pictures = Pictures.of(job)
         ops, results = list(pictures.ops), list(pictures.results)
@@ -100,21 +84,21 @@ class Submitter:
             if operation_id or result:
                 continue
             await self._wait_for_submit_budget(job)
-            sent_at = self._clock() if sent_at is None else sent_at
+            sent_at = self.clock() if sent_at is None else sent_at
             try:
-                answer = await self._draw(self._backends.backend(job.request.model), job, i)
+                answer = await self._draw(self.backends.backend(job.request.model), job, i)
             except TransientBackendError as exc:
-                if now - job.created_at >= self._submit_patience:
+                if now - job.created_at >= self.submit_patience:
                     results[i] = exc.kind
                     continue
                 log.info("job %s: submit failed (%s), will retry", job.id, exc.kind)
-                await self._writer.save(
+                await self.writer.save(
                     pictures.but(ops=tuple(ops), results=tuple(results))
                     .into(job)
                     .but(
                         attempts=job.attempts + 1,
                         last_error=exc.kind,
-                        next_poll_at=self._planner.schedule.next_poll_at(
+                        next_poll_at=self.planner.schedule.next_poll_at(
                             now, job.attempts, job.deadline_at
                         ),
                     )
@@ -122,20 +106,20 @@ class Submitter:
                 return
             except ModelRefused as exc:
                 if not job.is_album:
-                    await self._fallback.refused(job, exc.message, exc.kind)
+                    await self.fallback.refused(job, exc.message, exc.kind)
                     return
-                await self._availability.refused(job.request.model, exc.message)
+                await self.availability.refused(job.request.model, exc.message)
                 results[i] = exc.kind
                 continue
             except BackendError as exc:
                 results[i] = exc.kind
                 continue
             if answer is None:
-                await self._endings.cancel(pictures.but(ops=tuple(ops)).into(job))
+                await self.endings.cancel(pictures.but(ops=tuple(ops)).into(job))
                 return
-            await self._availability.answered(job.request.model)
-            self._metrics.submits.labels(model=job.request.model).inc()
-            await self._writer.record("submitted", model=job.request.model)
+            await self.availability.answered(job.request.model)
+            self.metrics.submits.labels(model=job.request.model).inc()
+            await self.writer.record("submitted", model=job.request.model)
             if isinstance(answer, Submitted):
                 ops[i] = answer.operation_id
             elif is_image(answer.image):
@@ -153,13 +137,13 @@ class Submitter:
             last_error=None,
         )
         if pictures.all_ended and images:  # drawn by a synchronous model
-            async with self._places.place(job.chat_id):
-                await self._handover.end(job, pictures, images, self._clock())
+            async with self.places.place(job.chat_id):
+                await self.handover.end(job, pictures, images, self.clock())
         elif pictures.all_ended:  # all cached or refused: nothing to wait for
-            await self._handover.end(job, pictures, images)
+            await self.handover.end(job, pictures, images)
         else:
-            next_at = await self._planner.next_poll_at(job, self._clock(), 0)
-            await self._writer.save(job.but(next_poll_at=next_at))
+            next_at = await self.planner.next_poll_at(job, self.clock(), 0)
+            await self.writer.save(job.but(next_poll_at=next_at))
 
     async def _draw(
         self, backend: ImageBackend, job: Job, index: int
@@ -172,7 +156,7 @@ class Submitter:
                 job.drawn_request,
                 job.variant_seed(index),
                 idempotency_key(job, index),
-                time_left=job.deadline_at - self._clock(),
+                time_left=job.deadline_at - self.clock(),
             )
         )
         try:
@@ -190,21 +174,21 @@ class Submitter:
 
     async def _cancel_requested(self, job: Job) -> bool:
         with suppress(StoreUnavailable):
-            stored = await self._store.get(job.id)
+            stored = await self.store.get(job.id)
             return stored is not None and stored.cancel_requested
         return False
 
     async def _wait_for_submit_budget(self, job: Job) -> None:
         """Over the model's submit budget, wait in line and show the place in the status
         message."""
-        budget = self._backends.submit_budget(job.request.model)
+        budget = self.backends.submit_budget(job.request.model)
         if await budget.available():
             await budget.acquire()
             return
-        line = self._backends.submit_line(job.request.model)
+        line = self.backends.submit_line(job.request.model)
         try:
-            await self._delivery.status(job, await line.join(job.id))
+            await self.delivery.status(job, await line.join(job.id))
             await budget.acquire()
         finally:
             await line.leave(job.id)
-        await self._delivery.status(job, None)
+        await self.delivery.status(job, None)

@@ -8,6 +8,7 @@ import logging
 import random
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job
@@ -26,35 +27,28 @@ def model_event(model: str, event: str) -> str:
     return f"model:{model}:{event}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobWriter:
-    def __init__(
-        self,
-        store: JobStore,
-        delivery: Delivery,
-        schedule: PollSchedule,
-        clock: Callable[[], float],
-        stopping: Callable[[], bool],
-    ) -> None:
-        self._store = store
-        self._delivery = delivery
-        self._schedule = schedule
-        self._clock = clock
-        self._stopping = stopping
+    store: JobStore
+    delivery: Delivery
+    schedule: PollSchedule
+    clock: Callable[[], float]
+    stopping: Callable[[], bool]
 
     async def save(self, job: Job) -> int | None:
         """Write the step's result; wait out a store outage rather than lose it. Returns
         a status message recorded meanwhile that `job` does not carry. A job whose group
         became a supergroup is saved under the new chat id."""
-        job = job.but(chat_id=self._delivery.chat_of(job.chat_id))
+        job = job.but(chat_id=self.delivery.chat_of(job.chat_id))
         delay = 0.1
         while True:
             try:
-                return await self._store.save(job)
+                return await self.store.save(job)
             except LeaseLost:
                 log.warning("job %s: lease lost, another instance has it", job.id)
                 return None
             except StoreUnavailable:
-                if self._stopping():
+                if self.stopping():
                     log.error("job %s: store unavailable at shutdown, step not saved", job.id)
                     return None
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
@@ -63,11 +57,11 @@ class JobWriter:
     async def record(self, event: str, lag: float | None = None, *, model: str) -> None:
         """Daily figures for /stats, in total and per model; losing one to a store outage
         is harmless."""
-        day = day_of(self._clock())
+        day = day_of(self.clock())
         with suppress(StoreUnavailable):
-            await self._store.record(day, event, lag)
-            await self._store.record(day, model_event(model, event))
+            await self.store.record(day, event, lag)
+            await self.store.record(day, model_event(model, event))
 
     def later(self) -> float:
         """When a step that cannot go on now is tried again."""
-        return self._clock() + self._schedule.max_interval
+        return self.clock() + self.schedule.max_interval

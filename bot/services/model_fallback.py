@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 
 from bot.core.errors import BackendError, ErrorKind
 from bot.core.jobs import Job, JobState, new_idempotency_key
@@ -21,32 +22,23 @@ from bot.telegram.delivery import Delivery
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelFallback:
-    def __init__(
-        self,
-        *,
-        availability: ModelAvailability,
-        backends: Backends,
-        delivery: Delivery,
-        endings: Endings,
-        writer: JobWriter,
-        clock: Callable[[], float],
-    ) -> None:
-        self._availability = availability
-        self._backends = backends
-        self._delivery = delivery
-        self._endings = endings
-        self._writer = writer
-        self._clock = clock
+    availability: ModelAvailability
+    backends: Backends
+    delivery: Delivery
+    endings: Endings
+    writer: JobWriter
+    clock: Callable[[], float]
 
     async def refused(self, job: Job, message: str, kind: ErrorKind) -> None:
         """Yandex refused the job's model, or it stalls: set it aside and hand the job to
         the next model that can draw it, submitted anew; with none left, the user hears
         `kind` (a model refused on every side is the operator's to fix)."""
-        await self._availability.refused(job.request.model, message)
-        request = await self._availability.reroute(job.request)
+        await self.availability.refused(job.request.model, message)
+        request = await self.availability.reroute(job.request)
         if isinstance(request, NoModel) or job.source_id is not None:
-            await self._endings.fail(job, kind)
+            await self.endings.fail(job, kind)
             return
         log.info(
             "job %s: model %s set aside, drawn by %s", job.id, job.request.model, request.model
@@ -59,24 +51,24 @@ class ModelFallback:
             submitted_at=None,
             idempotency_key=new_idempotency_key(),
             attempts=0,
-            next_poll_at=self._clock(),
+            next_poll_at=self.clock(),
         )
-        await self._delivery.status(job, None)  # names the model that draws it now, and why
-        await self._writer.save(job)
+        await self.delivery.status(job, None)  # names the model that draws it now, and why
+        await self.writer.save(job)
 
     async def stalled(self, job: Job) -> bool:
         """Whether the job's operation has stayed unfinished far past what its model has
         ever taken (then the model is set aside and the job moves on)."""
         if job.submitted_at is None or job.source_id is not None:
             return False
-        waited = self._clock() - job.submitted_at
+        waited = self.clock() - job.submitted_at
         model, ratio = job.request.model, str(job.request.ratio)
-        limit = await self._availability.stall_after(model, ratio, waited)
+        limit = await self.availability.stall_after(model, ratio, waited)
         if limit is None or waited < limit:
             return False
         assert job.operation_id is not None
         with suppress(BackendError):
-            await self._backends.backend(job.request.model).cancel(job.operation_id)
+            await self.backends.backend(job.request.model).cancel(job.operation_id)
         message = f"operations stay unfinished for over {limit:.0f} s"
         await self.refused(job, message, ErrorKind.UNAVAILABLE)
         return True

@@ -4,6 +4,8 @@ count against it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.core.backend import OperationFailed, OperationState
 from bot.core.budget import Budget
 from bot.core.errors import BackendError, ErrorKind, TransientBackendError
@@ -12,18 +14,18 @@ from bot.services.backends import Backends
 from bot.services.metrics import Metrics
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OperationPolls:
-    def __init__(self, backends: Backends, budget: Budget, metrics: Metrics) -> None:
-        self._backends = backends
-        self._budget = budget
-        self._metrics = metrics
+    backends: Backends
+    budget: Budget
+    metrics: Metrics
 
     async def once(self, job: Job, operation_id: str) -> OperationState | ErrorKind:
         """The operation's state; a transient error is its kind, to poll again later."""
-        await self._budget.acquire()
-        self._metrics.polls.inc()
+        await self.budget.acquire()
+        self.metrics.polls.inc()
         try:
-            return await self._backends.backend(job.request.model).get_operation(operation_id)
+            return await self.backends.backend(job.request.model).get_operation(operation_id)
         except TransientBackendError as exc:
             return exc.kind
         except BackendError as exc:

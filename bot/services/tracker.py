@@ -17,6 +17,12 @@ the recognition (`Hearer`), which ends in the request it names or in one explana
 job's lease is renewed meanwhile, so after a crash (kill -9) another instance, or the
 restarted one, hears it again; a shutdown tells its user to send it again and ends it.
 
+Every job is an album to its steps (a single picture, of one: bot/core/pictures.py), so each
+step is written once, in its own module: the submit (job_submit), the poll (job_poll), the
+handover of what was drawn (job_handover) and the keeping of pictures whose delivery was put
+off (kept_pictures); how jobs end is in job_endings, and a single picture's way around a
+refused model in model_fallback. This module is the loop and the choice of each job's step.
+
 Every job ends: an unexpected error in one of its steps is retried a few times, then the job
 fails with a message; a result that cannot be delivered by the deadline is a failure; and a
 failure that cannot be told is given up at the job's `keep_until`.
@@ -38,15 +44,10 @@ from bot.core.jobs import Job, JobState
 from bot.core.pictures import Pictures
 from bot.services.availability import ModelAvailability
 from bot.services.backends import Backends
-from bot.services.job_endings import Endings, expiry_reason
-from bot.services.job_handover import Handover
-from bot.services.job_poll import Poller
-from bot.services.job_submit import Submitter
-from bot.services.job_writer import STORE_RETRY_MAX, JobWriter
-from bot.services.kept_pictures import KeptPictures
+from bot.services.job_endings import expiry_reason
+from bot.services.job_steps import job_steps
+from bot.services.job_writer import STORE_RETRY_MAX
 from bot.services.metrics import Metrics
-from bot.services.model_fallback import ModelFallback
-from bot.services.operation_polls import OperationPolls
 from bot.services.places import PicturePlaces
 from bot.services.planner import PollPlanner
 from bot.services.quotas import Quotas
@@ -124,65 +125,29 @@ class Tracker:
         self._wakeup = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
-        # The steps, each in its own module; they share the writer and the endings.
-        self._writer = JobWriter(store, delivery, planner.schedule, clock, lambda: self._stopping)
-        self._kept = KeptPictures(store, clock)
-        self._endings = Endings(
-            writer=self._writer,
+        steps = job_steps(
             store=store,
             backends=backends,
             delivery=delivery,
             actions=actions,
+            planner=planner,
             metrics=metrics,
-            quotas=quotas,
-            kept=self._kept,
-            wallet=wallet,
-        )
-        polls = OperationPolls(backends, poll_budget, metrics)
-        self._handover = Handover(
-            delivery=delivery,
-            polls=polls,
-            kept=self._kept,
-            endings=self._endings,
-            writer=self._writer,
             cache=cache,
-            metrics=metrics,
-            clock=clock,
-        )
-        fallback = ModelFallback(
-            availability=availability,
-            backends=backends,
-            delivery=delivery,
-            endings=self._endings,
-            writer=self._writer,
-            clock=clock,
-        )
-        self._submitter = Submitter(
-            store=store,
-            backends=backends,
-            availability=availability,
             enhancer=enhancer,
-            planner=planner,
-            delivery=delivery,
-            places=self._places,
-            metrics=metrics,
-            writer=self._writer,
-            endings=self._endings,
-            handover=self._handover,
-            fallback=fallback,
+            poll_budget=poll_budget,
             submit_patience=submit_patience,
-            clock=clock,
-        )
-        self._poller = Poller(
-            polls=polls,
-            planner=planner,
-            delivery=delivery,
             quotas=quotas,
-            writer=self._writer,
-            endings=self._endings,
-            handover=self._handover,
-            fallback=fallback,
+            availability=availability,
+            wallet=wallet,
+            places=self._places,
             clock=clock,
+            stopping=lambda: self._stopping,
+        )
+        self._writer, self._kept, self._endings = steps.writer, steps.kept, steps.endings
+        self._handover, self._submitter, self._poller = (
+            steps.handover,
+            steps.submitter,
+            steps.poller,
         )
 
     async def enqueue(self, job: Job) -> bool:
@@ -366,7 +331,8 @@ class Tracker:
         """The job's next step. Every job is an album (a single picture, of one): its
         pictures are submitted, polled and handed over by the same steps."""
         self._show_progress(job)
-        if self._clock() >= job.keep_until:
+        now = self._clock()
+        if now >= job.keep_until:
             await self._endings.end_untold(job)
         elif job.cancel_requested:
             await self._endings.cancel(job)
@@ -389,11 +355,11 @@ class Tracker:
             await self._handover.end(job, Pictures.of(job), {})
         elif job.state is JobState.SUBMITTED:
             await self._submitter.submit(job)
-        elif self._places.chat_full(job.chat_id) and self._clock() >= job.deadline_at:
+        elif self._places.chat_full(job.chat_id) and now >= job.deadline_at:
             await self._endings.fail(job, expiry_reason(job), JobState.EXPIRED)
         elif self._places.chat_full(job.chat_id):
-            await self._writer.save(job.but(next_poll_at=self._clock() + CHAT_BUSY_WAIT))
-        elif not job.is_album and (later := await self._planner.recheck(job, self._clock())):
+            await self._writer.save(job.but(next_poll_at=now + CHAT_BUSY_WAIT))
+        elif not job.is_album and (later := await self._planner.recheck(job, now)) is not None:
             await self._writer.save(job.but(next_poll_at=later))
         else:
             # A place for the pictures the poll may bring, kept until they are delivered:
