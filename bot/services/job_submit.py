@@ -56,6 +56,7 @@ class Submitter:
     clock: Callable[[], float]
 
     async def submit(self, job: Job) -> None:
+        """Submit what is left to submit; a transient refusal leaves the rest for later."""
         now = self.clock()
         if now >= job.deadline_at:
             await self.endings.fail(job, expiry_reason(job), JobState.EXPIRED)
