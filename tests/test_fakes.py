@@ -264,3 +264,13 @@ async def test_get_updates_hands_out_at_most_100_and_clamps_its_limit(
     first = (await call(telegram, "getUpdates", limit="1"))["result"][0]["update_id"]
     rest = (await call(telegram, "getUpdates", offset=str(first + 100)))["result"]
     assert len(rest) == 50  # the offset confirmed the first 100
+
+
+async def test_get_updates_is_refused_while_a_webhook_is_set(telegram: FakeTelegram) -> None:
+    """As telegram-bot-api: 409 Conflict until deleteWebhook."""
+    assert (await call(telegram, "setWebhook", url="https://example.org/hook"))["ok"]
+    answer = await call(telegram, "getUpdates")
+    assert answer["error_code"] == 409
+    assert answer["description"].startswith("Conflict: can't use getUpdates")
+    assert (await call(telegram, "deleteWebhook"))["ok"]
+    assert (await call(telegram, "getUpdates"))["ok"]

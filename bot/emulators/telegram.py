@@ -548,6 +548,12 @@ class FakeTelegram(LocalServer):
 
     async def _api_getUpdates(self, call: Call) -> Any:
         self.get_updates_calls += 1
+        if self.webhook:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(call.params.get("offset", 0))
         timeout = min(float(call.params.get("timeout", 0)), 1.0)
         # As Telegram: `limit` is clamped to 1-100, 100 when not given (telegram-bot-api's
