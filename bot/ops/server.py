@@ -115,6 +115,10 @@ async def poll_updates(
     )
     await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
     try:
+        # As aiogram's polling did: who polls is logged (and a getMe is the sign, to tests
+        # that run `python -m bot`, that start-up is over).
+        me = await bot.me()
+        log.info("polling for @%s", me.username)
         intake.start(dispatcher["metrics"])
         polling = asyncio.create_task(poller.run(), name="polling")
         stopped = asyncio.create_task(stop.wait())
