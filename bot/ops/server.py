@@ -1,7 +1,8 @@
 """How the bot is served: long polling (default) or a webhook server, plus ops endpoints.
 
-Both modes stop on SIGTERM/SIGINT: updates stop first, then the tracker hands back its jobs,
-then sessions close.
+Both take updates through a bounded intake (bot/ops/intake.py, docs/intake.md) and stop on
+SIGTERM/SIGINT: no new updates are taken, those taken are worked off, then the tracker hands
+back its jobs, then sessions close.
 """
 
 from __future__ import annotations
