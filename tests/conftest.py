@@ -20,7 +20,7 @@ from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.settings import Settings, load_settings
-from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, close_zygote, zygote
 from tests.redis_server import RedisServer
 
 # Fast schedules so a whole generation takes a fraction of a second.
@@ -52,6 +52,15 @@ ONE_MODEL = {
     "default_model": "yandexart",
     "art_model_uri": "art://{folder}/yandex-art/latest",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bot_zygote() -> Iterator[None]:
+    """The interpreter bot processes are forked from (tests/bot_process.py), started with
+    the session so that its imports overlap the first tests."""
+    zygote()
+    yield
+    close_zygote()
 
 
 @pytest.fixture(scope="session")
