@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 
 from bot.core.backend import ImageBackend
@@ -22,6 +23,11 @@ from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, close_zygote, zygote
 from tests.redis_server import RedisServer
+
+# Hypothesis fails an example slower than 200 ms by default: a timing in a pass/fail test,
+# and one that a loaded machine (four workers on two cores) breaks. Off for the suite.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 # Fast schedules so a whole generation takes a fraction of a second.
 FAST = {
