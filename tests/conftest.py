@@ -73,7 +73,7 @@ def bot_zygote() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; each test gets its own database via `redis_url`."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp("redis"), durable=False)
     server.start()
     yield server
     server.stop()
@@ -221,7 +221,7 @@ class ClusterCheckedRedis(Redis):
 @pytest.fixture(scope="session")
 def redis_cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A one-node Redis Cluster (all slots), for the session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-cluster"), cluster=True)
+    server = RedisServer(tmp_path_factory.mktemp("redis-cluster"), cluster=True, durable=False)
     server.start()
     yield server
     server.stop()
