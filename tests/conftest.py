@@ -61,12 +61,35 @@ ONE_MODEL = {
 }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def bot_zygote() -> Iterator[None]:
-    """The interpreter bot processes are forked from (tests/bot_process.py), started with
-    the session so that its imports overlap the first tests."""
-    zygote()
-    yield
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: a test of many seconds, run first so it does not end the run alone"
+    )
+
+
+def _forks_bots(item: pytest.Item) -> bool:
+    """Whether the test's module starts bot processes (from the zygote)."""
+    module = getattr(item, "module", None)
+    return hasattr(module, "BotProcess") or hasattr(module, "run_command")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, those that start no bot process before those that do, so
+    that they are spread over the workers from the start instead of forming the run's tail
+    (xdist hands tests out in this order), while the zygote imports (tests/bot_process.py).
+    The zygote starts here when any test will need it."""
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("long") is None:
+            return 2
+        return 1 if _forks_bots(item) else 0
+
+    items.sort(key=order)
+    if any(_forks_bots(item) for item in items):
+        zygote()
+
+
+def pytest_sessionfinish() -> None:
     close_zygote()
 
 

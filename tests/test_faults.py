@@ -506,6 +506,7 @@ async def test_kill_9_at_each_point_ends_every_request_exactly_once(
     assert reached, f"kill point {_point_id(point)} was never reached"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", [1, 2], ids=lambda seed: f"seed-{seed}")
 async def test_kill_9_at_random_points_ends_every_request_exactly_once(
     warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, seed: int

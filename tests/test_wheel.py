@@ -17,6 +17,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 from bot.emulators.telegram import FakeTelegram
@@ -111,6 +112,7 @@ async def _install_wheel(tmp_path: Path) -> Path:
     return python
 
 
+@pytest.mark.long
 async def test_an_installed_wheel_runs_from_any_directory(
     tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:
