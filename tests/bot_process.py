@@ -222,6 +222,7 @@ class BotProcess:
         self.pid: int | None = None
 
     async def start(self) -> None:
+        self.log_path.touch()  # there to read at once, as the child opens it only later
         self.pid = await asyncio.to_thread(
             zygote().fork, self.env, self.workdir, self.log_path, self.argv
         )
