@@ -184,7 +184,8 @@ class Zygote:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
             with self._changed:
-                if not self._changed.wait_for(lambda: self._started, timeout=60):
+                # The first fork waits for the imports: tens of seconds on a loaded machine.
+                if not self._changed.wait_for(lambda: self._started, timeout=120):
                     raise RuntimeError(f"the bot zygote did not fork (exit {self.process.poll()})")
                 return self._started.pop(0)
 
@@ -198,7 +199,8 @@ _zygote: list[Zygote] = []
 
 
 def zygote() -> Zygote:
-    """This worker's zygote (tests/conftest.py starts it with the session, and ends it)."""
+    """This worker's zygote: tests/conftest.py starts it after collection when a collected
+    test needs it, and ends it with the session; started here if it was not."""
     if not _zygote:
         _zygote.append(Zygote())
     return _zygote[0]
