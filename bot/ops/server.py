@@ -107,9 +107,11 @@ async def poll_updates(
     *,
     polling_timeout: int = 10,
     grace: float = INTAKE_GRACE,
+    close_bot_session: bool = True,
 ) -> None:
     """Long polling until `stop` is set, at most UPDATES_IN_WORK updates in work; then the
-    updates taken are worked off and confirmed before the dispatcher shuts down."""
+    updates taken are worked off and confirmed before the dispatcher shuts down. The Bot
+    session is closed at the end unless told not to (as aiogram's `start_polling`)."""
     intake = Intake(dispatcher, bot, workers=settings.updates_in_work, line=MAX_BATCH)
     poller = Poller(
         bot, intake, allowed_updates=dispatcher.resolve_used_update_types(), timeout=polling_timeout
@@ -140,7 +142,8 @@ async def poll_updates(
                 bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data
             )
         finally:
-            await bot.session.close()
+            if close_bot_session:
+                await bot.session.close()
 
 
 async def _close(bot: Bot, redis: Redis | None) -> None:
