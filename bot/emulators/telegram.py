@@ -18,7 +18,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -488,17 +488,15 @@ class FakeTelegram(LocalServer):
             return _error(401, "Unauthorized")
         params: dict[str, str] = {}
         files: dict[str, bytes] = {}
-        if request.content_type == "application/json":
-            try:
-                params = json_params(await request.json())
-            except ValueError:
-                return _error(400, "Bad Request: can't parse JSON object")
-        else:
-            for name, value in (await request.post()).items():
-                if isinstance(value, web.FileField):
-                    files[name] = value.file.read()
-                else:
-                    params[name] = str(value)
+        try:
+            form = await request_params(request)
+        except ValueError:
+            return _error(400, "Bad Request: can't parse JSON object")
+        for name, value in form.items():
+            if isinstance(value, web.FileField):
+                files[name] = value.file.read()
+            else:
+                params[name] = str(value)
         call = Call(method, params, files)
         queued = self.faults.get(method)
         hooked = self.on_call is not None and method != "getUpdates"
@@ -1092,6 +1090,15 @@ class ApiError(Exception):
 def files_of(call: Call, reference: str) -> bytes:
     """The bytes behind an `attach://name` reference."""
     return call.files[reference.removeprefix("attach://")]
+
+
+async def request_params(
+    request: web.Request,
+) -> Mapping[str, str | bytes | bytearray | web.FileField]:
+    """A Bot API call's parameters, from a JSON body or a form (ValueError: bad JSON)."""
+    if request.content_type == "application/json":
+        return json_params(await request.json())
+    return await request.post()
 
 
 def json_params(body: object) -> dict[str, str]:
