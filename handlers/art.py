@@ -16,6 +16,7 @@ from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService
 from bot.services.voice import VoiceService
 from bot.telegram.drafts import Drafts
+from bot.telegram.filters import Magic
 from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.notices import Notices
@@ -76,7 +77,7 @@ async def plain_text(
     await draw(message, request, art_service, texts, notices, locale, drafts)
 
 
-def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
+async def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
     """Text typed in a private chat that is not a command (nor an inline result posted
     through this bot, which carries the bot's own status text)."""
     return (
@@ -126,5 +127,5 @@ async def draw(
 def create_router() -> Router:
     router = Router(name="art")
     router.message.register(art, Command("art"))
-    router.message.register(plain_text, F.text, is_text_prompt)
+    router.message.register(plain_text, Magic(F.text), is_text_prompt)
     return router

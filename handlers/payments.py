@@ -22,6 +22,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.ledger import STARS, new_payload
 from bot.core.limits import AccessRules
 from bot.services.wallet import Wallet
+from bot.telegram.filters import Magic
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 from handlers.admins import refused_unless_admin
@@ -33,7 +34,7 @@ class BuyPack(CallbackData, prefix="buy"):
     credits: int
 
 
-def payments_on(_: object, wallet: Wallet) -> bool:
+async def payments_on(_: object, wallet: Wallet) -> bool:
     return wallet.enabled
 
 
@@ -205,7 +206,7 @@ def create_router() -> Router:
     # Even with payments off, an invoice sent before is refused at its pre-checkout (no
     # pack is sold), and a payment made just before they were turned off is credited.
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(paid, F.successful_payment)
+    router.message.register(paid, Magic(F.successful_payment))
     router.callback_query.register(buy_pack, BuyPack.filter(), payments_on)
     router.message.register(buy, Command("buy"), payments_on)
     router.message.register(balance, Command("balance"), payments_on)

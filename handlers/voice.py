@@ -12,6 +12,7 @@ from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
 from bot.services.art import STATUS_GRACE
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
+from bot.telegram.filters import Magic
 from bot.telegram.identity import sender_key
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
@@ -86,5 +87,5 @@ async def start_voice_prompt(
 
 def create_router() -> Router:
     router = Router(name="voice")
-    router.message.register(voice, F.voice, F.chat.type == ChatType.PRIVATE)
+    router.message.register(voice, Magic(F.voice), Magic(F.chat.type == ChatType.PRIVATE))
     return router
