@@ -37,7 +37,6 @@ from bot.emulators.yandexart import FakeYandex
 from tests.bot_process import BotProcess
 
 FIRST_CHAT = 50_000
-TARGET_RATIO = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,8 @@ VARIANTS = [
 ]
 # Each bot row is compared with the echo bot on the same event loop and JSON library.
 BASELINE = {False: VARIANTS[0].name, True: VARIANTS[3].name}
-TARGETS = {"/art": TARGET_RATIO, "/help": 1.0}
+# Issue 24's targets: each command's rate over the echo bot's, on the same loop and JSON.
+TARGETS = {"/art": 0.8, "/help": 0.95}
 
 
 @dataclass

@@ -24,10 +24,13 @@ from handlers import (
 
 
 def routers() -> list[Router]:
+    """In the order aiogram tries them: every router before the one that takes an update
+    checks its filters on it, so the most frequent updates come first (/help and /start,
+    then /art and text prompts; art's text prompts take no command, nor a payment)."""
     return [
         info.create_router(),
-        payments.create_router(),
         art.create_router(),
+        payments.create_router(),
         buttons.create_router(),
         inline.create_router(),
         settings.create_router(),

@@ -6,7 +6,7 @@ a replied voice message (handlers/voice.py). In private chats any other text tha
 command is read like `/art`'s arguments (`PRIVATE_TEXT_PROMPTS`).
 """
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -16,6 +16,7 @@ from bot.core.prompt import ArtRequest, PromptError
 from bot.services.art import STATUS_GRACE, ArtService
 from bot.services.voice import VoiceService
 from bot.telegram.drafts import Drafts
+from bot.telegram.filters import Magic
 from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.notices import Notices
@@ -78,9 +79,7 @@ async def plain_text(
 
 async def is_text_prompt(message: Message, private_text_prompts: bool) -> bool:
     """Text typed in a private chat that is not a command (nor an inline result posted
-    through this bot, which carries the bot's own status text). A coroutine, as every
-    filter here: aiogram runs a plain function (or an `F` rule) in a thread, for every
-    message that reaches it."""
+    through this bot, which carries the bot's own status text)."""
     return (
         private_text_prompts
         and message.chat.type == ChatType.PRIVATE
@@ -128,5 +127,5 @@ async def draw(
 def create_router() -> Router:
     router = Router(name="art")
     router.message.register(art, Command("art"))
-    router.message.register(plain_text, is_text_prompt)
+    router.message.register(plain_text, Magic(F.text), is_text_prompt)
     return router

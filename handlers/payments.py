@@ -5,7 +5,7 @@ the commands are unknown, as before."""
 import html
 import time
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -22,6 +22,7 @@ from aiogram.utils.i18n import I18n
 from bot.core.ledger import STARS, new_payload
 from bot.core.limits import AccessRules
 from bot.services.wallet import Wallet
+from bot.telegram.filters import Magic
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
 from handlers.admins import refused_unless_admin
@@ -34,12 +35,7 @@ class BuyPack(CallbackData, prefix="buy"):
 
 
 async def payments_on(_: object, wallet: Wallet) -> bool:
-    """A coroutine, as every filter here: aiogram runs a plain function in a thread."""
     return wallet.enabled
-
-
-async def has_payment(message: Message) -> bool:
-    return message.successful_payment is not None
 
 
 async def buy(message: Message, wallet: Wallet, texts: Texts, i18n: I18n, notices: Notices) -> None:
@@ -210,7 +206,7 @@ def create_router() -> Router:
     # Even with payments off, an invoice sent before is refused at its pre-checkout (no
     # pack is sold), and a payment made just before they were turned off is credited.
     router.pre_checkout_query.register(pre_checkout)
-    router.message.register(paid, has_payment)
+    router.message.register(paid, Magic(F.successful_payment))
     router.callback_query.register(buy_pack, BuyPack.filter(), payments_on)
     router.message.register(buy, Command("buy"), payments_on)
     router.message.register(balance, Command("balance"), payments_on)

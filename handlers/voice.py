@@ -2,7 +2,7 @@
 admit the request, answer with a status message at once, and let the voice service hear
 and draw it. `/art` replying to a voice message comes here through handlers/art.py."""
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message, Voice
 from aiogram.utils.i18n import I18n
@@ -12,6 +12,7 @@ from bot.core.prompt import PromptError
 from bot.core.voice import check_voice
 from bot.services.art import STATUS_GRACE
 from bot.services.voice import Duplicate, VoicePrompt, VoiceService
+from bot.telegram.filters import Magic
 from bot.telegram.identity import sender_key
 from bot.telegram.notices import Notices
 from bot.telegram.texts import Texts
@@ -84,12 +85,7 @@ async def start_voice_prompt(
     await voice_service.attach_status(job, status.message_id)
 
 
-async def private_voice(message: Message) -> bool:
-    """A voice message in a private chat (a coroutine: see handlers/art.py's filter)."""
-    return message.voice is not None and message.chat.type == ChatType.PRIVATE
-
-
 def create_router() -> Router:
     router = Router(name="voice")
-    router.message.register(voice, private_voice)
+    router.message.register(voice, Magic(F.voice), Magic(F.chat.type == ChatType.PRIVATE))
     return router

@@ -14,7 +14,6 @@ import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message, TelegramObject, Update
 
-import handlers
 from bot.emulators.telegram import Call, FakeTelegram
 from bot.ops.app import create_bot, create_dispatcher
 from bot.ops.intake import Intake
@@ -213,19 +212,6 @@ async def test_a_webhook_shutdown_works_off_every_update_it_took(
     await stopping
     assert answers_by_chat(telegram) == Counter(chats)
     assert in_work.most == IN_WORK
-
-
-def test_no_handler_or_filter_runs_in_a_thread() -> None:
-    """aiogram runs a plain function or an `F` rule in a thread (asyncio.to_thread) for each
-    update that reaches it: a thread hop per message, 14 % of the bot's CPU in a burst of
-    /art (py-spy, issue 24). Every handler and filter is a coroutine (or an aiogram Filter)."""
-    sync = []
-    for router in handlers.routers():
-        for name, observer in router.observers.items():
-            for handler in observer.handlers:
-                objects = [handler, *(handler.filters or [])]
-                sync += [f"{router.name}.{name}: {o.callback}" for o in objects if not o.awaitable]
-    assert sync == []
 
 
 async def test_a_shutdown_whose_grace_runs_out_names_the_updates_not_finished() -> None:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.demo.markup import to_html
 from bot.emulators.local_server import LocalServer
-from bot.emulators.telegram import BOT_USERNAME, FakeTelegram
+from bot.emulators.telegram import BOT_USERNAME, FakeTelegram, request_params
 
 STATIC = Path(__file__).parent / "static"
 ANN, BORIS = 7001, 7002
@@ -156,7 +156,7 @@ class ChatPage(LocalServer):
         result = answer.get("result") if isinstance(answer, dict) else None
         if method == "getUpdates" and not result:
             return response  # the long poll, every second: shown only when it brings news
-        params = await request.post()
+        params = await request_params(request)
         shown = {name: _param(value) for name, value in params.items()}
         self._record("telegram", method, shown, response.status, answer)
         if isinstance(answer, dict) and answer.get("ok"):

@@ -18,7 +18,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -504,7 +504,11 @@ class FakeTelegram(LocalServer):
             return _error(401, "Unauthorized")
         params: dict[str, str] = {}
         files: dict[str, bytes] = {}
-        for name, value in (await request.post()).items():
+        try:
+            form = await request_params(request)
+        except ValueError:
+            return _error(400, "Bad Request: can't parse JSON object")
+        for name, value in form.items():
             if isinstance(value, web.FileField):
                 files[name] = value.file.read()
             else:
@@ -1111,6 +1115,26 @@ class ApiError(Exception):
 def files_of(call: Call, reference: str) -> bytes:
     """The bytes behind an `attach://name` reference."""
     return call.files[reference.removeprefix("attach://")]
+
+
+async def request_params(
+    request: web.Request,
+) -> Mapping[str, str | bytes | bytearray | web.FileField]:
+    """A Bot API call's parameters, from a JSON body or a form (ValueError: bad JSON)."""
+    if request.content_type == "application/json":
+        return json_params(await request.json())
+    return await request.post()
+
+
+def json_params(body: object) -> dict[str, str]:
+    """A JSON body's parameters as a form carries them: strings as they are, anything
+    else as its JSON text (the Bot API reads either; files come only in a form)."""
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    return {
+        str(name): value if isinstance(value, str) else json.dumps(value)
+        for name, value in body.items()
+    }
 
 
 def _error(

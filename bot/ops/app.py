@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
@@ -69,6 +68,7 @@ from bot.telegram.i18n import PrefsI18nMiddleware
 from bot.telegram.notices import Notices
 from bot.telegram.pressed import PressedButtons
 from bot.telegram.response_types import PinResponseTypes
+from bot.telegram.session import JsonSession
 from bot.telegram.stars import Stars
 from bot.telegram.status_edits import StatusEdits
 from bot.telegram.texts import Texts
@@ -119,7 +119,7 @@ def load_styles(path: Path | None) -> StyleCatalog:
 
 
 def create_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
+    session = JsonSession(api=TelegramAPIServer.from_base(str(settings.telegram_api_url)))
     session.middleware(PinResponseTypes())
     session.middleware(
         FloodControl(

@@ -67,9 +67,10 @@ class ModelAvailability:
             aside = await self._store.models_set_aside(self._backends.capabilities, self._clock())
         except StoreUnavailable:
             return {}
-        for name in self._backends.capabilities:
-            self._metrics.model_available.labels(model=name).set(0 if name in aside else 1)
-        self._aside = set(aside)
+        if set(aside) != self._aside:  # (the gauges change only with it: not per request)
+            for name in self._backends.capabilities:
+                self._metrics.model_available.labels(model=name).set(0 if name in aside else 1)
+            self._aside = set(aside)
         return aside
 
     async def choose(self, request: ArtRequest) -> Chosen | NoModel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram.types import Message, TelegramObject, User
@@ -20,8 +21,29 @@ class PrefsI18nMiddleware(SimpleI18nMiddleware):
     def __init__(self, i18n: I18n, prefs: PrefsReader) -> None:
         super().__init__(i18n)
         self._prefs = prefs
+        self._locales = frozenset(i18n.available_locales)  # (aiogram builds a tuple per call)
         # Telegram's language_code → our locale, rather than Babel parsing it per update.
         self._by_code: dict[str | None, str] = {}
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        """aiogram's I18nMiddleware, without its two generator context managers per update:
+        the same context variables set around the handler and reset after it."""
+        locale = await self.get_locale(event, data) or self.i18n.default_locale
+        if self.i18n_key:
+            data[self.i18n_key] = self.i18n
+        data[self.middleware_key] = self
+        current = self.i18n.set_current(self.i18n)
+        chosen = self.i18n.ctx_locale.set(locale)
+        try:
+            return await handler(event, data)
+        finally:
+            self.i18n.ctx_locale.reset(chosen)
+            self.i18n.reset_current(current)
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
@@ -29,7 +51,7 @@ class PrefsI18nMiddleware(SimpleI18nMiddleware):
             return await super().get_locale(event, data)
         key = sender_key(event) if isinstance(event, Message) else user.id
         chosen = (await self._prefs.get(key)).language
-        if chosen in self.i18n.available_locales:
+        if chosen in self._locales:
             return chosen
         locale = self._by_code.get(user.language_code)
         if locale is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from aiogram.utils.i18n import I18n
@@ -81,6 +81,7 @@ class Texts:
         # The longest an unfinished request is kept: its deadline, then the time to tell.
         self._kept_minutes = _minutes(deadline_seconds + TELL_GRACE)
         self._retention_minutes = _minutes(retention_seconds) if retention_seconds > 0 else 0
+        self._static_texts: dict[tuple[str, str], str] = {}
 
     @property
     def locales(self) -> tuple[str, ...]:
@@ -100,9 +101,25 @@ class Texts:
         return html.unescape(_TAG.sub("", text))
 
     def start(self, locale: str) -> str:
-        return self._with_sections(locale, self.get(locale, "start"), "start")
+        return self._static("start", locale, self._start)
 
     def help(self, locale: str) -> str:
+        return self._static("help", locale, self._help)
+
+    def privacy(self, locale: str) -> str:
+        return self._static("privacy", locale, self._privacy)
+
+    def _static(self, key: str, locale: str, build: Callable[[str], str]) -> str:
+        """A text that depends on the locale and the settings alone, built once each."""
+        text = self._static_texts.get((key, locale))
+        if text is None:
+            text = self._static_texts[key, locale] = build(locale)
+        return text
+
+    def _start(self, locale: str) -> str:
+        return self._with_sections(locale, self.get(locale, "start"), "start")
+
+    def _help(self, locale: str) -> str:
         text = self.get(
             locale,
             "help",
@@ -128,7 +145,7 @@ class Texts:
             texts.append("\n".join(models))
         return "\n\n".join(texts)
 
-    def privacy(self, locale: str) -> str:
+    def _privacy(self, locale: str) -> str:
         if self._retention_minutes >= 120:
             hours = round(self._retention_minutes / 60)
             after = self.get(locale, "privacy.retention_hours", hours=hours)
