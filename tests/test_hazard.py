@@ -171,6 +171,21 @@ async def test_a_poll_counts_from_when_it_was_due_not_from_its_answer() -> None:
     assert await hazard.next_poll_at("k", as_job(waiting), 11.9) == 12.9
 
 
+async def test_thousands_pending_are_not_all_looked_at_again_every_few_seconds() -> None:
+    """10 000 pending jobs on a contended quota: the planner has at most a few times the
+    quota's polls of them come due in the next seconds (reviews included), not all."""
+    hazard = planner(Prior(median=20.0))
+    for n in range(200):
+        await hazard.observe("k", f"past{n}", 3 + 30 * n / 199)
+    jobs = [job(n, n / 500) for n in range(10_000)]
+    for pending in jobs:
+        await hazard.next_poll_at("k", pending, 20.0)
+    # A min_gap later the quota is shared out on all of them; each is planned again.
+    due = [await hazard.recheck("k", pending, 21.0) for pending in jobs]
+    soon = sum(1 for at in due if at is None or at < 21.0 + 3 * POLICY.min_gap)
+    assert soon <= 5 * POLICY.rate * 3 * POLICY.min_gap, soon
+
+
 RATE = 30.0
 
 

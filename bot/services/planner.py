@@ -15,7 +15,7 @@ from bot.core.schedule import LearnedSchedule, PollSchedule, PollWindow
 from bot.services.durations import DurationModel
 
 # The load threshold is computed on at most this many pending jobs (a random sample).
-LOAD_SAMPLE = 500
+LOAD_SAMPLE = 300
 # The quota is shared out over this many min_gaps ahead: a job polled late in one min_gap
 # is counted where its polls fall, and the quota goes where the hazard is highest.
 HORIZON = 3.0
@@ -27,6 +27,9 @@ STARTED_WITHIN = 0.5
 YOUNG_MODEL = 100
 # While the quota is contended, each job is reviewed at least every this many min_gaps.
 CONTENDED_REVIEW = 2.0
+# Reviews of all pending jobs together stay under this many times the poll quota: with
+# thousands pending, each looked at every few seconds would keep the loop busy for nothing.
+REVIEWS_PER_POLL = 8.0
 # A job left unplanned this long past its longest gap is gone (finished, failed, cancelled).
 FORGET_AFTER = 60.0
 
@@ -103,6 +106,7 @@ class HazardPlanner:
             review = self._policy.min_gap * (2 + model.samples / 4)
         if threshold > self._policy.floor:
             review = min(review, self._policy.min_gap * CONTENDED_REVIEW)
+        review = max(review, len(self._pending) / (REVIEWS_PER_POLL * self._policy.rate))
         at = min(at, max(now, entry.polled_at) + review)
         return min(at, job.deadline_at)
 
