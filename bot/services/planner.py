@@ -68,8 +68,10 @@ class HazardPlanner:
         # after that (it waited for the token bucket or a picture place) counts from its
         # answer.
         started = entry.started_at
-        late = started is None or now - started > self._policy.min_gap * STARTED_WITHIN
-        entry.polled_at = now if late or started is None else started
+        if started is not None and now - started <= self._policy.min_gap * STARTED_WITHIN:
+            entry.polled_at = started
+        else:
+            entry.polled_at = now
         entry.seen_at = now
         entry.started_at = None
         return await self._plan(entry, job, now)
