@@ -127,7 +127,7 @@ class HazardPlanner:
             del self._pending[job_id]
         entries = list(self._pending.values())
         sample = entries if len(entries) <= LOAD_SAMPLE else random.sample(entries, LOAD_SAMPLE)
-        models = {e.key: await self._model(e.key) for e in sample}
+        models = {key: await self._model(key) for key in {e.key for e in sample}}
         horizon = HORIZON * gap
         polls = [
             poll
