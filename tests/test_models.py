@@ -15,7 +15,7 @@ from bot.core.prompt import Defaults, Limits, PromptError, Ratio, parse_art_args
 from bot.core.stats import ModelFigures, figures_by_model
 from bot.ops.app import create_backends, create_yandex_http
 from bot.ops.settings import SettingsError, load_settings
-from bot.services.tracker import model_event
+from bot.services.job_writer import model_event
 from bot.yandex.errors import GenerationFailed
 from bot.yandex.images import IMAGES_CAPABILITIES, build_images_body, parse_images_answer
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.core.errors import StoreUnavailable
 from bot.core.jobs import Job
+from bot.core.pictures import Pictures
 from bot.core.prompt import ArtRequest
 from bot.storage.base import JobStore
 
@@ -57,13 +58,13 @@ class PictureCache:
             log.warning("picture cache: a damaged entry, ignored")
             return None
 
-    async def remember(self, job: Job, file_id: str, variant: int | None = None) -> None:
-        """The job's picture, or one variant's of an album."""
+    async def remember(self, job: Job, file_id: str, variant: int = 0) -> None:
+        """One of the job's pictures (its only one, or a variant of an album)."""
         model_uri = self._model_uris.get(job.request.model)
         if model_uri is None:
             return
-        operation_id = job.operation_id if variant is None else job.variant_ops[variant]
-        seed = job.seed if variant is None else job.variant_seed(variant)
+        operation_id = Pictures.of(job).ops[variant]
+        seed = job.variant_seed(variant)
         value = json.dumps({"file_id": file_id, "operation_id": operation_id or None})
         try:
             await self._store.cache_put(
