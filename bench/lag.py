@@ -22,6 +22,10 @@ the fake answered in any model second, against POLL_RATE_LIMIT. The bot's overal
 pacing is lifted (`--paced` keeps it), so the lag is the poll policy's, not Telegram's:
 pictures waiting for Telegram's budget are `bench.burst`'s subject.
 
+Target (issue 24): p95 lag ≤ 1.3× the bound with polls/s never above the cap, printed as
+MET / NOT MET per scenario, and a summary line per kind of arrivals for the default
+policy ("burst: k of 6 within 1.3× … MET" when all six are).
+
     .venv/bin/python -m bench.lag [--scale 0.25] [--only burst] [--seed 1]
 """
 
