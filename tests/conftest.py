@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 
 from bot.core.backend import ImageBackend
@@ -20,8 +22,13 @@ from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.settings import Settings, load_settings
-from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, close_zygote, zygote
 from tests.redis_server import RedisServer
+
+# Hypothesis fails an example slower than 200 ms by default: a timing in a pass/fail test,
+# and one that a loaded machine (four workers on two cores) breaks. Off for the suite.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 # Fast schedules so a whole generation takes a fraction of a second.
 FAST = {
@@ -54,10 +61,42 @@ ONE_MODEL = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: a test of many seconds, run first so it does not end the run alone"
+    )
+
+
+def _forks_bots(item: pytest.Item) -> bool:
+    """Whether the test's module starts bot processes (from the zygote)."""
+    module = getattr(item, "module", None)
+    return hasattr(module, "BotProcess") or hasattr(module, "run_command")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first, those that start no bot process before those that do, so
+    that they are spread over the workers from the start instead of forming the run's tail
+    (xdist hands tests out in this order), while the zygote imports (tests/bot_process.py).
+    The zygote starts here when any test will need it."""
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("long") is None:
+            return 2
+        return 1 if _forks_bots(item) else 0
+
+    items.sort(key=order)
+    if any(_forks_bots(item) for item in items):
+        zygote()
+
+
+def pytest_sessionfinish() -> None:
+    close_zygote()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; each test gets its own database via `redis_url`."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp("redis"), durable=False)
     server.start()
     yield server
     server.stop()
@@ -144,6 +183,15 @@ class RunningBot:
         if not self.task.done():
             await self.dispatcher.stop_polling()
         await self.task
+        await close_session(self.bot)
+
+
+async def close_session(bot: Bot) -> None:
+    """Close the bot's HTTP session without aiogram's 250 ms wait for TLS connections to wind
+    down (`AiohttpSession.close`): the fakes speak plain HTTP, and every test paid it."""
+    assert isinstance(bot.session, AiohttpSession)
+    if bot.session._session is not None:
+        await bot.session._session.close()
 
 
 @pytest.fixture
@@ -163,7 +211,9 @@ async def start_bot(
         bot = create_bot(settings)
         dispatcher = create_dispatcher(settings, bot, redis=redis, backend=backend, clock=clock)
         task = asyncio.create_task(
-            dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1)
+            dispatcher.start_polling(
+                bot, handle_signals=False, polling_timeout=1, close_bot_session=False
+            )
         )
         instance = RunningBot(bot, dispatcher, task)
         running.append(instance)
@@ -194,7 +244,7 @@ class ClusterCheckedRedis(Redis):
 @pytest.fixture(scope="session")
 def redis_cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A one-node Redis Cluster (all slots), for the session."""
-    server = RedisServer(tmp_path_factory.mktemp("redis-cluster"), cluster=True)
+    server = RedisServer(tmp_path_factory.mktemp("redis-cluster"), cluster=True, durable=False)
     server.start()
     yield server
     server.stop()

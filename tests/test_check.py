@@ -3,8 +3,6 @@ container's health check), against the fakes and a real Redis."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,24 +12,12 @@ from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.preflight import run_checks
 from bot.ops.settings import Settings
-from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess, bot_env
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, BotProcess, run_command
 from tests.redis_server import free_port
 
 
 async def _command(command: str, env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        command,
-        env=bot_env(env),
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode().splitlines()
+    return await run_command([command], env, cwd)
 
 
 def _env(telegram: FakeTelegram, yandex: FakeYandex, **overrides: str) -> dict[str, str]:

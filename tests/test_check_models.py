@@ -4,9 +4,7 @@ draws one picture with each model. Against the fakes (issue 20)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from bot.emulators.images import FakeImages
 from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex, model_denied
-from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, bot_env
+from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, run_command
 from tests.conftest import ALICE_URI
 from tests.redis_server import free_port
 
@@ -40,20 +38,7 @@ def env(
 
 
 async def check(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, list[str]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "check",
-        *args,
-        env=bot_env(env),
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode().splitlines()
+    return await run_command(["check", *args], env, cwd)
 
 
 async def test_every_dependency_has_its_line(

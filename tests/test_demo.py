@@ -332,6 +332,7 @@ async def start_demo_command(workdir: Path) -> tuple[asyncio.subprocess.Process,
     return process, line.split()[2].decode()
 
 
+@pytest.mark.long
 async def test_the_command_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     process, url = await start_demo_command(tmp_path)
     try:

@@ -60,6 +60,7 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
+@pytest.mark.long
 async def test_art_again_and_a_group_in_the_browser(demo_url: str, browser: Browser) -> None:
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(30_000)

@@ -253,6 +253,24 @@ async def test_budget_queues_a_burst_and_never_exceeds_the_rate(
             assert submits[j] - submits[i] >= (j - i + 1 - burst) / rate - 0.05
 
 
+async def test_a_status_that_comes_while_its_job_waits_in_line_shows_the_place(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    # Ten requests take the submit budget's burst; the eleventh's status reply is put off
+    # by a 429 past the status grace, so its job joins the line with no message to edit.
+    await start_bot(submit_rate_per_minute=6)  # the next submit 10 s after the burst
+    for n in range(10):
+        telegram.push_message(f"/art burst {n} --seed {n + 1}", chat_id=USER + 100 + n)
+    await telegram.wait_for("sendPhoto", 10)
+    telegram.fail("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    telegram.push_message("/art the eleventh --seed 11")
+    edits = await telegram.wait_for("editMessageText", chat_id=USER, timeout=6)
+    assert "number 1 in the queue" in edits[0].params["text"]
+    replies = telegram.sent("sendMessage", USER)
+    assert len(replies) == 2  # the first was refused with the injected 429
+    assert replies[0].result is None
+
+
 # --- /stats ------------------------------------------------------------------------------
 
 

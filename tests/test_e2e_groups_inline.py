@@ -84,6 +84,7 @@ async def test_reply_to_a_photo_uses_its_caption_and_own_words_win(
     assert texts == ["a cat on a roof", "my own words"]
 
 
+@pytest.mark.long
 async def test_group_flood_limit_delays_and_loses_nothing(
     start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:

@@ -255,6 +255,7 @@ async def test_refund_refused_when_credits_are_spent(
     assert 'art_credits_total{event="sold"} 2.0' in metrics
 
 
+@pytest.mark.long
 async def test_killed_between_payment_and_credit_the_credit_is_there_after_restart(
     tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
 ) -> None:

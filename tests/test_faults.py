@@ -16,10 +16,7 @@ Telegram accepting a photo and the bot recording it does the same.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +33,7 @@ from bot.services.art import STATUS_GRACE
 from bot.storage.redis_store import _SAVE as SAVE_SCRIPT
 from bot.storage.redis_store import RedisJobStore
 from bot.telegram.keyboards import JobAction
-from tests.bot_process import bot_env, fast_settings
+from tests.bot_process import BotProcess, fast_settings
 from tests.conftest import RunningBot
 from tests.redis_proxy import RedisProxy, script_sha
 
@@ -351,92 +348,57 @@ class Killer:
             self._timer.cancel()
 
 
-# `python -m bot`, except that the imports (2-3 s of CPU, mostly aiogram's types) are done
-# before the process gets its settings: a restart after kill -9 then takes a moment.
-LAUNCHER = """
-import json, os, sys
-import bot.__main__
-line = sys.stdin.readline()
-if not line:
-    sys.exit(0)
-os.environ.update(json.loads(line))
-sys.exit(bot.__main__.main())
-"""
-
-
 class WarmBot:
+    """A bot process forked from the worker's zygote (tests/bot_process.py): it starts
+    without importing, so a restart after kill -9 takes a moment."""
+
     def __init__(self, logs: Path, name: str) -> None:
-        self.log_path = logs / f"{name}.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER],
-                env=bot_env({}),
-                cwd=logs,
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=log,
-            )
+        self.logs, self.name = logs, name
+        self.process: BotProcess | None = None
 
     async def go(self, env: dict[str, str], telegram: FakeTelegram) -> WarmBot:
         """Run the bot with `env`; returns once it is up (then it polls). Its commands are
         set only when they changed, so the sign is getMe: once before start-up (the token
         check), once after (aiogram's polling asks who the bot is)."""
-        assert self.process.stdin is not None
         asked = len(telegram.sent("getMe"))
-        self.process.stdin.write(json.dumps(env).encode() + b"\n")
-        self.process.stdin.flush()
+        self.process = BotProcess(env, self.logs, self.name)
+        await self.process.start()
         await telegram.wait_for("getMe", asked + 2, timeout=30)
         return self
 
     def kill(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None:
             self.process.kill()
 
     async def wait(self) -> None:
-        await asyncio.to_thread(self.process.wait)
+        if self.process is not None:
+            await self.process.wait()
 
     @property
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return "" if self.process is None else self.process.log
 
 
 class WarmBots:
-    """Bot processes that import while the tests before them run: each one taken is
-    replaced at once, so a test rarely waits for an import."""
+    """The bot processes of one module's tests, each with its own log."""
 
-    def __init__(self, logs: Path, size: int = 3) -> None:
+    def __init__(self, logs: Path) -> None:
         self.logs = logs
-        self.size = size
-        self.ready: list[WarmBot] = []
         self.every: list[WarmBot] = []
 
     def take(self) -> WarmBot:
-        if not self.ready:
-            self._spawn()
-        bot = self.ready.pop(0)
-        self.fill()
-        return bot
-
-    def fill(self) -> None:
-        while len(self.ready) < self.size:
-            self._spawn()
-
-    def _spawn(self) -> None:
         bot = WarmBot(self.logs, f"bot{len(self.every)}")
-        self.ready.append(bot)
         self.every.append(bot)
+        return bot
 
     def close(self) -> None:
         for bot in self.every:
             bot.kill()
-            bot.process.wait()
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def warm_bots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmBots]:
-    """Started with the module, so the first processes import during the tests in process."""
     bots = WarmBots(tmp_path_factory.mktemp("bots"))
-    bots.fill()
     yield bots
     bots.close()
 
@@ -544,6 +506,7 @@ async def test_kill_9_at_each_point_ends_every_request_exactly_once(
     assert reached, f"kill point {_point_id(point)} was never reached"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", [1, 2], ids=lambda seed: f"seed-{seed}")
 async def test_kill_9_at_random_points_ends_every_request_exactly_once(
     warm_bots: WarmBots, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str, seed: int

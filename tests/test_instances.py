@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
@@ -77,6 +78,7 @@ async def test_kill_9_while_pending_then_restart_delivers_exactly_once(
     assert "Traceback" not in second.log
 
 
+@pytest.mark.long
 async def test_two_instances_share_the_work_and_deliver_each_picture_once(
     tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex, redis_url: str
 ) -> None:

@@ -75,6 +75,7 @@ async def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
     assert "BOT_TOKEN: must look like" in stderr.decode()
 
 
+@pytest.mark.long
 async def test_run_command_serves_art_and_stops_cleanly_on_sigterm(
     tmp_path: Path, telegram: FakeTelegram, yandex: FakeYandex
 ) -> None:

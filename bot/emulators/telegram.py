@@ -200,6 +200,19 @@ class FakeTelegram(LocalServer):
         # Every photo and document uploaded, by the file_id it got (the demo shows them).
         self.uploads: dict[str, bytes] = {}
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._stopping = False
+
+    async def start(self, port: int = 0) -> None:
+        self._stopping = False
+        await super().start(port)
+
+    async def stop(self) -> None:
+        """A long poll still held is answered now, empty, as the server goes away: the
+        runner's shutdown would otherwise wait for it (up to a second) whenever a bot had
+        just stopped polling."""
+        self._stopping = True
+        self._new_update.set()
+        await super().stop()
 
     # --- what tests do -------------------------------------------------------------------
 
@@ -548,7 +561,7 @@ class FakeTelegram(LocalServer):
         offset = int(call.params.get("offset", 0))
         timeout = min(float(call.params.get("timeout", 0)), 1.0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0:
+        if not self._updates and timeout > 0 and not self._stopping:
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), timeout)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.core.backend import ImageBackend, ImageReady, Submitted
 from bot.core.errors import BackendError, ErrorKind, StoreUnavailable, TransientBackendError
@@ -54,6 +54,9 @@ class Submitter:
     fallback: ModelFallback
     submit_patience: float
     clock: Callable[[], float]
+    # The jobs of this process waiting for the submit budget, with their places: a status
+    # message that comes after the job joined the line is shown the place too.
+    in_line: dict[str, tuple[Job, int]] = field(default_factory=dict)
 
     async def submit(self, job: Job) -> None:
         """Submit what is left to submit; a transient refusal leaves the rest for later."""
@@ -187,9 +190,23 @@ class Submitter:
             await budget.acquire()
             return
         line = self.backends.submit_line(job.request.model)
+        place = await line.join(job.id)
+        self.in_line[job.id] = (job, place)
         try:
-            await self.delivery.status(job, await line.join(job.id))
+            await self.delivery.status(job, place)
             await budget.acquire()
         finally:
+            job = self.in_line.pop(job.id)[0]
             await line.leave(job.id)
         await self.delivery.status(job, None)
+
+    async def status_came(self, job_id: str, message_id: int) -> None:
+        """A status message that came while its job waits in line (its reply was slow, e.g.
+        paced by the chat's flood limit) shows the job's place at once, not "Generating…"
+        while it still waits."""
+        waiting = self.in_line.get(job_id)
+        if waiting is None:
+            return
+        job = waiting[0].but(status_message_id=message_id)
+        self.in_line[job_id] = (job, waiting[1])
+        await self.delivery.status(job, waiting[1])

@@ -188,6 +188,8 @@ class Tracker:
         if not attached:
             log.info("job %s: ended before its status message came, deleting it", job_id)
             await self._delivery.drop_status(chat_id, message_id)
+        else:
+            await self._submitter.status_came(job_id, message_id)
         self._wakeup.set()
 
     def start(self) -> None:
