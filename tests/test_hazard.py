@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,21 +50,59 @@ def test_a_job_is_never_polled_sooner_than_the_least_gap_nor_later_than_the_long
     assert POLICY.next_poll(model, since, max(threshold, higher)) >= at
 
 
-@given(st.lists(st.floats(0, 1), max_size=300), st.integers(0, 3000))
-def test_the_threshold_lets_no_more_polls_in_than_the_quota_and_no_fewer(
-    chances: list[float], extra: int
+polls = st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), max_size=300)
+
+
+@given(polls, st.floats(0.5, 400))
+def test_sharing_the_horizon_fits_its_polls_in_the_slots_and_no_lower_threshold_would(
+    ahead: list[tuple[float, float]], slots: float
 ) -> None:
-    jobs = len(chances) + extra
-    threshold = POLICY.threshold(chances, jobs)
+    """A poll (chance it finds its job done, chance it is made at all) whose chance reaches
+    the threshold is made; one below it is put off until its job's chance adds up to the
+    threshold, so it counts as that share of a poll."""
+    threshold = POLICY.share(ahead, slots)
     assert POLICY.floor <= threshold <= 1.0
-    slots = POLICY.rate * POLICY.headroom * POLICY.min_gap * len(chances) / max(jobs, 1)
+
+    def made(level: float) -> float:
+        return sum(w * min(1.0, c / level) for c, w in ahead)
+
     if threshold == POLICY.floor:
-        assert sum(c >= POLICY.floor for c in chances) <= slots
-    elif threshold < 1.0:  # at 1, only jobs sure to be done are left: they all go
-        assert sum(c >= threshold for c in chances) <= slots
-        # The next chance below it would let in more jobs than fit.
-        below = max(c for c in chances if c < threshold)
-        assert sum(c >= below for c in chances) > slots
+        assert made(POLICY.floor) <= slots * (1 + 1e-9)
+    elif threshold < 1.0:
+        assert made(threshold) <= slots * (1 + 1e-9)
+        assert made(threshold * (1 - 1e-6)) > slots * (1 - 1e-9)
+
+
+@given(polls, st.floats(0.5, 100), st.floats(0, 50), st.floats(0, 1))
+def test_more_slots_never_raise_the_threshold_and_more_polls_never_lower_it(
+    ahead: list[tuple[float, float]], slots: float, more: float, chance: float
+) -> None:
+    assert POLICY.share(ahead, slots + more) <= POLICY.share(ahead, slots)
+    assert POLICY.share([*ahead, (chance, 1.0)], slots) >= POLICY.share(ahead, slots)
+
+
+@given(durations, st.floats(0, 600), st.floats(0, 5), st.floats(0, 10))
+def test_the_polls_ahead_are_a_least_gap_apart_and_their_chances_add_up(
+    past: list[float], since: float, late: float, horizon: float
+) -> None:
+    """A job's polls in the horizon if it is polled as often as allowed: each is made only
+    if the ones before found nothing, and together they see the job finish between its
+    last poll and the last of them."""
+    model = FinishModel(Prior(), past)
+    now = since + late
+    ahead = POLICY.polls_ahead(model, since, now, now + horizon)
+    first = max(now, since + POLICY.min_gap)
+    # Every poll that fits before the horizon's end, and no more.
+    assert first + len(ahead) * POLICY.min_gap >= now + horizon
+    assert not ahead or first + (len(ahead) - 1) * POLICY.min_gap < now + horizon
+    pending = 1.0
+    for chance, made in ahead:
+        assert 0.0 <= chance <= 1.0
+        assert abs(made - pending) < 1e-9
+        pending *= 1.0 - chance
+    if ahead:
+        last = first + (len(ahead) - 1) * POLICY.min_gap
+        assert abs((1.0 - pending) - model.chance(since, last)) < 1e-9
 
 
 def test_a_few_finishes_move_the_model_from_the_prior() -> None:
@@ -74,13 +112,15 @@ def test_a_few_finishes_move_the_model_from_the_prior() -> None:
     assert learned.chance(0, 3) > 0.6
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pending:
-    """The planner reads only these fields of a job."""
+    """The planner reads only these fields of a job (the tracker sets `next_poll_at` to
+    what the planner planned, and claims the job then)."""
 
     id: str
     submitted_at: float
     deadline_at: float = 1e9
+    next_poll_at: float = 0.0
 
 
 def planner(prior: Prior, policy: HazardPolicy = POLICY) -> HazardPlanner:
@@ -91,7 +131,11 @@ def planner(prior: Prior, policy: HazardPolicy = POLICY) -> HazardPlanner:
 
 
 def job(n: int, submitted_at: float = 0.0) -> Job:
-    return Pending(str(n), submitted_at)  # type: ignore[return-value]
+    return as_job(Pending(str(n), submitted_at))
+
+
+def as_job(pending: Pending) -> Job:
+    return cast(Job, pending)
 
 
 async def test_a_cold_start_re_plans_pending_jobs_on_the_first_finishes() -> None:
@@ -109,6 +153,39 @@ async def test_a_cold_start_re_plans_pending_jobs_on_the_first_finishes() -> Non
     assert await hazard.recheck("k", waiting, 2.5) is None  # likely done: poll now
 
 
+async def test_a_poll_counts_from_when_it_was_due_not_from_its_answer() -> None:
+    """The claim's delay and the round trip are not added to every gap: a job likely to
+    have finished within any least gap is polled again a least gap after its last poll was
+    due. A poll answered long after it was due (it waited for the token bucket) counts from
+    its answer."""
+    hazard = planner(Prior(median=10.0))
+    for n in range(200):
+        await hazard.observe("k", f"past{n}", 3 + 12 * n / 199)
+    waiting = Pending("0", submitted_at=0.0)
+    waiting.next_poll_at = await hazard.next_poll_at("k", as_job(waiting), 9.0)
+    assert waiting.next_poll_at == 10.0
+    assert await hazard.recheck("k", as_job(waiting), 10.04) is None  # claimed a little late
+    waiting.next_poll_at = await hazard.next_poll_at("k", as_job(waiting), 10.1)  # answered
+    assert waiting.next_poll_at == 11.0
+    assert await hazard.recheck("k", as_job(waiting), 11.0) is None
+    assert await hazard.next_poll_at("k", as_job(waiting), 11.9) == 12.9
+
+
+async def test_thousands_pending_are_not_all_looked_at_again_every_few_seconds() -> None:
+    """10 000 pending jobs on a contended quota: the planner has at most a few times the
+    quota's polls of them come due in the next seconds (reviews included), not all."""
+    hazard = planner(Prior(median=20.0))
+    for n in range(200):
+        await hazard.observe("k", f"past{n}", 3 + 30 * n / 199)
+    jobs = [job(n, n / 500) for n in range(10_000)]
+    for pending in jobs:
+        await hazard.next_poll_at("k", pending, 20.0)
+    # A min_gap later the quota is shared out on all of them; each is planned again.
+    due = [await hazard.recheck("k", pending, 21.0) for pending in jobs]
+    soon = sum(1 for at in due if at is None or at < 21.0 + 3 * POLICY.min_gap)
+    assert soon <= 5 * POLICY.rate * 3 * POLICY.min_gap, soon
+
+
 RATE = 30.0
 
 
@@ -123,7 +200,7 @@ async def test_under_a_burst_polls_stay_near_the_quota_and_every_job_is_seen() -
     for n in range(200):
         await hazard.observe("k", f"past{n}", 3 + 12 * n / 199)
     took = {str(n): 3 + (n * 37 % 300) / 25 for n in range(300)}
-    jobs = {str(n): job(n, n / 30) for n in range(300)}
+    jobs = {str(n): Pending(str(n), n / 30) for n in range(300)}
     # (time, 0: submitted / 1: due, job)
     submitted = {str(n): n / 30 for n in range(300)}
     events = [(at, 0, name) for name, at in submitted.items()]
@@ -133,8 +210,9 @@ async def test_under_a_burst_polls_stay_near_the_quota_and_every_job_is_seen() -
     while events:
         now, kind, name = heapq.heappop(events)
         if kind == 1:
-            later = await hazard.recheck("k", jobs[name], now)
+            later = await hazard.recheck("k", as_job(jobs[name]), now)
             if later is not None:
+                jobs[name].next_poll_at = later
                 heapq.heappush(events, (later, 1, name))
                 continue
             polls[name].append(now)
@@ -142,7 +220,8 @@ async def test_under_a_burst_polls_stay_near_the_quota_and_every_job_is_seen() -
                 delivered.add(name)
                 await hazard.observe("k", name, took[name])
                 continue
-        heapq.heappush(events, (await hazard.next_poll_at("k", jobs[name], now), 1, name))
+        jobs[name].next_poll_at = await hazard.next_poll_at("k", as_job(jobs[name]), now)
+        heapq.heappush(events, (jobs[name].next_poll_at, 1, name))
     assert delivered == set(jobs)
     for times in polls.values():
         assert all(b - a >= policy.min_gap - 1e-9 for a, b in itertools.pairwise(times))

@@ -147,6 +147,20 @@ class TestJobStore:
         assert await store.next_due_at() == 50.0 + LEASE
         assert ids(await store.claim_due(50.0 + LEASE, 10)) == ["a"]
 
+    async def test_renewal_after_the_save_leaves_the_job_when_it_was_planned(
+        self, store: JobStore
+    ) -> None:
+        """The tracker renews the leases of the steps in flight; a step that has saved its
+        job may still be in flight (finishing) then. Its job is no longer leased: it stays
+        due when the step planned it, not a lease later (found by bench.lag: a poll put off
+        by a whole lease, 60 s)."""
+        await store.add(make_job("a", 10.0))
+        [job] = await store.claim_due(10.0, 10)
+        await store.save(job.but(next_poll_at=11.0))
+        await store.renew(["a"], now=10.5)
+        assert await store.next_due_at() == 11.0
+        assert ids(await store.claim_due(11.0, 10)) == ["a"]
+
     async def test_claimed_job_is_still_stored_and_counted(self, store: JobStore) -> None:
         job = make_job("a", 10.0)
         await store.add(job)

@@ -6,9 +6,11 @@ is worth the chance that its job finished since the job's last poll. Polls cost 
 only quota: each job is polled again as soon as that chance reaches a threshold, never
 sooner than `min_gap` after its last poll and never later than `max_gap`. With quota to
 spare the threshold is a small floor (a job is not polled where finishing is unlikely,
-e.g. right after submit); when the pending jobs would need more polls in the next
-`min_gap` than the quota gives, the threshold rises until they fit, so the quota goes to
-the likeliest finishes.
+e.g. right after submit); when the pending jobs' polls over the next few `min_gap`s (the
+horizon) would take more than the quota gives, the threshold rises until they fit: a
+water-filling (`share`) in which a poll whose chance reaches the threshold is made and one
+below it is put off until its job's chance adds up to it. The quota goes to the likeliest
+finishes wherever they fall in the horizon, not one `min_gap` at a time.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class HazardPolicy:
     # A poll less likely than this to find its job done is not worth making, quota or not.
     floor: float = 0.02
     # Share of the quota planned; the token bucket in front of the polls is the hard cap.
-    headroom: float = 0.9
+    headroom: float = 0.96
 
     def next_poll(self, model: FinishModel, since: float, threshold: float) -> float:
         """When (seconds after submit) to poll a job last polled (or submitted) at `since`:
@@ -110,19 +112,42 @@ class HazardPolicy:
                 low = middle
         return high
 
-    def threshold(self, chances: Sequence[float], jobs: int | None = None) -> float:
-        """The least threshold that lets no more polls into the next `min_gap` than the
-        quota gives. `chances` are, for each pending job that may be polled within it, the
-        chance that it finished between its last poll and the end of it: a job is polled
-        in it if its chance reaches the threshold. With `jobs` the chances are a sample of
-        that many such jobs."""
-        n = len(chances)
-        if n == 0:
+    def polls_ahead(
+        self, model: FinishModel, since: float, now: float, until: float
+    ) -> list[tuple[float, float]]:
+        """For a job last polled at `since`, each poll it can get between `now` and `until`
+        (times after submit) if it is polled as often as allowed (the first as soon as it
+        may be, then every `min_gap`): the chance that it finds the job done, and the chance
+        that the job is still pending by then, so that the poll is made at all."""
+        first = max(now, since + self.min_gap)
+        before = model.done_by(since)
+        pending = 1.0
+        polls: list[tuple[float, float]] = []
+        while (at := first + len(polls) * self.min_gap) < until:
+            done = model.done_by(at)
+            chance = 1.0 if before >= 1.0 else max(0.0, done - before) / (1.0 - before)
+            polls.append((chance, pending))
+            pending *= 1.0 - chance
+            before = done
+        return polls
+
+    def share(self, polls: Sequence[tuple[float, float]], slots: float) -> float:
+        """The least threshold that fits the `polls` in `slots` (water-filling). The polls
+        are those the pending jobs can get in the planning horizon, as (chance it finds its
+        job done, chance it is made at all): one whose chance reaches the threshold is made,
+        one below it is put off until its job's chance adds up to it, so it counts as
+        chance ÷ threshold of a poll."""
+        ordered = sorted(((c, w) for c, w in polls if c > 0.0 and w > 0.0), reverse=True)
+        if sum(w * min(1.0, c / self.floor) for c, w in ordered) <= slots:
             return self.floor
-        slots = self.rate * self.headroom * self.min_gap * n / max(n, jobs or n)
-        ordered = sorted(chances, reverse=True)
-        k = int(slots)
-        if k >= n or ordered[k] < self.floor:
-            return self.floor
-        # Just above the first chance that does not fit: exactly k jobs reach it.
-        return min(1.0, math.nextafter(ordered[k], math.inf))
+        rest = sum(c * w for c, w in ordered)  # counted in part: those from the r-th on
+        made = 0.0  # counted whole: the r first
+        for chance, weight in ordered:
+            if made >= slots:
+                break
+            level = rest / (slots - made)
+            if level >= chance:
+                return max(self.floor, min(1.0, level))
+            rest -= chance * weight
+            made += weight
+        return 1.0

@@ -15,12 +15,21 @@ from bot.core.schedule import LearnedSchedule, PollSchedule, PollWindow
 from bot.services.durations import DurationModel
 
 # The load threshold is computed on at most this many pending jobs (a random sample).
-LOAD_SAMPLE = 1000
+LOAD_SAMPLE = 300
+# The quota is shared out over this many min_gaps ahead: a job polled late in one min_gap
+# is counted where its polls fall, and the quota goes where the hazard is highest.
+HORIZON = 3.0
+# A poll counts from when it was due if it is answered within this many min_gaps of that,
+# else from its answer.
+STARTED_WITHIN = 0.5
 # A job is reviewed against the current model at least this often while the model has
 # fewer durations than this, so pending jobs follow a cold start's first finishes.
 YOUNG_MODEL = 100
 # While the quota is contended, each job is reviewed at least every this many min_gaps.
 CONTENDED_REVIEW = 2.0
+# Reviews of all pending jobs together stay under this many times the poll quota: with
+# thousands pending, each looked at every few seconds would keep the loop busy for nothing.
+REVIEWS_PER_POLL = 8.0
 # A job left unplanned this long past its longest gap is gone (finished, failed, cancelled).
 FORGET_AFTER = 60.0
 
@@ -31,11 +40,12 @@ class _Pending:
     submitted_at: float
     polled_at: float  # the last poll (or the submit)
     seen_at: float
+    started_at: float | None = None  # when the poll under way was due (set by `recheck`)
 
 
 class HazardPlanner:
-    """Keeps the pending jobs this instance planned, the load threshold that fits them in
-    the quota, and a finish model per model and ratio."""
+    """Keeps the pending jobs this instance planned, the load threshold that fits their
+    polls in the quota over the next few min_gaps, and a finish model per model and ratio."""
 
     def __init__(
         self, policy: HazardPolicy, durations: DurationModel[FinishModel], prior: Prior
@@ -45,7 +55,7 @@ class HazardPlanner:
         self._empty = FinishModel(prior, [])
         self._pending: dict[str, _Pending] = {}
         self._threshold = policy.floor
-        self._threshold_at = self._window_end = -float("inf")
+        self._threshold_at = -float("inf")
 
     async def next_poll_at(self, key: str, job: Job, now: float) -> float:
         """After a submit or a poll that found the job pending."""
@@ -53,7 +63,17 @@ class HazardPlanner:
         entry = self._pending.get(job.id)
         if entry is None:
             entry = self._pending[job.id] = _Pending(key, job.submitted_at, now, now)
-        entry.polled_at = entry.seen_at = now
+        # The least gap runs from when the poll was due, not from its answer: the delays of
+        # the claim and the round trip are not added to every gap. A poll answered long
+        # after that (it waited for the token bucket or a picture place) counts from its
+        # answer.
+        started = entry.started_at
+        if started is not None and now - started <= self._policy.min_gap * STARTED_WITHIN:
+            entry.polled_at = started
+        else:
+            entry.polled_at = now
+        entry.seen_at = now
+        entry.started_at = None
         return await self._plan(entry, job, now)
 
     async def recheck(self, key: str, job: Job, now: float) -> float | None:
@@ -64,7 +84,12 @@ class HazardPlanner:
             return None  # planned by another instance or before a restart: poll
         entry.seen_at = now
         at = await self._plan(entry, job, now)
-        return at if at > now + self._policy.min_gap / 10 else None
+        if at > now + self._policy.min_gap / 10:
+            return at
+        # Polled now: counted from when it was due, never sooner than the least gap after
+        # the last poll.
+        entry.started_at = min(now, max(job.next_poll_at, entry.polled_at + self._policy.min_gap))
+        return None
 
     async def observe(self, key: str, job_id: str, duration: float | None) -> None:
         self._pending.pop(job_id, None)
@@ -76,23 +101,14 @@ class HazardPlanner:
         threshold = await self._load_threshold(now)
         since = entry.polled_at - entry.submitted_at
         at = entry.submitted_at + self._policy.next_poll(model, since, threshold)
-        contended = threshold > self._policy.floor
-        if contended:
-            # The quota of the current window went to the jobs whose chances reach the
-            # threshold by its end: those are polled within it, as soon as they may be; the
-            # others wait for the window in which they would make the cut.
-            earliest = max(now, entry.polled_at + self._policy.min_gap)
-            if at <= self._window_end:
-                at = earliest
-            else:
-                at = max(earliest, self._window_end, at - self._policy.min_gap)
         # A young model changes with every finish, and a contended quota with every arrival
         # and delivery: look again soon, whatever the plan says now.
         review = self._policy.max_gap
         if model.samples < YOUNG_MODEL:
             review = self._policy.min_gap * (2 + model.samples / 4)
-        if contended:
+        if threshold > self._policy.floor:
             review = min(review, self._policy.min_gap * CONTENDED_REVIEW)
+        review = max(review, len(self._pending) / (REVIEWS_PER_POLL * self._policy.rate))
         at = min(at, max(now, entry.polled_at) + review)
         return min(at, job.deadline_at)
 
@@ -100,8 +116,8 @@ class HazardPlanner:
         return await self._durations.window(key) or self._empty
 
     async def _load_threshold(self, now: float) -> float:
-        """The threshold that fits the polls of the next min_gap in the quota, shared out
-        once per min_gap window (sharing it more often would hand out a window twice)."""
+        """The threshold that fits the polls of the next HORIZON min_gaps in the quota,
+        shared out again every min_gap."""
         gap = self._policy.min_gap
         if now - self._threshold_at < gap:
             return self._threshold
@@ -109,15 +125,22 @@ class HazardPlanner:
         forget = now - self._policy.max_gap - FORGET_AFTER
         for job_id in [j for j, e in self._pending.items() if e.seen_at < forget]:
             del self._pending[job_id]
-        end = self._window_end = now + gap
-        # Jobs that may be polled before `end` (their least gap is over by then).
-        due = [e for e in self._pending.values() if e.polled_at + gap <= end]
-        sample = due if len(due) <= LOAD_SAMPLE else random.sample(due, LOAD_SAMPLE)
-        models = {e.key: await self._model(e.key) for e in sample}
-        chances = [
-            models[e.key].chance(e.polled_at - e.submitted_at, end - e.submitted_at) for e in sample
+        entries = list(self._pending.values())
+        sample = entries if len(entries) <= LOAD_SAMPLE else random.sample(entries, LOAD_SAMPLE)
+        models = {key: await self._model(key) for key in {e.key for e in sample}}
+        horizon = HORIZON * gap
+        polls = [
+            poll
+            for e in sample
+            for poll in self._policy.polls_ahead(
+                models[e.key],
+                e.polled_at - e.submitted_at,
+                now - e.submitted_at,
+                now + horizon - e.submitted_at,
+            )
         ]
-        self._threshold = self._policy.threshold(chances, len(due))
+        slots = self._policy.rate * self._policy.headroom * horizon
+        self._threshold = self._policy.share(polls, slots * len(sample) / max(1, len(entries)))
         return self._threshold
 
 

@@ -291,7 +291,8 @@ class MemoryJobStore(JobStore):
 
     async def renew(self, job_ids: Iterable[str], now: float) -> None:
         for job_id in job_ids:
-            if job_id in self._due:
+            # Only a claim is renewed: a job already saved keeps the time it was planned for.
+            if job_id in self._leased and job_id in self._due:
                 self._schedule(job_id, now + self.lease_seconds)
 
     async def next_due_at(self) -> float | None:
