@@ -21,6 +21,7 @@ from bot.emulators.speechkit import FakeSpeechKit
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
 from bot.ops.app import create_bot, create_dispatcher, open_redis
+from bot.ops.server import poll_updates
 from bot.ops.settings import Settings, load_settings
 from tests.bot_process import API_KEY, BOT_TOKEN, FOLDER, close_zygote, zygote
 from tests.redis_server import RedisServer
@@ -178,10 +179,11 @@ class RunningBot:
     bot: Bot
     dispatcher: Dispatcher
     task: asyncio.Task[None]
+    stopping: asyncio.Event
 
     async def stop(self) -> None:
-        if not self.task.done():
-            await self.dispatcher.stop_polling()
+        """As SIGTERM: the updates taken are worked off, then the bot stops."""
+        self.stopping.set()
         await self.task
         await close_session(self.bot)
 
@@ -198,7 +200,8 @@ async def close_session(bot: Bot) -> None:
 async def start_bot(
     telegram: FakeTelegram, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the real dispatcher (polling the fake Bot API); stopped after the test."""
+    """Start the real dispatcher, polling the fake Bot API as `python -m bot` does (at most
+    UPDATES_IN_WORK updates in work); stopped after the test."""
     running: list[RunningBot] = []
 
     async def start(
@@ -210,12 +213,13 @@ async def start_bot(
         redis = await open_redis(settings)
         bot = create_bot(settings)
         dispatcher = create_dispatcher(settings, bot, redis=redis, backend=backend, clock=clock)
+        stopping = asyncio.Event()
         task = asyncio.create_task(
-            dispatcher.start_polling(
-                bot, handle_signals=False, polling_timeout=1, close_bot_session=False
+            poll_updates(
+                settings, bot, dispatcher, stopping, polling_timeout=1, close_bot_session=False
             )
         )
-        instance = RunningBot(bot, dispatcher, task)
+        instance = RunningBot(bot, dispatcher, task, stopping)
         running.append(instance)
         await telegram.wait_for("setMyCommands", 2)
         return instance

@@ -248,3 +248,29 @@ async def test_yandex_cancel_checks_auth(yandex: FakeYandex) -> None:
         async with http.post(f"{yandex.url}/operations/op1:cancel", headers=wrong) as resp:
             assert resp.status == 401
     assert yandex.cancels == []
+
+
+async def test_get_updates_hands_out_at_most_100_and_clamps_its_limit(
+    telegram: FakeTelegram,
+) -> None:
+    """As telegram-bot-api: `limit` defaults to 100 and is clamped to 1-100 (a burst of
+    10 000 came back in one answer before, a burst Telegram cannot produce)."""
+    for n in range(150):
+        telegram.push_message(f"/help {n}", chat_id=7001)
+    assert len((await call(telegram, "getUpdates"))["result"]) == 100
+    assert len((await call(telegram, "getUpdates", limit="5"))["result"]) == 5
+    assert len((await call(telegram, "getUpdates", limit="0"))["result"]) == 1
+    assert len((await call(telegram, "getUpdates", limit="500"))["result"]) == 100
+    first = (await call(telegram, "getUpdates", limit="1"))["result"][0]["update_id"]
+    rest = (await call(telegram, "getUpdates", offset=str(first + 100)))["result"]
+    assert len(rest) == 50  # the offset confirmed the first 100
+
+
+async def test_get_updates_is_refused_while_a_webhook_is_set(telegram: FakeTelegram) -> None:
+    """As telegram-bot-api: 409 Conflict until deleteWebhook."""
+    assert (await call(telegram, "setWebhook", url="https://example.org/hook"))["ok"]
+    answer = await call(telegram, "getUpdates")
+    assert answer["error_code"] == 409
+    assert answer["description"].startswith("Conflict: can't use getUpdates")
+    assert (await call(telegram, "deleteWebhook"))["ok"]
+    assert (await call(telegram, "getUpdates"))["ok"]

@@ -73,6 +73,8 @@ def test_iam_token_is_a_bearer() -> None:
         ({"notice_ttl": 0}, "NOTICE_TTL"),
         ({"draft_interval": 0.5}, "DRAFT_INTERVAL"),
         ({"live_progress": "maybe"}, "LIVE_PROGRESS"),
+        ({"updates_in_work": 0}, "UPDATES_IN_WORK"),
+        ({"updates_in_work": 1001}, "UPDATES_IN_WORK"),
         ({"button_emoji": "delete=5368324170671202286"}, "BUTTON_EMOJI"),
         ({"button_emoji": "cancel=smile"}, "BUTTON_EMOJI"),
         (

@@ -43,6 +43,8 @@ MAX_COMMAND_DESCRIPTION = 256
 MAX_DESCRIPTION = 512
 MAX_SHORT_DESCRIPTION = 120
 BOT_USERNAME = "art_test_bot"
+# getUpdates hands out at most this many updates a call.
+MAX_UPDATES = 100
 # The placeholder `from` of messages sent by a group's anonymous admins, and on behalf of
 # a channel.
 ANONYMOUS_ADMIN = 1087968824
@@ -150,7 +152,8 @@ class FakeTelegram(LocalServer):
         # Awaited "before" and "after" each call (not getUpdates) is answered; True drops
         # the connection there (the bot never hears back).
         self.on_call: Callable[[str, Call], Awaitable[bool]] | None = None
-        # At most this many updates per getUpdates (Telegram: 100); None: all queued.
+        # At most this many updates per getUpdates, below the `limit` asked for (Telegram:
+        # at most 100); None: no lower cap.
         self.get_updates_limit: int | None = None
         self.get_updates_calls = 0
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -562,16 +565,25 @@ class FakeTelegram(LocalServer):
 
     async def _api_getUpdates(self, call: Call) -> Any:
         self.get_updates_calls += 1
+        if self.webhook:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(call.params.get("offset", 0))
         timeout = min(float(call.params.get("timeout", 0)), 1.0)
+        # As Telegram: `limit` is clamped to 1-100, 100 when not given (telegram-bot-api's
+        # Client::process_get_updates_query).
+        limit = min(max(int(call.params.get("limit", MAX_UPDATES)), 1), MAX_UPDATES)
+        if self.get_updates_limit is not None:
+            limit = min(limit, self.get_updates_limit)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates and timeout > 0 and not self._stopping:
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), timeout)
-        if self.get_updates_limit is not None:
-            return self._updates[: self.get_updates_limit]
-        return self._updates
+        return self._updates[:limit]
 
     async def _api_setMyCommands(self, call: Call) -> Any:
         """Bot API: at most 100 commands; a command is 1-32 of [a-z0-9_], its description

@@ -1,7 +1,8 @@
 """How the bot is served: long polling (default) or a webhook server, plus ops endpoints.
 
-Both modes stop on SIGTERM/SIGINT: updates stop first, then the tracker hands back its jobs,
-then sessions close.
+Both take updates through a bounded intake (bot/ops/intake.py, docs/intake.md) and stop on
+SIGTERM/SIGINT: no new updates are taken, those taken are worked off, then the tracker hands
+back its jobs, then sessions close.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aiohttp.web_log import AccessLogger
 from bot.ops.app import create_bot, create_dispatcher, open_redis
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.health import Ops
+from bot.ops.intake import MAX_BATCH, Intake, Poller
 from bot.ops.settings import Settings, StartupError
 from bot.ops.startup import check_yandex, stop_on_signals, wait_for_telegram
 
@@ -38,6 +40,13 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 IDLE_TIMEOUT = 75.0
 # Seconds an update's body may take to arrive once its headers did (Telegram sends it at once).
 READ_TIMEOUT = 10.0
+# At shutdown, the updates taken are worked off within this many seconds (the tracker's
+# own grace follows; Docker waits 30 s, docker-compose.yml).
+INTAKE_GRACE = 15.0
+# A webhook's line of updates waiting for a worker: this many times UPDATES_IN_WORK.
+WEBHOOK_LINE = 4
+# Seconds Telegram is asked to wait before sending again an update refused as the line is full.
+RETRY_AFTER = 2
 
 
 async def run(settings: Settings) -> None:
@@ -82,10 +91,59 @@ async def _run(settings: Settings, sockets: dict[str, socket.socket]) -> None:
             await serve(build_webhook_app(settings, bot, dispatcher), sockets["WEBHOOK_PORT"])
             return
         await bot.delete_webhook()
-        await dispatcher.start_polling(bot, allowed_updates=dispatcher.resolve_used_update_types())
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await poll_updates(settings, bot, dispatcher, stop)
     finally:
         if ops_runner is not None:
             await ops_runner.cleanup()
+
+
+async def poll_updates(
+    settings: Settings,
+    bot: Bot,
+    dispatcher: Dispatcher,
+    stop: asyncio.Event,
+    *,
+    polling_timeout: int = 10,
+    grace: float = INTAKE_GRACE,
+    close_bot_session: bool = True,
+) -> None:
+    """Long polling until `stop` is set, at most UPDATES_IN_WORK updates in work; then the
+    updates taken are worked off and confirmed before the dispatcher shuts down. The Bot
+    session is closed at the end unless told not to (as aiogram's `start_polling`)."""
+    intake = Intake(dispatcher, bot, workers=settings.updates_in_work, line=MAX_BATCH)
+    poller = Poller(
+        bot, intake, allowed_updates=dispatcher.resolve_used_update_types(), timeout=polling_timeout
+    )
+    await dispatcher.emit_startup(bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data)
+    try:
+        # As aiogram's polling did: who polls is logged (and a getMe is the sign, to tests
+        # that run `python -m bot`, that start-up is over).
+        me = await bot.me()
+        log.info("polling for @%s", me.username)
+        intake.start(dispatcher["metrics"])
+        polling = asyncio.create_task(poller.run(), name="polling")
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (polling, stopped):
+                task.cancel()
+            ended = await asyncio.gather(polling, stopped, return_exceptions=True)
+        unfinished = await intake.close(grace)
+        await poller.confirm(min(unfinished, default=None))
+        for outcome in ended:
+            if isinstance(outcome, Exception):
+                raise outcome  # a bug in the polling loop: after the updates taken are done
+    finally:
+        try:
+            await dispatcher.emit_shutdown(
+                bot=bot, dispatcher=dispatcher, **dispatcher.workflow_data
+            )
+        finally:
+            if close_bot_session:
+                await bot.session.close()
 
 
 async def _close(bot: Bot, redis: Redis | None) -> None:
@@ -108,14 +166,23 @@ def build_ops_app(bot: Bot, dispatcher: Dispatcher) -> web.Application:
 
 class SecretWebhookHandler(SimpleRequestHandler):
     """Telegram's webhook with its secret checked first: a wrong, missing or malformed one
-    gets 403; a body that is not JSON, 400; one that does not arrive in `read_timeout`,
-    408 (else a client could hold a connection open for ever)."""
+    gets 403; a body that is not a JSON object, 400; one that does not arrive in
+    `read_timeout`, 408 (else a client could hold a connection open for ever). An update is
+    answered 200 as soon as the intake's line takes it, and handled after; with the line
+    full or closed (shutting down), 503 with Retry-After, and Telegram sends it again."""
 
     def __init__(
-        self, dispatcher: Dispatcher, bot: Bot, *, secret_token: str, read_timeout: float
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        *,
+        secret_token: str,
+        read_timeout: float,
+        intake: Intake,
     ) -> None:
         super().__init__(dispatcher, bot, secret_token=secret_token)
         self.read_timeout = read_timeout
+        self.intake = intake
 
     async def handle(self, request: web.Request) -> web.Response:
         # Header values arrive decoded with surrogate escapes: compare them as bytes, since
@@ -130,10 +197,14 @@ class SecretWebhookHandler(SimpleRequestHandler):
         except TimeoutError:
             return web.Response(status=408, text="Request Timeout")
         try:
-            json.loads(body)
+            update = json.loads(body)
         except ValueError:  # malformed JSON or text that is not UTF-8
             return web.Response(status=400, text="Bad Request")
-        return await super().handle(request)
+        if not isinstance(update, dict):
+            return web.Response(status=400, text="Bad Request")
+        if not self.intake.offer(update):
+            return web.Response(status=503, text="Busy", headers={"Retry-After": str(RETRY_AFTER)})
+        return web.json_response({})
 
 
 def build_webhook_app(
@@ -144,8 +215,20 @@ def build_webhook_app(
     url = str(settings.webhook_url)
     secret = settings.webhook_secret.get_secret_value()
     app = web.Application()
-    # Dispatcher start-up and shutdown first, so the tracker stops before the Bot session
+    intake = Intake(
+        dispatcher,
+        bot,
+        workers=settings.updates_in_work,
+        line=WEBHOOK_LINE * settings.updates_in_work,
+    )
+
+    async def close_intake(_: web.Application) -> None:
+        await intake.close(INTAKE_GRACE)
+
+    # On shutdown (once the listener stopped), the updates answered 200 are worked off
+    # first; then the dispatcher stops, so the tracker stops before the Bot session
     # (closed by the webhook handler's own shutdown hook) goes away.
+    app.on_shutdown.append(close_intake)
     setup_application(app, dispatcher, bot=bot)
 
     async def set_webhook(_: web.Application) -> None:
@@ -155,10 +238,14 @@ def build_webhook_app(
             allowed_updates=dispatcher.resolve_used_update_types(),
         )
 
+    async def open_intake(_: web.Application) -> None:
+        intake.start(dispatcher["metrics"])
+
+    app.on_startup.append(open_intake)
     app.on_startup.append(set_webhook)
-    SecretWebhookHandler(dispatcher, bot, secret_token=secret, read_timeout=read_timeout).register(
-        app, path=urlsplit(url).path or "/"
-    )
+    SecretWebhookHandler(
+        dispatcher, bot, secret_token=secret, read_timeout=read_timeout, intake=intake
+    ).register(app, path=urlsplit(url).path or "/")
     if settings.ops_port is None:
         ops_for(bot, dispatcher).register(app)
     return app

@@ -244,6 +244,9 @@ class Settings(BaseSettings):
     # Voice messages downloaded and recognised at a time by one instance (the rest wait
     # before their audio is fetched).
     stt_max_in_flight: int = Field(default=20, ge=1)
+    # Updates one instance handles at a time; the rest wait as data: at Telegram when
+    # polling, in a line of 4x this when a webhook (docs/intake.md).
+    updates_in_work: int = Field(default=16, ge=1, le=1000)
     # Models users may pick (`--model`, /settings), and the one they get without choosing.
     # Out of the box both, the one Yandex recommends today first (docs/models.md); a model
     # Yandex refuses is set aside and requests go to the next one here.

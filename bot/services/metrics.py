@@ -55,6 +55,17 @@ class Metrics:
             registry=self.registry,
         )
         self.pending = Gauge("art_pending_jobs", "Jobs not finished yet", registry=self.registry)
+        # Read when scraped (bot/ops/intake.py sets their functions): nothing per update.
+        self.updates_in_work = Gauge(
+            "bot_updates_in_work",
+            "Updates being handled (at most UPDATES_IN_WORK)",
+            registry=self.registry,
+        )
+        self.updates_waiting = Gauge(
+            "bot_updates_waiting",
+            "Updates taken in and waiting for a worker",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
