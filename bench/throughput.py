@@ -34,7 +34,7 @@ from pathlib import Path
 from bench.common import ROOT, bot_env, eventually, header, memory_mb, table
 from bot.emulators.telegram import FakeTelegram
 from bot.emulators.yandexart import FakeYandex
-from tests.bot_process import BotProcess
+from tests.bot_process import bot_env as process_env
 
 FIRST_CHAT = 50_000
 
@@ -75,14 +75,20 @@ class Result:
     peak_rss: list[float] = field(default_factory=list)
 
 
-class Runner(BotProcess):
+class Runner:
+    """A fresh interpreter for each side of the race (not a fork of the tests' zygote: the
+    echo bot and the bot start alike, each from its own imports)."""
+
     def __init__(
         self, env: dict[str, str], workdir: Path, module: str, name: str, *, fast: bool = False
     ) -> None:
-        super().__init__(env, workdir, name)
+        self.env = process_env(env)
+        self.env["PYTHONPATH"] = str(ROOT)
+        self.workdir = workdir
         self.module = module
         self.fast = fast
-        self.env["PYTHONPATH"] = str(ROOT)
+        self.log_path = workdir / f"{name}.log"
+        self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -96,6 +102,17 @@ class Runner(BotProcess):
                 stdout=log,
                 stderr=log,
             )
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM, then kill -9 if it has not ended within `grace` seconds."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
 
 
 async def round_of(variant: Variant, updates: int, workdir: Path, n: int) -> tuple[float, float]:
@@ -129,11 +146,7 @@ async def round_of(variant: Variant, updates: int, workdir: Path, n: int) -> tup
         peak = memory_mb("VmHWM", runner.process.pid)
         rate = updates / (replies.last - started)
     finally:
-        try:
-            await runner.stop(30)
-        except TimeoutError:
-            runner.kill()
-            await runner.wait()
+        await runner.stop(30)
         await telegram.stop()
         await yandex.stop()
     return rate, peak
