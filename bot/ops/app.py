@@ -92,6 +92,9 @@ PAYMENT_COMMANDS = ("buy", "balance", "paysupport")
 # Answered to their sender alone in groups (bot.telegram.notices): marked `is_ephemeral`.
 EPHEMERAL_COMMANDS = frozenset({"styles", "history", "help"})
 REDIS_TIMEOUT = 5.0
+# The poll bucket's share of POLL_RATE_LIMIT: Yandex counts polls as they arrive, and
+# polls sent exactly at the cap arrive a little bunched (network and event-loop jitter).
+POLL_MARGIN = 0.98
 # Checking the ledger against Telegram's list of Stars payments at start-up.
 RECOVER_TIMEOUT = 120.0
 
@@ -398,7 +401,7 @@ def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
         policy = HazardPolicy(
             min_gap=settings.poll_min_gap,
             max_gap=settings.poll_max_interval,
-            rate=settings.poll_rate_limit,
+            rate=settings.poll_rate_limit * POLL_MARGIN,  # the poll bucket's rate
         )
         # Rebuilding a finish model is cheap: learn from every new duration.
         durations = DurationModel(store, lambda past: FinishModel(prior, past), replan_every=1)
@@ -549,8 +552,8 @@ def create_services(
         metrics=metrics,
         cache=cache,
         enhancer=enhancer,
-        # Polls: one at a time at the rate (never above it in any second).
-        poll_budget=create_budget(redis, "poll", settings.poll_rate_limit, 1),
+        # Polls: one at a time, a little under the rate (never above it in any second).
+        poll_budget=create_budget(redis, "poll", settings.poll_rate_limit * POLL_MARGIN, 1),
         submit_patience=settings.submit_patience,
         quotas=quotas,
         availability=availability,
