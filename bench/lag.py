@@ -105,6 +105,17 @@ def seed_index(body: dict[str, Any]) -> int:
     return int(body["generationOptions"]["seed"]) - 1
 
 
+def scenarios_named(words: list[str]) -> list[Scenario]:
+    """The scenarios whose name has all these words (shared with bench.plansim)."""
+    every = [
+        Scenario(shape, arrivals, warm)
+        for arrivals in ("burst", "steady")
+        for shape in SHAPES
+        for warm in (False, True)
+    ]
+    return [s for s in every if all(word in s.name for word in words)]
+
+
 def plan(scenario: Scenario, shape: Shape, rng: random.Random) -> tuple[list[float], int]:
     """Arrival times (model s) of every request, warm-up first, and how many warm it up."""
     mean = statistics.fmean(shape.sample(random.Random(0)) for _ in range(2000))
@@ -286,14 +297,7 @@ def main() -> None:
         help="keep the bot's overall message pacing (scaled): lag then includes Telegram's",
     )
     args = parser.parse_args()
-    scenarios = [
-        Scenario(shape, arrivals, warm)
-        for arrivals in ("burst", "steady")
-        for shape in SHAPES
-        for warm in (False, True)
-    ]
-    scenarios = [s for s in scenarios if all(word in s.name for word in args.only)]
-    asyncio.run(run(scenarios, args.scale, args.seed, args.paced))
+    asyncio.run(run(scenarios_named(args.only), args.scale, args.seed, args.paced))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import cast
 
 from bench.bound import quota_bound
 from bench.common import default, percentile, sliding_max, table
-from bench.lag import SUBMIT_BURST, TARGET_RATIO, Scenario, plan
+from bench.lag import SUBMIT_BURST, TARGET_RATIO, Scenario, plan, scenarios_named
 from bench.shapes import SHAPES, submitted
 from bot.core.hazard import FinishModel, HazardPolicy, Prior
 from bot.core.jobs import Job
@@ -228,14 +228,7 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="*", default=["burst"])
     args = parser.parse_args()
-    scenarios = [
-        Scenario(shape, arrivals, warm)
-        for arrivals in ("burst", "steady")
-        for shape in SHAPES
-        for warm in (False, True)
-    ]
-    scenarios = [s for s in scenarios if all(word in s.name for word in args.only)]
-    asyncio.run(run(scenarios, args.seed, args.latency, args.claim, args.bound))
+    asyncio.run(run(scenarios_named(args.only), args.seed, args.latency, args.claim, args.bound))
 
 
 if __name__ == "__main__":
