@@ -175,16 +175,22 @@ async def test_again_under_an_inline_picture_edits_its_caption(
     assert len(yandex.submits) == 2
 
 
-async def test_again_that_cannot_start_gives_its_slot_back(
-    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
-) -> None:
-    await start_bot(max_concurrent_per_user=1)
+async def press_again_under_a_deleted_inline_picture(telegram: FakeTelegram) -> None:
+    """An inline picture is drawn, its message deleted, then Again pressed under it: the
+    press is told the button is out of date (the Again cannot start)."""
     inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a green owl")
     edit = (await telegram.wait_for("editMessageMedia", ok=True))[0]
     del telegram.inline_messages[inline_id]  # the message was deleted meanwhile
     telegram.push_callback(buttons(edit)["🔁 Again"], inline_message_id=inline_id, user_id=USER)
     answer = (await telegram.wait_for("answerCallbackQuery", ok=True))[0]
     assert answer.params["text"] == "This button is out of date."
+
+
+async def test_again_that_cannot_start_gives_its_slot_back(
+    start_bot: Any, telegram: FakeTelegram, yandex: FakeYandex
+) -> None:
+    await start_bot(max_concurrent_per_user=1)
+    await press_again_under_a_deleted_inline_picture(telegram)
     telegram.push_message("/art the next picture")  # the slot is free again
     await telegram.wait_for("sendPhoto", 2)
 
@@ -195,12 +201,7 @@ async def test_again_that_cannot_start_gives_its_days_picture_back(
     """A quota of 2: the inline picture is one; an Again that cannot start must not take the
     other, so the next /art is still drawn."""
     await start_bot(daily_quota_per_user=2)
-    inline_id = telegram.push_chosen_inline_result("job123abc456:77", "a green owl")
-    edit = (await telegram.wait_for("editMessageMedia", ok=True))[0]
-    del telegram.inline_messages[inline_id]  # the message was deleted meanwhile
-    telegram.push_callback(buttons(edit)["🔁 Again"], inline_message_id=inline_id, user_id=USER)
-    answer = (await telegram.wait_for("answerCallbackQuery", ok=True))[0]
-    assert answer.params["text"] == "This button is out of date."
+    await press_again_under_a_deleted_inline_picture(telegram)
     uploads = len(telegram.sent("sendPhoto"))  # the inline picture went up through a chat
     telegram.push_message("/art the next picture")
     await telegram.wait_for("sendPhoto", uploads + 1)
