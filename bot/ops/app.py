@@ -385,6 +385,11 @@ def create_line(redis: Redis | None, name: str, stale_after: float) -> WaitingLi
     return RedisLine(redis, f"art:line:{name}", stale_after)
 
 
+def poll_rate(settings: Settings) -> float:
+    """The poll bucket's rate, which the planner plans on too: a little under the limit."""
+    return settings.poll_rate_limit * POLL_MARGIN
+
+
 def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
     schedule = PollSchedule(
         first_delay=settings.poll_first_delay,
@@ -401,7 +406,7 @@ def create_planner(settings: Settings, store: JobStore) -> PollPlanner:
         policy = HazardPolicy(
             min_gap=settings.poll_min_gap,
             max_gap=settings.poll_max_interval,
-            rate=settings.poll_rate_limit * POLL_MARGIN,  # the poll bucket's rate
+            rate=poll_rate(settings),
         )
         # Rebuilding a finish model is cheap: learn from every new duration.
         durations = DurationModel(store, lambda past: FinishModel(prior, past), replan_every=1)
@@ -553,7 +558,7 @@ def create_services(
         cache=cache,
         enhancer=enhancer,
         # Polls: one at a time, a little under the rate (never above it in any second).
-        poll_budget=create_budget(redis, "poll", settings.poll_rate_limit * POLL_MARGIN, 1),
+        poll_budget=create_budget(redis, "poll", poll_rate(settings), 1),
         submit_patience=settings.submit_patience,
         quotas=quotas,
         availability=availability,
