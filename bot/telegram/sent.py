@@ -37,5 +37,7 @@ async def send_for_id(method: SendMessage) -> SentMessage:
     bot = method.bot
     if bot is None:
         raise RuntimeError("the method is not bound to a bot")
-    narrow = SendMessageForId.model_construct(method.model_fields_set, **dict(method))
+    # Its values as they are, validated already (from __dict__: twice as fast as dict()).
+    values = {**method.__dict__, **(method.model_extra or {})}
+    narrow = SendMessageForId.model_construct(method.model_fields_set, **values)
     return await bot(cast(TelegramMethod[SentMessage], narrow))
