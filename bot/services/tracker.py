@@ -273,13 +273,11 @@ class Tracker:
 
     async def _nap(self, seconds: float) -> None:
         """Sleep until woken or `seconds` pass; always yields, so the loop never spins."""
-        if seconds <= 0 or self._wakeup.is_set():
+        if seconds <= 0:
             await asyncio.sleep(0)
             return
-        # (asyncio.timeout, not wait_for: no task wrapped around the wait on every turn)
         with suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wakeup.wait()
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], job: Job) -> None:
         task = asyncio.create_task(coro, name=f"job-{job.id}")
