@@ -183,8 +183,9 @@ class FloodControl(BaseRequestMiddleware):
         at = self._slots.take(earliest, now)
         if pace is not None:
             pace.next_at = at + pace.interval
-        if at > now:
-            await asyncio.sleep(at - now)
+        # Leaving at once still yields: the other updates' replies queue up behind it and
+        # finish first, which keeps aiohttp reusing their connections under a burst.
+        await asyncio.sleep(max(at - now, 0.0))
 
     def _chat_pace(self, chat_id: int | str) -> ChatPace:
         pace = self._chats.get(chat_id)
