@@ -5,7 +5,7 @@ seed, arrivals, submit budget and sampled durations); a due job reaches the plan
 `--claim` model seconds late (the tracker's claim loop), polls go through a token bucket of
 POLL_RATE_LIMIT a second with no burst, as the bot's, and each takes `--latency` (half to
 reach Yandex, half back). The quota bound is bench.bound's, as in bench.lag (about a
-minute a scenario; `--bound 0.82` skips it). Also measured: the planner's own cost with
+minute a scenario; `--bound 0.94` skips it). Also measured: the planner's own cost with
 10 000 pending jobs (bench.scale's load), per job planned and per window in which the
 quota is shared out again (target: under 5 ms, so that it never stalls the event loop).
 
