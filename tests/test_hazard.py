@@ -42,8 +42,13 @@ def test_a_job_is_never_polled_sooner_than_the_least_gap_nor_later_than_the_long
     model = FinishModel(Prior(), past)
     at = POLICY.next_poll(model, since, threshold)
     assert since + POLICY.min_gap <= at <= since + POLICY.max_gap
+    longest = since + POLICY.stretch * POLICY.min_gap
+    stretched = POLICY.floor < threshold <= POLICY.stretch_until
+    if stretched and model.chance(since, longest) >= POLICY.floor:
+        # Short by a little: a job that may finish is not put off past the stretch.
+        assert at <= longest
     # Where the threshold is reached inside the bounds, it is (to the bisection's precision).
-    if since + POLICY.min_gap < at < since + POLICY.max_gap:
+    if since + POLICY.min_gap < at < since + POLICY.max_gap and at != longest:
         assert model.chance(since, at) >= threshold
         assert model.chance(since, at - POLICY.min_gap / 10) < threshold
     # A higher threshold never polls sooner.

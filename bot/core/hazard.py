@@ -10,7 +10,10 @@ e.g. right after submit); when the pending jobs' polls over the next few `min_ga
 horizon) would take more than the quota gives, the threshold rises until they fit: a
 water-filling (`share`) in which a poll whose chance reaches the threshold is made and one
 below it is put off until its job's chance adds up to it. The quota goes to the likeliest
-finishes wherever they fall in the horizon, not one `min_gap` at a time.
+finishes wherever they fall in the horizon, not one `min_gap` at a time. A poll is put off
+by at most `stretch` min_gaps where its job could finish: the p95 lag is the longest gaps',
+so while the quota is short by a little, every job is polled a little later rather than a
+few put off far.
 """
 
 from __future__ import annotations
@@ -91,14 +94,30 @@ class HazardPolicy:
     floor: float = 0.02
     # Share of the quota planned; the token bucket in front of the polls is the hard cap.
     headroom: float = 0.96
+    # While the quota is short by a little (the threshold above the floor but at most
+    # `stretch_until`), a job that may finish (the floor) is polled at least every `stretch`
+    # min_gaps: the shortfall is spread over every job alike instead of putting a few off
+    # far, which sets the p95 lag. Short by far, the likeliest finishes keep the quota.
+    stretch: float = 1.15
+    stretch_until: float = 0.5
 
     def next_poll(self, model: FinishModel, since: float, threshold: float) -> float:
         """When (seconds after submit) to poll a job last polled (or submitted) at `since`:
         the first moment the chance it finished meanwhile reaches `threshold`, within
-        [since + min_gap, since + max_gap]."""
+        [since + min_gap, since + max_gap]; while the quota is short by a little, no later
+        than `stretch` min_gaps after `since` if the chance by then reaches the floor."""
+        at = self._first(model, since, threshold)
+        longest = since + self.stretch * self.min_gap
+        if at <= longest or not self.floor < threshold <= self.stretch_until:
+            return at
+        return longest if model.chance(since, longest) >= self.floor else at
+
+    def _first(self, model: FinishModel, since: float, chance: float) -> float:
+        """The first moment in [since + min_gap, since + max_gap] at which the chance that
+        a job pending at `since` finished meanwhile reaches `chance`."""
         low, high = since + self.min_gap, since + max(self.max_gap, self.min_gap)
         before = model.done_by(since)
-        target = before + threshold * (1.0 - before)
+        target = before + chance * (1.0 - before)
         if model.done_by(low) >= target:
             return low
         if model.done_by(high) < target:
