@@ -188,8 +188,8 @@ class Job:
 _JOB_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Job))
 _JOB_FIELDS = frozenset(_JOB_FIELD_NAMES)
 _job_values = operator.attrgetter(*_JOB_FIELD_NAMES)
-# Each field's slot, set directly (as a frozen dataclass's __init__ may): faster than
-# object.__setattr__ by name.
+# Each field's slot descriptor, which sets it past the frozen dataclass's __setattr__:
+# faster than object.__setattr__ by name.
 _SLOT_SETTER = {name: getattr(Job, name).__set__ for name in _JOB_FIELD_NAMES}
 _SLOT_SETTERS = tuple(_SLOT_SETTER.values())
 

@@ -183,8 +183,8 @@ class FloodControl(BaseRequestMiddleware):
         at = self._slots.take(earliest, now)
         if pace is not None:
             pace.next_at = at + pace.interval
-        # Leaving at once still yields: the other updates' replies queue up behind it and
-        # finish first, which keeps aiohttp reusing their connections under a burst.
+        # Leaving at once still yields (no timer): without it, a burst of /art cost more CPU
+        # per reply (measured), the replies no longer queuing behind each other.
         await asyncio.sleep(max(at - now, 0.0))
 
     def _chat_pace(self, chat_id: int | str) -> ChatPace:

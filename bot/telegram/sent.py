@@ -2,9 +2,8 @@
 
 aiogram reads every `sendMessage` answer into a whole `Message`: the sent text, its
 entities and keyboard, the chat, the sender, and the message it replies to with all of
-that again. For the status of every /art that parse cost about 45 µs of the bot's CPU
-(three quarters of it for fields nobody reads); `SentMessage` reads the id and skips the
-rest.
+that again. For the status of every /art that parse took about 60 µs of the bot's CPU;
+`SentMessage` reads the id alone (15 µs) and skips the rest.
 """
 
 from __future__ import annotations
