@@ -20,6 +20,7 @@ from bot.telegram.filters import Magic
 from bot.telegram.identity import sender_key
 from bot.telegram.keyboards import status_keyboard
 from bot.telegram.notices import Notices
+from bot.telegram.sent import send_for_id
 from bot.telegram.texts import Texts
 from handlers.voice import start_voice_prompt
 
@@ -118,9 +119,10 @@ async def draw(
     started = await art_service.start(job, status_grace=STATUS_GRACE)
     if started is None:
         return  # this message came twice
-    status = await message.reply(
+    reply = message.reply(
         texts.status(started), reply_markup=status_keyboard(texts, locale, started.id)
     )
+    status = await send_for_id(reply)
     await art_service.attach_status(started, status.message_id)
 
 

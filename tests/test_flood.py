@@ -30,7 +30,18 @@ def test_a_message_held_back_by_its_chat_leaves_earlier_slots_to_others() -> Non
     assert slots.take(2.0, now=0.0) == 2.0  # its chat sent one a moment ago
     assert slots.take(0.0, now=0.0) == 0.0  # another chat's goes first
     assert slots.take(1.8, now=0.0) == 2.5  # 2.0 is taken: the next one
-    assert slots.take(0.0, now=3.1) == 3.5  # never in the past
+    assert slots.take(0.0, now=3.1) == 3.1  # the slot before (3.0) is free: at once
+    assert slots.take(0.0, now=3.2) == 4.0  # 3.5 is taken: the next one, never in the past
+
+
+def test_a_message_leaves_at_once_when_none_left_within_a_gap() -> None:
+    """A quiet bot's reply does not wait for the next slot of the grid; the next message,
+    right behind it, waits for its own slot."""
+    slots = SendSlots(per_second=2)
+    assert slots.take(10.2, now=10.2) == 10.2
+    assert slots.take(10.2, now=10.2) == 11.0  # 10.5 is the first one's slot: the next
+    assert slots.take(12.3, now=12.3) == 12.3
+    assert slots.take(13.9, now=13.6) == 14.0  # its chat holds it: not at once
 
 
 @given(

@@ -10,16 +10,19 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.methods import SendMessage
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
+    Message,
     ReplyParameters,
 )
 
 from bot.emulators.telegram import FakeTelegram, json_params
+from bot.telegram.sent import SentMessage, send_for_id
 from bot.telegram.session import JsonSession
 from tests.bot_process import BOT_TOKEN
 
@@ -98,3 +101,35 @@ def test_the_fake_reads_a_json_body_as_a_form_would_carry_it() -> None:
         "flag": "true",
         "markup": '{"a": [1, "\\u00e9"]}',
     }
+
+
+async def test_a_message_sent_for_its_id_carries_what_the_full_one_carries(
+    telegram: FakeTelegram,
+) -> None:
+    """The /art status (bot/telegram/sent.py): the same call as aiogram's, only its answer
+    is read for the new message's id."""
+    sent: list[object] = []
+
+    def reply(bot: Bot) -> SendMessage:
+        return SendMessage(
+            chat_id=CHAT,
+            text="<i>Generating…</i>",
+            reply_markup=KEYBOARD,
+            reply_parameters=ReplyParameters(message_id=7, allow_sending_without_reply=True),
+        ).as_(bot)
+
+    async def send_full(bot: Bot) -> None:
+        sent.append(await reply(bot))
+
+    async def send_narrow(bot: Bot) -> None:
+        sent.append(await send_for_id(reply(bot)))
+
+    api = TelegramAPIServer.from_base(telegram.url)
+    calls = [await calls_of(telegram, JsonSession(api=api), s) for s in (send_full, send_narrow)]
+    full, narrow = sent
+    assert isinstance(full, Message)
+    assert isinstance(narrow, SentMessage)
+    assert narrow.message_id != full.message_id
+    assert (CHAT, narrow.message_id) in telegram.messages  # the id Telegram gave it
+    assert calls[0] == calls[1]
+    assert calls[1][0][1]["parse_mode"] == "HTML"  # the bot's default, filled in as aiogram does

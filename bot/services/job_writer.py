@@ -39,7 +39,9 @@ class JobWriter:
         """Write the step's result; wait out a store outage rather than lose it. Returns
         a status message recorded meanwhile that `job` does not carry. A job whose group
         became a supergroup is saved under the new chat id."""
-        job = job.but(chat_id=self.delivery.chat_of(job.chat_id))
+        chat_id = self.delivery.chat_of(job.chat_id)
+        if chat_id != job.chat_id:
+            job = job.but(chat_id=chat_id)
         delay = 0.1
         while True:
             try:

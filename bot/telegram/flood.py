@@ -90,13 +90,20 @@ class SendSlots:
         self._prune_at = PRUNE_AT
 
     def take(self, earliest: float, now: float) -> float:
-        """Reserve a slot no sooner than `earliest` (and not in the past); its time."""
+        """Reserve a slot no sooner than `earliest` (and not in the past); when the message
+        leaves: at the slot's time, or now when the slot is the next one and the one before
+        it is free. Then no message left within a gap before, and the next one cannot leave
+        before this slot's time, so the gap holds; and a reply to a quiet bot does not wait
+        for the next tick of the grid (up to a gap: 35 ms at Telegram's 30 a second)."""
         current = math.ceil(now / self._gap)
         slot = self._free_from(max(current, math.ceil(earliest / self._gap)))
         self._next[slot] = slot + 1
         if len(self._next) > self._prune_at:
-            self._next = {s: n for s, n in self._next.items() if s >= current}
+            # The slot before the current one stays: it says whether one may leave at once.
+            self._next = {s: n for s, n in self._next.items() if s >= current - 1}
             self._prune_at = max(PRUNE_AT, 2 * len(self._next))
+        if slot == current and earliest <= now and current - 1 not in self._next:
+            return now
         return slot * self._gap
 
     def backlog(self, now: float) -> float:
@@ -176,7 +183,9 @@ class FloodControl(BaseRequestMiddleware):
         at = self._slots.take(earliest, now)
         if pace is not None:
             pace.next_at = at + pace.interval
-        await asyncio.sleep(at - now)
+        # Leaving at once still yields (no timer): without it, a burst of /art cost more CPU
+        # per reply (measured), the replies no longer queuing behind each other.
+        await asyncio.sleep(max(at - now, 0.0))
 
     def _chat_pace(self, chat_id: int | str) -> ChatPace:
         pace = self._chats.get(chat_id)
