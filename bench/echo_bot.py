@@ -1,7 +1,8 @@
 """A bare aiogram bot that replies to every message with its text: the baseline of
 bench.throughput (what aiogram alone costs per update). Reads TELEGRAM_API_URL and BOT_TOKEN,
-TUNE_GC=1 to apply the bot's garbage collector settings and DISABLE_FSM=1 to run without
-FSM storage as the bot does; SIGTERM stops it.
+TUNE_GC=1 to apply the bot's garbage collector settings, PIN_TYPES=1 to keep aiogram's
+answer types alive across collections and DISABLE_FSM=1 to run without FSM storage, as the
+bot does; SIGTERM stops it.
 
 SUBMIT=1 makes it the floor of any `/art`: before it replies it also submits one generation
 per message to YandexART (YANDEX_API_URL, YANDEX_API_KEY, YANDEX_FOLDER_ID), with the body,
@@ -25,6 +26,7 @@ from aiogram.types import Message
 from bot.core.prompt import ArtRequest, PromptPart
 from bot.ops.gc_tuning import tune_gc
 from bot.ops.settings import Settings
+from bot.telegram.response_types import PinResponseTypes
 from bot.yandex.art import IDEMPOTENCY_HEADER, SUBMIT_PATH, build_request_body
 
 # The bot's defaults: its YandexART model and its timeout of a Yandex call.
@@ -62,6 +64,8 @@ class Submitter:
 
 async def main() -> None:
     session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    if os.environ.get("PIN_TYPES") == "1":
+        session.middleware(PinResponseTypes())
     bot = Bot(os.environ["BOT_TOKEN"], session=session)
     dispatcher = Dispatcher(disable_fsm=os.environ.get("DISABLE_FSM") == "1")
     submitter = Submitter() if os.environ.get("SUBMIT") == "1" else None
