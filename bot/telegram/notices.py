@@ -17,7 +17,10 @@ from contextlib import suppress
 from aiogram import Bot
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import SendMessage
 from aiogram.types import EphemeralMessageParameters, InlineKeyboardMarkup, Message
+
+from bot.telegram.sent import send_for_id
 
 log = logging.getLogger(__name__)
 
@@ -38,44 +41,42 @@ class Notices:
         reply_markup: InlineKeyboardMarkup | None = None,
         quote: bool = True,
         not_ephemeral: str | None = None,
-    ) -> Message:
+    ) -> None:
         """Answer `message` so that only its sender sees it (see the module's docstring);
         where that cannot be, as a reply to it, or with `quote=False` as a message after it
         (as /help always was). In a group, `not_ephemeral` (without buttons) replaces a
-        text that must not be seen by others when the ephemeral message is refused."""
+        text that must not be seen by others when the ephemeral message is refused.
+        Telegram's answer is read for the new message's id alone (bot.telegram.sent)."""
         if message.chat.type == ChatType.PRIVATE:
             if not quote:
-                return await message.answer(text, reply_markup=reply_markup)
-            return await message.reply(text, reply_markup=reply_markup)
+                await send_for_id(message.answer(text, reply_markup=reply_markup))
+            else:
+                await send_for_id(message.reply(text, reply_markup=reply_markup))
+            return
         user = message.from_user
         if user is not None and message.sender_chat is None:
+            ephemeral = SendMessage(
+                chat_id=message.chat.id,
+                text=text,
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+                reply_markup=reply_markup,
+                ephemeral_message_parameters=EphemeralMessageParameters(receiver_user_id=user.id),
+            ).as_(self._bot)
             try:
-                return await self._bot.send_message(
-                    message.chat.id,
-                    text,
-                    message_thread_id=message.message_thread_id
-                    if message.is_topic_message
-                    else None,
-                    reply_markup=reply_markup,
-                    ephemeral_message_parameters=EphemeralMessageParameters(
-                        receiver_user_id=user.id
-                    ),
-                )
+                await send_for_id(ephemeral)
+                return
             except TelegramBadRequest:
                 log.info("ephemeral message refused in a group; a reply deleted later instead")
         if not_ephemeral is not None:
             text, reply_markup = not_ephemeral, None
         if not quote or message.ephemeral_message_id is not None:  # (nothing to reply to)
-            sent = await message.answer(text, reply_markup=reply_markup)
+            sent = await send_for_id(message.answer(text, reply_markup=reply_markup))
         else:
-            sent = await message.reply(text, reply_markup=reply_markup)
-        self._delete_later(sent)
-        return sent
+            sent = await send_for_id(message.reply(text, reply_markup=reply_markup))
+        self._delete_later(message.chat.id, sent.message_id)
 
-    def _delete_later(self, sent: Message) -> None:
-        task = asyncio.create_task(
-            self._delete(sent.chat.id, sent.message_id), name=f"notice-{sent.message_id}"
-        )
+    def _delete_later(self, chat_id: int, message_id: int) -> None:
+        task = asyncio.create_task(self._delete(chat_id, message_id), name=f"notice-{message_id}")
         self._deletions.add(task)
         task.add_done_callback(self._deletions.discard)
 
