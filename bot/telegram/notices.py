@@ -48,10 +48,7 @@ class Notices:
         text that must not be seen by others when the ephemeral message is refused.
         Telegram's answer is read for the new message's id alone (bot.telegram.sent)."""
         if message.chat.type == ChatType.PRIVATE:
-            if not quote:
-                await send_for_id(message.answer(text, reply_markup=reply_markup))
-            else:
-                await send_for_id(message.reply(text, reply_markup=reply_markup))
+            await send_for_id(_answer(message, text, reply_markup, quote=quote))
             return
         user = message.from_user
         if user is not None and message.sender_chat is None:
@@ -69,10 +66,9 @@ class Notices:
                 log.info("ephemeral message refused in a group; a reply deleted later instead")
         if not_ephemeral is not None:
             text, reply_markup = not_ephemeral, None
-        if not quote or message.ephemeral_message_id is not None:  # (nothing to reply to)
-            sent = await send_for_id(message.answer(text, reply_markup=reply_markup))
-        else:
-            sent = await send_for_id(message.reply(text, reply_markup=reply_markup))
+        # An ephemeral message cannot be replied to: answered after it instead.
+        quote = quote and message.ephemeral_message_id is None
+        sent = await send_for_id(_answer(message, text, reply_markup, quote=quote))
         self._delete_later(message.chat.id, sent.message_id)
 
     def _delete_later(self, chat_id: int, message_id: int) -> None:
@@ -91,3 +87,12 @@ class Notices:
         for task in list(self._deletions):
             task.cancel()
         await asyncio.gather(*self._deletions, return_exceptions=True)
+
+
+def _answer(
+    message: Message, text: str, reply_markup: InlineKeyboardMarkup | None, *, quote: bool
+) -> SendMessage:
+    """A reply to `message`, or with `quote=False` a message after it (not sent yet)."""
+    if quote:
+        return message.reply(text, reply_markup=reply_markup)
+    return message.answer(text, reply_markup=reply_markup)
