@@ -20,9 +20,9 @@ A fair race: the targets compare the bot with the echo bot tuned alike: the same
 collector settings (bot/ops/gc_tuning.py), aiogram's answer types kept alive across
 collections (bot/telegram/response_types.py: else each rebuilds after a collection, ~8 %
 of the echo bot's CPU), no FSM storage (the bot's `disable_fsm`), the same event loop and
-JSON library. Both run once on asyncio's loop with the json module
-(the bot's defaults) and once on uvloop with orjson (`bench/fast.py`), to see whether
-those would pay. The bare echo bot is shown for reference.
+JSON library. Both run once on asyncio's loop with the json module (the bot's defaults)
+and once on uvloop with orjson (`bench/fast.py`), to see whether those would pay. The bare
+echo bot is shown for reference.
 
     .venv/bin/python -m bench.throughput [--updates 2000] [--rounds 2]
 """
